@@ -1,0 +1,52 @@
+// ops_linalg.cpp — matmul and softmax, the two ops at the heart of attention.
+#include "autograd/ops.hpp"
+#include "autograd/record.hpp"
+#include "tensor/ops.hpp"
+
+namespace autograd {
+
+Tensor matmul(const Tensor& a, const Tensor& b, Site site) {
+  // A 1-d operand is a matrix with one row (left) or one column (right): handle it with views,
+  // whose backward is already known, so the matrix case below is the only formula needed.
+  if (a.dim() == 1 || b.dim() == 1) {
+    if (a.dim() == 0 || b.dim() == 0) tensor::matmul(a.data(), b.data());  // throws its error
+    Tensor left = a.dim() == 1 ? unsqueeze(a, 0, site) : a;
+    Tensor right = b.dim() == 1 ? unsqueeze(b, 1, site) : b;
+    Tensor product = matmul(left, right, site);
+    if (a.dim() == 1) product = squeeze(product, -2, site);
+    if (b.dim() == 1) product = squeeze(product, -1, site);
+    return product;
+  }
+  Array c = tensor::matmul(a.data(), b.data());
+  bool need_a = a.requires_grad(), need_b = b.requires_grad();
+  SavedArray saved_a(need_b ? a.data() : Array(), "matmul");
+  SavedArray saved_b(need_a ? b.data() : Array(), "matmul");
+  return record("matmul", site, c, {a, b}, [saved_a, saved_b, need_a, need_b](const Array& g) -> Grads {
+    // C = A B with A [.., M, K], B [.., K, N], g = dL/dC [.., M, N]:
+    //   dA = g B^T  [.., M, K]      dB = A^T g  [.., K, N]
+    // Broadcast batch dims are summed back by the engine.
+    Array da = need_a ? tensor::matmul(g, saved_b.get().transpose(-2, -1)) : Array();
+    Array db = need_b ? tensor::matmul(saved_a.get().transpose(-2, -1), g) : Array();
+    return {da, db};
+  });
+}
+
+Tensor softmax(const Tensor& x, std::int64_t dim, Site site) {
+  Array y = tensor::softmax(x.data(), dim);
+  SavedArray saved_y(y, "softmax");
+  return record("softmax", site, y, {x}, [saved_y, dim](const Array& g) -> Grads {
+    // Jacobian dy_i/dx_j = y_i (delta_ij - y_j), so dx = y * (g - sum(g * y))
+    return {tensor::softmax_backward(g, saved_y.get(), dim)};
+  });
+}
+
+Tensor log_softmax(const Tensor& x, std::int64_t dim, Site site) {
+  Array y = tensor::log_softmax(x.data(), dim);
+  SavedArray saved_y(y, "log_softmax");
+  return record("log_softmax", site, y, {x}, [saved_y, dim](const Array& g) -> Grads {
+    // y = x - logsumexp(x)  =>  dx = g - softmax(x) * sum(g)
+    return {tensor::log_softmax_backward(g, saved_y.get(), dim)};
+  });
+}
+
+}  // namespace autograd

@@ -1,0 +1,89 @@
+// backend.hpp — the seam between "what to compute" and "where it runs".
+//
+// tensor/ops.cpp checks arguments, works out shapes and dtypes, allocates the result, and then
+// asks the backend of the arrays' device to run the kernel. A backend implements this interface
+// once per device: cpu (tensor/cpu/), cuda and cuda-sim (cuda/). No kernel code anywhere else
+// needs to know which devices exist.
+//
+// Contract for every kernel below: all arrays live on this backend's device; shapes have already
+// been checked and broadcast (a broadcast input arrives as a view with stride 0 along the
+// broadcast dims); `out` is already allocated with its final shape and dtype and may be strided.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "tensor/device.hpp"
+
+namespace tensor {
+
+class Array;
+
+enum class UnaryOp {
+  Neg, Abs, Sign, Square, Reciprocal,  // any numeric dtype (Reciprocal: float only)
+  Exp, Log, Sqrt, Rsqrt, Sin, Cos, Tanh, Sigmoid, Erf,
+  Relu, Gelu, GeluTanh, Silu,          // activations (Gelu: exact erf form)
+  LogicalNot,                          // bool -> bool
+};
+
+enum class BinaryOp {
+  Add, Sub, Mul, Div, Pow, Maximum, Minimum,  // arithmetic: out has the promoted dtype
+  Eq, Ne, Lt, Le, Gt, Ge,                     // comparisons: out is bool
+  LogicalAnd, LogicalOr,                      // bool x bool -> bool
+  // Fused backward of activations: out = grad * f'(input), one pass instead of three.
+  // The second operand is the forward input x (Relu, Gelu, GeluTanh, Silu) or the forward
+  // output y (Sigmoid: y(1-y), Tanh: 1-y^2).
+  ReluBackward, GeluBackward, GeluTanhBackward, SiluBackward, SigmoidBackward, TanhBackward,
+};
+
+enum class ReduceOp { Sum, Prod, Max, Min, ArgMax, ArgMin };
+
+std::string op_name(UnaryOp op);   // "exp"
+std::string op_name(BinaryOp op);  // "add"
+std::string op_name(ReduceOp op);  // "sum"
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // Memory.
+  virtual void* allocate(std::size_t nbytes) = 0;
+  virtual void deallocate(void* ptr, std::size_t nbytes) = 0;
+  virtual void copy_from_host(void* device_dst, const void* host_src, std::size_t nbytes) = 0;
+  virtual void copy_to_host(void* host_dst, const void* device_src, std::size_t nbytes) = 0;
+
+  // out[i] = src[i] converted to out's dtype (same shape, any strides on both sides).
+  virtual void copy(const Array& src, const Array& out) = 0;
+  // out[i] = value
+  virtual void fill(const Array& out, double value) = 0;
+  // out[i] = op(x[i]); out has x's dtype (bool for LogicalNot).
+  virtual void unary(UnaryOp op, const Array& x, const Array& out) = 0;
+  // out[i] = op(a[i], b[i]); a and b have the same dtype (the caller converts).
+  virtual void binary(BinaryOp op, const Array& a, const Array& b, const Array& out) = 0;
+  // out[i] = cond[i] ? a[i] : b[i]; cond is bool.
+  virtual void where(const Array& cond, const Array& a, const Array& b, const Array& out) = 0;
+  // out has x's rank with size 1 along each reduced dim (reduced: x.size(d) > 1, out.size(d) ==
+  // 1; a size-1 dim in both may be treated either way). Arg-reductions write int64 indices
+  // counted along the single reduced dim.
+  virtual void reduce(ReduceOp op, const Array& x, const Array& out) = 0;
+  // out[..., m, n] = sum_k a[..., m, k] * b[..., k, n]; batch dims already broadcast to out's.
+  virtual void matmul(const Array& a, const Array& b, const Array& out) = 0;
+  // out = softmax(x) or log_softmax(x) along dim.
+  virtual void softmax(const Array& x, std::int64_t dim, bool log, const Array& out) = 0;
+  // grad_in = dL/dx given grad_out = dL/dout and the forward output `out`:
+  //   softmax:     grad_in = out * (grad_out - sum(grad_out * out, dim))
+  //   log_softmax: grad_in = grad_out - exp(out) * sum(grad_out, dim)
+  virtual void softmax_backward(const Array& grad_out, const Array& out, std::int64_t dim,
+                                bool log, const Array& grad_in) = 0;
+};
+
+// The backend for a device. Throws a clear error when this build has no backend for it
+// (e.g. cuda in a build made without CUDA=1).
+Backend& backend(Device device);
+
+// Called once by each backend at start-up; the cpu backend is always registered.
+void register_backend(DeviceType type, Backend* backend);
+
+}  // namespace tensor

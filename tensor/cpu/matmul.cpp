@@ -1,0 +1,76 @@
+// matmul.cpp — the plain cpu matrix multiply: obviously correct, and the reference that any
+// faster kernel is tested against.
+#include <stdexcept>
+#include <type_traits>
+
+#include "tensor/cpu/cpu_backend.hpp"
+#include "tensor/cpu/loops.hpp"
+#include "tensor/cpu/matmul_reference.hpp"
+
+namespace tensor::cpu {
+
+namespace {
+
+// Element offset of batch number `batch` (row-major over the batch dims) in an array whose
+// batch dims are the leading `batch_dims` dims.
+std::int64_t batch_offset(const Array& array, std::int64_t batch, std::int64_t batch_dims) {
+  std::int64_t offset = 0;
+  for (std::int64_t d = batch_dims - 1; d >= 0; --d) {
+    offset += (batch % array.shape()[d]) * array.strides()[d];
+    batch /= array.shape()[d];
+  }
+  return offset;
+}
+
+template <typename T>
+void matmul_typed(const Array& a, const Array& b, const Array& out) {
+  const std::int64_t batch_dims = out.dim() - 2;
+  const std::int64_t M = out.size(-2), N = out.size(-1), K = a.size(-1);
+  std::int64_t batches = 1;
+  for (std::int64_t d = 0; d < batch_dims; ++d) batches *= out.shape()[d];
+  const std::int64_t a_rs = a.strides()[batch_dims], a_cs = a.strides()[batch_dims + 1];
+  const std::int64_t b_rs = b.strides()[batch_dims], b_cs = b.strides()[batch_dims + 1];
+  const std::int64_t c_rs = out.strides()[batch_dims], c_cs = out.strides()[batch_dims + 1];
+  const T* A = a.data<T>();
+  const T* B = b.data<T>();
+  T* C = out.data<T>();
+  // One task per output row; rows are independent.
+  parallel_for(batches * M, 16, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t row = begin; row < end; ++row) {
+      std::int64_t batch = row / M, m = row % M;
+      const T* a_row = A + batch_offset(a, batch, batch_dims) + m * a_rs;
+      const T* b_mat = B + batch_offset(b, batch, batch_dims);
+      T* c_row = C + batch_offset(out, batch, batch_dims) + m * c_rs;
+      for (std::int64_t n = 0; n < N; ++n) c_row[n * c_cs] = T(0);
+      // i-k-j order: the innermost loop walks a row of B and a row of C, both usually packed.
+      for (std::int64_t k = 0; k < K; ++k) {
+        const T a_mk = a_row[k * a_cs];
+        const T* b_row = b_mat + k * b_rs;
+        if (b_cs == 1 && c_cs == 1) {
+          for (std::int64_t n = 0; n < N; ++n) c_row[n] += a_mk * b_row[n];
+        } else {
+          for (std::int64_t n = 0; n < N; ++n) c_row[n * c_cs] += a_mk * b_row[n * b_cs];
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void matmul_reference(const Array& a, const Array& b, const Array& out) {
+  dispatch(out.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    if constexpr (std::is_same_v<T, bool>) {
+      throw std::invalid_argument("matmul: not supported for bool tensors");
+    } else {
+      matmul_typed<T>(a, b, out);
+    }
+  });
+}
+
+void CpuBackend::matmul(const Array& a, const Array& b, const Array& out) {
+  matmul_reference(a, b, out);
+}
+
+}  // namespace tensor::cpu

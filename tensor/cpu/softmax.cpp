@@ -1,0 +1,122 @@
+// softmax.cpp — softmax and log-softmax along one dim, and their backward, on the cpu.
+//
+// softmax(x)_i = exp(x_i - m) / sum_j exp(x_j - m), with m = max_j x_j. Subtracting m changes
+// nothing mathematically (softmax is shift-invariant) but keeps exp from overflowing: the
+// largest exponent is exp(0) = 1.
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+#include "tensor/cpu/cpu_backend.hpp"
+#include "tensor/cpu/loops.hpp"
+
+namespace tensor::cpu {
+
+namespace {
+
+// The rows of `dim`: for row r, element i lives at offset_of(r) + i * stride.
+struct Rows {
+  std::int64_t count = 1, length = 1;
+  std::vector<std::int64_t> outer_sizes;
+  std::vector<std::int64_t> strides_a, strides_b, strides_c;  // outer strides of up to 3 arrays
+
+  std::int64_t offset(std::int64_t row, const std::vector<std::int64_t>& strides) const {
+    std::int64_t offset = 0;
+    for (std::size_t d = outer_sizes.size(); d-- > 0;) {
+      offset += (row % outer_sizes[d]) * strides[d];
+      row /= outer_sizes[d];
+    }
+    return offset;
+  }
+};
+
+Rows make_rows(std::int64_t dim, const Array& a, const Array& b, const Array& c) {
+  Rows rows;
+  rows.length = a.shape()[dim];
+  for (std::int64_t d = 0; d < a.dim(); ++d) {
+    if (d == dim) continue;
+    rows.outer_sizes.push_back(a.shape()[d]);
+    rows.strides_a.push_back(a.strides()[d]);
+    rows.strides_b.push_back(b.strides()[d]);
+    rows.strides_c.push_back(c.strides()[d]);
+    rows.count *= a.shape()[d];
+  }
+  return rows;
+}
+
+template <typename T>
+void softmax_typed(const Array& x, std::int64_t dim, bool log, const Array& out) {
+  Rows rows = make_rows(dim, x, out, out);
+  const std::int64_t xs = x.strides()[dim], os = out.strides()[dim], n = rows.length;
+  const T* in = x.data<T>();
+  T* result = out.data<T>();
+  parallel_for(rows.count, 64, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t r = begin; r < end; ++r) {
+      const T* row = in + rows.offset(r, rows.strides_a);
+      T* dst = result + rows.offset(r, rows.strides_b);
+      T row_max = -std::numeric_limits<T>::infinity();
+      for (std::int64_t i = 0; i < n; ++i) row_max = std::max(row_max, row[i * xs]);
+      // A row that is all -inf (every position masked) has no finite max: use 0 so that the
+      // result is exp(-inf)/0 = nan, reported honestly rather than hidden. Masked attention
+      // handles that case itself (see nn/attention).
+      if (row_max == -std::numeric_limits<T>::infinity()) row_max = T(0);
+      double total = 0;
+      for (std::int64_t i = 0; i < n; ++i) total += std::exp(double(row[i * xs] - row_max));
+      if (log) {
+        const T log_total = T(std::log(total));
+        for (std::int64_t i = 0; i < n; ++i) dst[i * os] = row[i * xs] - row_max - log_total;
+      } else {
+        const T inv_total = T(1.0 / total);
+        for (std::int64_t i = 0; i < n; ++i)
+          dst[i * os] = T(std::exp(row[i * xs] - row_max)) * inv_total;
+      }
+    }
+  });
+}
+
+template <typename T>
+void softmax_backward_typed(const Array& grad_out, const Array& out, std::int64_t dim, bool log,
+                            const Array& grad_in) {
+  Rows rows = make_rows(dim, grad_out, out, grad_in);
+  const std::int64_t gs = grad_out.strides()[dim], os = out.strides()[dim];
+  const std::int64_t is = grad_in.strides()[dim], n = rows.length;
+  const T* g = grad_out.data<T>();
+  const T* y = out.data<T>();
+  T* dx = grad_in.data<T>();
+  parallel_for(rows.count, 64, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t r = begin; r < end; ++r) {
+      const T* g_row = g + rows.offset(r, rows.strides_a);
+      const T* y_row = y + rows.offset(r, rows.strides_b);
+      T* dx_row = dx + rows.offset(r, rows.strides_c);
+      double dot = 0;
+      if (log) {
+        // forward was: y = x - logsumexp(x)  =>  dx = g - softmax(x) * sum(g)
+        for (std::int64_t i = 0; i < n; ++i) dot += g_row[i * gs];
+        for (std::int64_t i = 0; i < n; ++i)
+          dx_row[i * is] = g_row[i * gs] - std::exp(y_row[i * os]) * T(dot);
+      } else {
+        // forward was: y = softmax(x)  =>  dx = y * (g - sum(g * y))
+        for (std::int64_t i = 0; i < n; ++i) dot += double(g_row[i * gs]) * y_row[i * os];
+        for (std::int64_t i = 0; i < n; ++i)
+          dx_row[i * is] = y_row[i * os] * (g_row[i * gs] - T(dot));
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void CpuBackend::softmax(const Array& x, std::int64_t dim, bool log, const Array& out) {
+  dispatch_floating(x.dtype(), "softmax", [&](auto zero) {
+    softmax_typed<decltype(zero)>(x, dim, log, out);
+  });
+}
+
+void CpuBackend::softmax_backward(const Array& grad_out, const Array& out, std::int64_t dim,
+                                  bool log, const Array& grad_in) {
+  dispatch_floating(out.dtype(), "softmax_backward", [&](auto zero) {
+    softmax_backward_typed<decltype(zero)>(grad_out, out, dim, log, grad_in);
+  });
+}
+
+}  // namespace tensor::cpu

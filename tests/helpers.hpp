@@ -1,0 +1,89 @@
+// helpers.hpp — small tools shared by the test suites: independent reference computations
+// (plain loops over plain vectors) and comparisons.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "autograd/autograd.hpp"
+
+namespace testing {
+
+using tensor::Array;
+using tensor::DType;
+using tensor::Shape;
+
+// Row-major multi-index of flat position `flat` in `shape`.
+inline std::vector<std::int64_t> unravel(std::int64_t flat, const Shape& shape) {
+  std::vector<std::int64_t> index(shape.size());
+  for (std::size_t d = shape.size(); d-- > 0;) {
+    index[d] = flat % shape[d];
+    flat /= shape[d];
+  }
+  return index;
+}
+
+// Flat position in a tensor of `shape` that broadcasting maps output index `out_index` to
+// (shapes aligned on the right; size-1 dims always read index 0).
+inline std::int64_t broadcast_source(const std::vector<std::int64_t>& out_index,
+                                     const Shape& shape) {
+  std::int64_t flat = 0;
+  std::size_t lead = out_index.size() - shape.size();
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    std::int64_t i = shape[d] == 1 ? 0 : out_index[lead + d];
+    flat = flat * shape[d] + i;
+  }
+  return flat;
+}
+
+// Every element as double, row-major, whatever the layout in memory.
+inline std::vector<double> values(const Array& a) { return a.to_vector<double>(); }
+inline std::vector<double> values(const autograd::Tensor& t) { return t.to_vector<double>(); }
+
+// CHECKs that two value lists agree within atol + rtol*|expected|, naming the first mismatch.
+inline void check_close(const std::vector<double>& got, const std::vector<double>& expected,
+                        double rtol = 1e-5, double atol = 1e-6) {
+  REQUIRE(got.size() == expected.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    bool both_nan = std::isnan(got[i]) && std::isnan(expected[i]);
+    bool same = got[i] == expected[i];
+    if (both_nan || same) continue;
+    if (!(std::fabs(got[i] - expected[i]) <= atol + rtol * std::fabs(expected[i]))) {
+      INFO("element " << i << ": got " << got[i] << ", expected " << expected[i]);
+      CHECK(false);
+      return;
+    }
+  }
+}
+
+// Runs gradcheck and reports its message when it fails.
+inline void check_gradients(const autograd::GradcheckFn& f,
+                            const std::vector<autograd::Tensor>& inputs,
+                            const autograd::GradcheckOptions& options = {}) {
+  autograd::GradcheckResult result = autograd::gradcheck(f, inputs, options);
+  INFO(result.message);
+  CHECK(result.passed);
+  CHECK(result.elements_checked > 0);
+}
+
+// A float64 leaf with random values in [low, high), requiring grad.
+inline autograd::Tensor random_leaf(const Shape& shape, tensor::Generator& gen,
+                                    double low = -1.0, double high = 1.0) {
+  return autograd::Tensor(tensor::uniform(shape, low, high, gen, DType::Float64), true);
+}
+
+// The message of the exception `f` throws ("" if it throws none).
+inline std::string error_message(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace testing

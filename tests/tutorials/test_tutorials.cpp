@@ -1,0 +1,69 @@
+// Every tutorial program runs with --quick and exits 0 (each one checks its own results and
+// exits non-zero when a check fails), and answers --help.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include <unistd.h>
+#include <sys/wait.h>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? value : fallback;
+}
+
+// Runs a shell command with its output in `log`; returns the exit status.
+int run(const std::string& command, const fs::path& log) {
+  int status = std::system((command + " > '" + log.string() + "' 2>&1").c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+std::string tail(const fs::path& file, std::size_t max_chars = 3000) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string s = text.str();
+  return s.size() > max_chars ? "..." + s.substr(s.size() - max_chars) : s;
+}
+
+// Names of the tutorial sources: tutorials/NN_name.cpp -> NN_name.
+std::set<std::string> tutorial_names(const fs::path& source_dir) {
+  std::set<std::string> names;
+  for (const auto& entry : fs::directory_iterator(source_dir / "tutorials"))
+    if (entry.path().extension() == ".cpp") names.insert(entry.path().stem().string());
+  return names;
+}
+
+}  // namespace
+
+TEST_SUITE("tutorials") {
+  TEST_CASE("every tutorial runs with --quick, checks itself and exits 0; --help works") {
+    fs::path binaries = env_or("ATTN_TUTORIAL_DIR", "build/tutorials");
+    fs::path sources = env_or("ATTN_SOURCE_DIR", ".");
+    std::set<std::string> names = tutorial_names(sources);
+    REQUIRE_MESSAGE(!names.empty(), "no tutorials found under " << (sources / "tutorials"));
+    fs::path work = fs::temp_directory_path() / ("attn_tutorials_" + std::to_string(::getpid()));
+    fs::create_directories(work);
+    for (const std::string& name : names) {
+      fs::path binary = binaries / name;
+      INFO("tutorial " << name);
+      REQUIRE_MESSAGE(fs::exists(binary),
+                      binary << " is missing: build the tutorials first (make tutorials)");
+      fs::path out = work / name, log = work / (name + ".log");
+      int status = run("'" + binary.string() + "' --quick --out '" + out.string() + "'", log);
+      INFO("output of the run:\n" << tail(log));
+      CHECK_MESSAGE(status == 0, name << " --quick exited with status " << status);
+      CHECK(run("'" + binary.string() + "' --help", work / (name + ".help")) == 0);
+    }
+    fs::remove_all(work);
+  }
+}
