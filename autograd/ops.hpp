@@ -97,6 +97,75 @@ Tensor clone(const Tensor& x, Site site = Site::current());
 Tensor to(const Tensor& x, DType dtype, Site site = Site::current());
 Tensor to(const Tensor& x, Device device, Site site = Site::current());
 
+// ---- indexing ----------------------------------------------------------------------------------
+// The slices of x at positions `index` (1-d int64) along dim.
+Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index,
+                    Site site = Site::current());
+// torch.gather: out[i][j] = x[i][index[i][j]] for dim = 1 (likewise for any dim). Unlike
+// PyTorch, index must have the same size as x in every dim other than `dim`.
+Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index, Site site = Site::current());
+// A copy of x with src added at the positions given by index along dim (torch.scatter_add).
+Tensor scatter_add(const Tensor& x, std::int64_t dim, const Tensor& index, const Tensor& src,
+                   Site site = Site::current());
+// Rows of weight [V, D] picked by int64 indices of any shape: [*indices.shape, D]. In backward,
+// rows picked several times receive the sum of their gradients.
+Tensor embedding(const Tensor& weight, const Tensor& indices, Site site = Site::current());
+
+// ---- joining and splitting ---------------------------------------------------------------------
+Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim, Site site = Site::current());
+Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim, Site site = Site::current());
+// Pieces of split_size along dim (the last one may be smaller), as views.
+std::vector<Tensor> split(const Tensor& x, std::int64_t split_size, std::int64_t dim,
+                          Site site = Site::current());
+std::vector<Tensor> split_with_sizes(const Tensor& x, const std::vector<std::int64_t>& sizes,
+                                     std::int64_t dim, Site site = Site::current());
+// `chunks` nearly equal pieces along dim (torch.chunk: each of size ceil(n / chunks)).
+std::vector<Tensor> chunk(const Tensor& x, std::int64_t chunks, std::int64_t dim,
+                          Site site = Site::current());
+
+// ---- masking and clamping ----------------------------------------------------------------------
+// x with `value` wherever the bool mask (broadcast to x) is true; no gradient flows there.
+Tensor masked_fill(const Tensor& x, const Tensor& mask, double value, Site site = Site::current());
+// cond ? a : b, elementwise with broadcasting; cond is bool.
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b, Site site = Site::current());
+// Lower / upper triangle of the last two dims (elements j <= i + diagonal / j >= i + diagonal).
+Tensor tril(const Tensor& x, std::int64_t diagonal = 0, Site site = Site::current());
+Tensor triu(const Tensor& x, std::int64_t diagonal = 0, Site site = Site::current());
+// Limits x to [min, max]; the gradient passes where x is inside the range (ends included).
+Tensor clamp(const Tensor& x, double min, double max, Site site = Site::current());
+Tensor clamp_min(const Tensor& x, double min, Site site = Site::current());
+Tensor clamp_max(const Tensor& x, double max, Site site = Site::current());
+
+// ---- neural-network functions ------------------------------------------------------------------
+// Inverted dropout: while training, zeroes each element with probability p and scales the rest
+// by 1/(1-p), so the expected value is unchanged and evaluation needs no rescaling. Identity when
+// not training or p == 0. The mask comes from `gen` (same seed, same mask on every device).
+Tensor dropout(const Tensor& x, double p, bool training, Generator& gen = tensor::default_generator(),
+               Site site = Site::current());
+// Normalises the last dim to mean 0, variance 1 (biased), then scales by weight and shifts by
+// bias (either may be undefined). Its backward is fused: it saves the mean and 1/std per row.
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5,
+                  Site site = Site::current());
+
+enum class Reduction { Mean, Sum, None };
+
+// Cross-entropy over logits [N, C] (or [C]) with class indices [N] (or 0-d), PyTorch semantics:
+// targets equal to ignore_index contribute nothing and the mean is over the other rows; with
+// label_smoothing s the target distribution is (1 - s) on the class plus s/C everywhere.
+// The log-softmax is fused in (stable for any logits).
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, std::int64_t ignore_index = -100,
+                     double label_smoothing = 0.0, Reduction reduction = Reduction::Mean,
+                     Site site = Site::current());
+// Negative log-likelihood of log-probabilities [N, C] at class indices [N].
+Tensor nll_loss(const Tensor& log_probs, const Tensor& targets, std::int64_t ignore_index = -100,
+                Reduction reduction = Reduction::Mean, Site site = Site::current());
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean,
+                Site site = Site::current());
+// Binary cross-entropy on logits, in the stable form max(x, 0) - x*y + log(1 + exp(-|x|)).
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets,
+                                        Reduction reduction = Reduction::Mean,
+                                        Site site = Site::current());
+
 // ---- operators ---------------------------------------------------------------------------------
 // C++ operators take no default arguments, so the caller's site is captured by this wrapper's
 // converting constructor instead: `a * b` records the line where the user wrote it.

@@ -49,6 +49,15 @@ void Tensor::set_grad(const Array& grad) {
   impl_->grad = grad;
 }
 
+void Tensor::set_data(const Array& data) {
+  if (!impl_) throw std::logic_error("set_data: undefined tensor");
+  if (impl_->grad_fn)
+    throw std::invalid_argument("set_data: only leaves can have their data replaced; this "
+                                "tensor was computed by '" + impl_->grad_fn->op + "'");
+  impl_->data = data;
+  impl_->grad = Array();
+}
+
 void Tensor::zero_grad() {
   if (impl_) impl_->grad = Array();
 }

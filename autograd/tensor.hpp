@@ -64,6 +64,9 @@ class Tensor {
   Tensor grad() const;            // undefined Tensor when no gradient has been accumulated
   void set_grad(const Array& grad);  // replace (or with an undefined Array, clear) the gradient
   void zero_grad();               // forget the accumulated gradient
+  // Replaces the values of a leaf (same handle, so every copy of it sees the change); used to
+  // move parameters between devices or dtypes. Not allowed on tensors computed by an op.
+  void set_data(const Array& data);
   void retain_grad();             // keep the gradient of a non-leaf after backward
   const std::shared_ptr<Node>& grad_fn() const;
   // Computes gradients of this tensor with respect to every leaf that requires grad, and adds

@@ -77,6 +77,53 @@ class Backend {
   //   log_softmax: grad_in = grad_out - exp(out) * sum(grad_out, dim)
   virtual void softmax_backward(const Array& grad_out, const Array& out, std::int64_t dim,
                                 bool log, const Array& grad_in) = 0;
+
+  // ---- kernels behind the nn ops (all arrays contiguous unless stated) --------------------
+  // Embedding lookup: out[i, :] = weight[indices[i], :]; weight [V, D], indices [N] int64
+  // (already checked to lie in [0, V)), out [N, D].
+  virtual void embedding(const Array& weight, const Array& indices, const Array& out) = 0;
+  // Its gradient: grad_weight[indices[i], :] += grad_out[i, :]; repeated indices add up.
+  // grad_weight [V, D] is already zeroed or holds values to add to.
+  virtual void embedding_backward(const Array& grad_out, const Array& indices,
+                                  const Array& grad_weight) = 0;
+  // Along the last dim of [M, S] / [M, K] arrays (the caller moves `dim` last):
+  //   gather:      out[m, k] = x[m, index[m, k]]
+  //   scatter_add: out[m, index[m, k]] += src[m, k]
+  virtual void gather(const Array& x, const Array& index, const Array& out) = 0;
+  virtual void scatter_add(const Array& out, const Array& index, const Array& src) = 0;
+  // Layer norm over the last dim of x [M, C]: out = (x - mean) * rstd * weight + bias, with
+  // rstd = 1 / sqrt(var + eps) (biased variance). Saves mean [M] and rstd [M] for backward.
+  // weight and bias [C] may be undefined (no affine part).
+  virtual void layer_norm(const Array& x, const Array& weight, const Array& bias, double eps,
+                          const Array& out, const Array& mean, const Array& rstd) = 0;
+  // grad_x [M, C] is written; grad_weight and grad_bias [C] (when defined) are written too.
+  virtual void layer_norm_backward(const Array& grad_out, const Array& x, const Array& weight,
+                                   const Array& mean, const Array& rstd, const Array& grad_x,
+                                   const Array& grad_weight, const Array& grad_bias) = 0;
+  // Cross-entropy of logits [N, C] against class indices [N] (int64), one loss per row:
+  //   loss[n] = -(1 - s) * log p[n, t] - (s / C) * sum_c log p[n, c],  p = softmax(logits[n])
+  // with s = label_smoothing; rows whose target == ignore_index get loss 0. Targets outside
+  // [0, C) other than ignore_index were rejected by the caller.
+  virtual void cross_entropy(const Array& logits, const Array& targets,
+                             std::int64_t ignore_index, double label_smoothing,
+                             const Array& losses) = 0;
+  // grad_logits[n, c] = grad_losses[n] * (p[n, c] - (1 - s) [c == t] - s / C); 0 for ignored.
+  virtual void cross_entropy_backward(const Array& logits, const Array& targets,
+                                      const Array& grad_losses, std::int64_t ignore_index,
+                                      double label_smoothing, const Array& grad_logits) = 0;
+  // Inverted-dropout mask: out[i] = 1/keep_prob with probability keep_prob, else 0. Element i
+  // uses word i % 4 of Philox block (offset + i / 4) under key `seed` (tensor/philox.hpp):
+  // kept when uniform_float(word) < keep_prob. Same seed and offset: same mask on every device.
+  virtual void dropout_mask(const Array& out, double keep_prob, std::uint64_t seed,
+                            std::uint64_t offset) = 0;
+  // One Adam/AdamW step on contiguous float arrays of one shape, in place:
+  //   g = grad (+ weight_decay * param, when not decoupled: Adam's L2 penalty)
+  //   param *= 1 - lr * weight_decay                    (when decoupled: AdamW)
+  //   m = beta1 m + (1 - beta1) g;   v = beta2 v + (1 - beta2) g^2
+  //   param -= lr * (m / (1 - beta1^step)) / (sqrt(v / (1 - beta2^step)) + eps)
+  virtual void adam_step(const Array& param, const Array& grad, const Array& exp_avg,
+                         const Array& exp_avg_sq, double lr, double beta1, double beta2,
+                         double eps, double weight_decay, bool decoupled, std::int64_t step) = 0;
 };
 
 // The backend for a device. Throws a clear error when this build has no backend for it

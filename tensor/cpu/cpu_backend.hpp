@@ -24,6 +24,28 @@ class CpuBackend final : public Backend {
   void softmax(const Array& x, std::int64_t dim, bool log, const Array& out) override;
   void softmax_backward(const Array& grad_out, const Array& out, std::int64_t dim, bool log,
                         const Array& grad_in) override;  // softmax.cpp
+
+  // nn_kernels.cpp
+  void embedding(const Array& weight, const Array& indices, const Array& out) override;
+  void embedding_backward(const Array& grad_out, const Array& indices,
+                          const Array& grad_weight) override;
+  void gather(const Array& x, const Array& index, const Array& out) override;
+  void scatter_add(const Array& out, const Array& index, const Array& src) override;
+  void layer_norm(const Array& x, const Array& weight, const Array& bias, double eps,
+                  const Array& out, const Array& mean, const Array& rstd) override;
+  void layer_norm_backward(const Array& grad_out, const Array& x, const Array& weight,
+                           const Array& mean, const Array& rstd, const Array& grad_x,
+                           const Array& grad_weight, const Array& grad_bias) override;
+  void cross_entropy(const Array& logits, const Array& targets, std::int64_t ignore_index,
+                     double label_smoothing, const Array& losses) override;
+  void cross_entropy_backward(const Array& logits, const Array& targets,
+                              const Array& grad_losses, std::int64_t ignore_index,
+                              double label_smoothing, const Array& grad_logits) override;
+  void dropout_mask(const Array& out, double keep_prob, std::uint64_t seed,
+                    std::uint64_t offset) override;
+  void adam_step(const Array& param, const Array& grad, const Array& exp_avg,
+                 const Array& exp_avg_sq, double lr, double beta1, double beta2, double eps,
+                 double weight_decay, bool decoupled, std::int64_t step) override;
 };
 
 CpuBackend& cpu_backend();

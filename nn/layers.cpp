@@ -1,0 +1,148 @@
+#include "nn/layers.hpp"
+
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+
+#include "nn/init.hpp"
+#include "tensor/factory.hpp"
+
+namespace nn {
+
+namespace {
+std::string bool_str(bool b) { return b ? "true" : "false"; }
+}  // namespace
+
+// ---- Linear ----------------------------------------------------------------------------------------
+
+Linear::Linear(std::int64_t in, std::int64_t out, bool with_bias, Generator& gen)
+    : in_features(in), out_features(out) {
+  if (in <= 0 || out <= 0)
+    throw std::invalid_argument("Linear: in_features and out_features must be positive, got " +
+                                std::to_string(in) + " and " + std::to_string(out));
+  weight = register_parameter("weight", autograd::zeros({out, in}));
+  // PyTorch's default: kaiming_uniform_(a = sqrt(5)) for W, which is U(-1/sqrt(in), 1/sqrt(in)),
+  // and the same bound for b.
+  init::kaiming_uniform_(weight, gen, std::sqrt(5.0));
+  if (with_bias) {
+    bias = register_parameter("bias", autograd::zeros({out}));
+    double bound = 1.0 / std::sqrt(double(in));
+    init::uniform_(bias, -bound, bound, gen);
+  }
+}
+
+Tensor Linear::forward(const Tensor& x) {
+  if (x.dim() == 0 || x.size(-1) != in_features)
+    throw std::invalid_argument("Linear: expected input [..., " + std::to_string(in_features) +
+                                "], got " + tensor::shape_str(x.shape()));
+  // y = x W^T + b: W is stored [out, in] as in PyTorch; the transpose is a view, not a copy.
+  Tensor y = autograd::matmul(x, weight.transpose(0, 1));
+  return bias.defined() ? y + bias : y;
+}
+
+std::string Linear::extra_repr() const {
+  return "in_features=" + std::to_string(in_features) + ", out_features=" +
+         std::to_string(out_features) + ", bias=" + bool_str(bias.defined());
+}
+
+// ---- Embedding -------------------------------------------------------------------------------------
+
+Embedding::Embedding(std::int64_t num, std::int64_t dim, Generator& gen)
+    : num_embeddings(num), embedding_dim(dim) {
+  if (num <= 0 || dim <= 0)
+    throw std::invalid_argument("Embedding: sizes must be positive");
+  weight = register_parameter("weight", autograd::zeros({num, dim}));
+  init::normal_(weight, 0.0, 1.0, gen);
+}
+
+Tensor Embedding::forward(const Tensor& indices) { return autograd::embedding(weight, indices); }
+
+std::string Embedding::extra_repr() const {
+  return std::to_string(num_embeddings) + ", " + std::to_string(embedding_dim);
+}
+
+// ---- LayerNorm -------------------------------------------------------------------------------------
+
+LayerNorm::LayerNorm(std::int64_t size, double eps, bool affine) : normalized_size(size), eps(eps) {
+  if (affine) {
+    weight = register_parameter("weight", autograd::ones({size}));
+    bias = register_parameter("bias", autograd::zeros({size}));
+  }
+}
+
+Tensor LayerNorm::forward(const Tensor& x) {
+  if (x.dim() == 0 || x.size(-1) != normalized_size)
+    throw std::invalid_argument("LayerNorm: expected input [..., " +
+                                std::to_string(normalized_size) + "], got " +
+                                tensor::shape_str(x.shape()));
+  return autograd::layer_norm(x, weight, bias, eps);
+}
+
+std::string LayerNorm::extra_repr() const {
+  std::ostringstream s;
+  s << "(" << normalized_size << ",), eps=" << eps << ", elementwise_affine=" << bool_str(weight.defined());
+  return s.str();
+}
+
+// ---- Dropout, activations ----------------------------------------------------------------------------
+
+Dropout::Dropout(double p, Generator& gen) : p(p), gen_(&gen) {
+  if (!(p >= 0 && p < 1)) throw std::invalid_argument("Dropout: p must be in [0, 1)");
+}
+
+Tensor Dropout::forward(const Tensor& x) { return autograd::dropout(x, p, is_training(), *gen_); }
+
+std::string Dropout::extra_repr() const {
+  std::ostringstream s;
+  s << "p=" << p;
+  return s.str();
+}
+
+Tensor ReLU::forward(const Tensor& x) { return autograd::relu(x); }
+
+Tensor GELU::forward(const Tensor& x) { return autograd::gelu(x, tanh_approximation); }
+
+std::string GELU::extra_repr() const {
+  return tanh_approximation ? "approximate='tanh'" : "approximate='none'";
+}
+
+std::shared_ptr<UnaryModule> make_activation(const std::string& name) {
+  if (name == "relu") return std::make_shared<ReLU>();
+  if (name == "gelu") return std::make_shared<GELU>(false);
+  if (name == "gelu_tanh") return std::make_shared<GELU>(true);
+  throw std::invalid_argument("activation: unknown activation '" + name +
+                              "' (expected relu, gelu or gelu_tanh)");
+}
+
+// ---- Sequential --------------------------------------------------------------------------------------
+
+Sequential::Sequential(std::vector<std::shared_ptr<UnaryModule>> modules) {
+  for (auto& m : modules) append(std::move(m));
+}
+
+void Sequential::append(std::shared_ptr<UnaryModule> module) {
+  register_module(std::to_string(modules_.size()), module);
+  modules_.push_back(std::move(module));
+}
+
+Tensor Sequential::forward(const Tensor& x) {
+  Tensor y = x;
+  for (auto& m : modules_) y = (*m)(y);
+  return y;
+}
+
+// ---- FeedForward -------------------------------------------------------------------------------------
+
+FeedForward::FeedForward(std::int64_t d_model, std::int64_t d_ff, const std::string& act,
+                         double p, Generator& gen) {
+  linear1 = register_module("linear1", std::make_shared<Linear>(d_model, d_ff, true, gen));
+  activation = register_module("activation", make_activation(act));
+  dropout = register_module("dropout", std::make_shared<Dropout>(p, gen));
+  linear2 = register_module("linear2", std::make_shared<Linear>(d_ff, d_model, true, gen));
+}
+
+Tensor FeedForward::forward(const Tensor& x) {
+  return (*linear2)((*dropout)((*activation)((*linear1)(x))));
+}
+
+}  // namespace nn

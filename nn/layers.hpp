@@ -1,0 +1,116 @@
+// layers.hpp — the basic layers, with PyTorch's names, shapes and default initialisations.
+//
+// Shapes: `*` means any number of leading dims (batch, time, ...).
+//   Linear        x [*, in]  -> [*, out]     y = x W^T + b,  W [out, in], b [out]
+//   Embedding     ids [*]    -> [*, dim]     rows of W [num, dim]
+//   LayerNorm     x [*, C]   -> [*, C]       normalise the last dim, then * weight + bias
+//   Dropout, ReLU, GELU: any shape, elementwise
+//   FeedForward   x [*, d_model] -> [*, d_model]   Linear -> activation -> dropout -> Linear
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nn/module.hpp"
+
+namespace nn {
+
+// Weights are initialised as PyTorch does: W and b ~ U(-1/sqrt(in), 1/sqrt(in)).
+class Linear : public UnaryModule {
+ public:
+  Linear(std::int64_t in_features, std::int64_t out_features, bool bias,
+         Generator& gen = tensor::default_generator());
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Linear"; }
+  std::string extra_repr() const override;
+  Tensor weight, bias;  // bias is undefined when built without one
+  std::int64_t in_features, out_features;
+};
+
+// Weights ~ N(0, 1) as in PyTorch.
+class Embedding : public UnaryModule {
+ public:
+  Embedding(std::int64_t num_embeddings, std::int64_t embedding_dim,
+            Generator& gen = tensor::default_generator());
+  Tensor forward(const Tensor& indices) override;  // int64 ids of any shape
+  std::string type_name() const override { return "Embedding"; }
+  std::string extra_repr() const override;
+  Tensor weight;
+  std::int64_t num_embeddings, embedding_dim;
+};
+
+// weight = 1, bias = 0 at start.
+class LayerNorm : public UnaryModule {
+ public:
+  explicit LayerNorm(std::int64_t normalized_size, double eps = 1e-5,
+                     bool elementwise_affine = true);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "LayerNorm"; }
+  std::string extra_repr() const override;
+  Tensor weight, bias;
+  std::int64_t normalized_size;
+  double eps;
+};
+
+// Zeroes elements with probability p while training (scaling the rest by 1/(1-p));
+// the identity in eval mode. The mask is drawn from `gen` (kept by reference).
+class Dropout : public UnaryModule {
+ public:
+  explicit Dropout(double p, Generator& gen = tensor::default_generator());
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Dropout"; }
+  std::string extra_repr() const override;
+  double p;
+
+ private:
+  Generator* gen_;
+};
+
+class ReLU : public UnaryModule {
+ public:
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "ReLU"; }
+};
+
+class GELU : public UnaryModule {
+ public:
+  explicit GELU(bool tanh_approximation = false) : tanh_approximation(tanh_approximation) {}
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "GELU"; }
+  std::string extra_repr() const override;
+  bool tanh_approximation;
+};
+
+// Runs its modules one after the other; children are named "0", "1", ...
+class Sequential : public UnaryModule {
+ public:
+  Sequential() = default;
+  explicit Sequential(std::vector<std::shared_ptr<UnaryModule>> modules);
+  void append(std::shared_ptr<UnaryModule> module);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Sequential"; }
+  std::size_t size() const { return modules_.size(); }
+  UnaryModule& operator[](std::size_t i) { return *modules_.at(i); }
+
+ private:
+  std::vector<std::shared_ptr<UnaryModule>> modules_;
+};
+
+// The Transformer's position-wise feed-forward block: linear1 -> activation -> dropout ->
+// linear2 (children named linear1, activation, dropout, linear2).
+class FeedForward : public UnaryModule {
+ public:
+  FeedForward(std::int64_t d_model, std::int64_t d_ff, const std::string& activation = "relu",
+              double dropout = 0.0, Generator& gen = tensor::default_generator());
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "FeedForward"; }
+  std::shared_ptr<Linear> linear1, linear2;
+  std::shared_ptr<UnaryModule> activation;
+  std::shared_ptr<Dropout> dropout;
+};
+
+// "relu" or "gelu" (or "gelu_tanh") as a module; throws for anything else.
+std::shared_ptr<UnaryModule> make_activation(const std::string& name);
+
+}  // namespace nn

@@ -1,0 +1,10 @@
+// nn.hpp — the whole user-facing library in one include: tensors with autograd, layers,
+// optimizers, schedules and initialisation.
+#pragma once
+
+#include "autograd/autograd.hpp"
+#include "nn/init.hpp"
+#include "nn/layers.hpp"
+#include "nn/module.hpp"
+#include "nn/optim.hpp"
+#include "tensor/nn_ops.hpp"

@@ -1,0 +1,250 @@
+#include "tensor/nn_ops.hpp"
+
+#include <stdexcept>
+
+#include "tensor/backend.hpp"
+#include "tensor/factory.hpp"
+#include "tensor/ops.hpp"
+
+namespace tensor {
+
+namespace {
+
+std::invalid_argument error(const std::string& op, const std::string& message) {
+  return std::invalid_argument(op + ": " + message);
+}
+
+void check_indices(const Array& indices, std::int64_t limit, const char* op, const char* what) {
+  if (indices.dtype() != DType::Int64)
+    throw error(op, std::string(what) + " must be int64, got " + dtype_name(indices.dtype()));
+  if (indices.numel() == 0) return;
+  Array host = indices.to(kCPU).contiguous();
+  const std::int64_t* p = host.data<std::int64_t>();
+  for (std::int64_t i = 0; i < host.numel(); ++i)
+    if (p[i] < 0 || p[i] >= limit)
+      throw std::out_of_range(std::string(op) + ": " + what + " " + std::to_string(p[i]) +
+                              " at position " + std::to_string(i) + " is out of range [0, " +
+                              std::to_string(limit) + ")");
+}
+
+void check_same_device(const Array& a, const Array& b, const char* op) {
+  if (a.device() != b.device())
+    throw error(op, "tensors are on different devices (" + a.device().str() + " and " +
+                        b.device().str() + ")");
+}
+
+// Moves `dim` to the end and flattens the rest: [.., S at dim, ..] -> [M, S], contiguous.
+Array dim_last_2d(const Array& x, std::int64_t dim) {
+  return x.transpose(dim, -1).contiguous().reshape({-1, x.size(dim)});
+}
+
+// Inverse of dim_last_2d for an array whose transposed shape is `transposed_shape`.
+Array from_dim_last_2d(const Array& flat, const Shape& transposed_shape, std::int64_t dim) {
+  return flat.view(transposed_shape).transpose(dim, -1).contiguous();
+}
+
+}  // namespace
+
+Array embedding(const Array& weight, const Array& indices) {
+  if (weight.dim() != 2)
+    throw error("embedding", "weight must be 2-d [num_embeddings, dim], got " +
+                                 shape_str(weight.shape()));
+  check_same_device(weight, indices, "embedding");
+  check_indices(indices, weight.size(0), "embedding", "index");
+  Shape shape = indices.shape();
+  shape.push_back(weight.size(1));
+  Array out(shape, weight.dtype(), weight.device());
+  if (out.numel() > 0)
+    backend(weight.device())
+        .embedding(weight.contiguous(), indices.contiguous().reshape({-1}),
+                   out.view({-1, weight.size(1)}));
+  return out;
+}
+
+Array embedding_backward(const Array& grad_out, const Array& indices, std::int64_t num_rows) {
+  std::int64_t width = grad_out.size(-1);
+  Array grad_weight = zeros({num_rows, width}, grad_out.dtype(), grad_out.device());
+  if (indices.numel() > 0)
+    backend(grad_out.device())
+        .embedding_backward(grad_out.contiguous().reshape({-1, width}),
+                            indices.contiguous().reshape({-1}), grad_weight);
+  return grad_weight;
+}
+
+Array index_select(const Array& x, std::int64_t dim, const Array& index) {
+  std::int64_t d = normalize_dim(dim, x.dim(), "index_select");
+  if (index.dim() != 1)
+    throw error("index_select", "index must be 1-d, got shape " + shape_str(index.shape()));
+  // Move `dim` to the front, view the rest as columns: then it is an embedding lookup.
+  Array front = x.transpose(0, d).contiguous();
+  Shape front_shape = front.shape();
+  Array rows = embedding(front.reshape({front.size(0), -1}), index);
+  front_shape[0] = index.size(0);
+  return rows.view(front_shape).transpose(0, d).contiguous();
+}
+
+Array gather(const Array& x, std::int64_t dim, const Array& index) {
+  std::int64_t d = normalize_dim(dim, x.dim(), "gather");
+  if (index.dim() != x.dim())
+    throw error("gather", "index must have as many dims as the input (" +
+                              std::to_string(x.dim()) + "), got shape " +
+                              shape_str(index.shape()));
+  for (std::int64_t k = 0; k < x.dim(); ++k)
+    if (k != d && index.size(k) != x.size(k))
+      throw error("gather", "index shape " + shape_str(index.shape()) +
+                                " must match input shape " + shape_str(x.shape()) +
+                                " outside dim " + std::to_string(d));
+  check_same_device(x, index, "gather");
+  check_indices(index, x.size(d), "gather", "index");
+  Shape transposed = index.transpose(d, -1).shape();
+  Array out({shape_numel(index.shape()) / std::max<std::int64_t>(index.size(d), 1), index.size(d)},
+            x.dtype(), x.device());
+  if (out.numel() > 0)
+    backend(x.device()).gather(dim_last_2d(x, d), dim_last_2d(index, d), out);
+  return from_dim_last_2d(out, transposed, d);
+}
+
+Array scatter_add(const Array& x, std::int64_t dim, const Array& index, const Array& src) {
+  std::int64_t d = normalize_dim(dim, x.dim(), "scatter_add");
+  if (index.shape() != src.shape())
+    throw error("scatter_add", "index shape " + shape_str(index.shape()) +
+                                   " must equal src shape " + shape_str(src.shape()));
+  if (index.dim() != x.dim())
+    throw error("scatter_add", "index must have as many dims as the input");
+  for (std::int64_t k = 0; k < x.dim(); ++k)
+    if (k != d && index.size(k) != x.size(k))
+      throw error("scatter_add", "index shape " + shape_str(index.shape()) +
+                                     " must match input shape " + shape_str(x.shape()) +
+                                     " outside dim " + std::to_string(d));
+  check_same_device(x, index, "scatter_add");
+  check_indices(index, x.size(d), "scatter_add", "index");
+  Shape transposed = x.transpose(d, -1).shape();
+  Array out = dim_last_2d(x, d).clone();
+  if (index.numel() > 0)
+    backend(x.device()).scatter_add(out, dim_last_2d(index, d), dim_last_2d(src.to(x.dtype()), d));
+  return from_dim_last_2d(out, transposed, d);
+}
+
+LayerNormResult layer_norm(const Array& x, const Array& weight, const Array& bias, double eps) {
+  if (x.dim() == 0) throw error("layer_norm", "needs at least 1 dim");
+  std::int64_t C = x.size(-1);
+  for (const Array* p : {&weight, &bias})
+    if (p->defined() && (p->dim() != 1 || p->size(0) != C))
+      throw error("layer_norm", "weight and bias must have shape [" + std::to_string(C) +
+                                    "] to match the last dim of " + shape_str(x.shape()) +
+                                    ", got " + shape_str(p->shape()));
+  Shape row_shape(x.shape().begin(), x.shape().end() - 1);
+  LayerNormResult r{Array(x.shape(), x.dtype(), x.device()),
+                    Array(row_shape, x.dtype(), x.device()),
+                    Array(row_shape, x.dtype(), x.device())};
+  if (x.numel() > 0)
+    backend(x.device())
+        .layer_norm(x.contiguous().reshape({-1, C}),
+                    weight.defined() ? weight.contiguous().to(x.dtype()) : Array(),
+                    bias.defined() ? bias.contiguous().to(x.dtype()) : Array(), eps,
+                    r.out.view({-1, C}), r.mean.view({-1}), r.rstd.view({-1}));
+  return r;
+}
+
+LayerNormGrads layer_norm_backward(const Array& grad_out, const Array& x, const Array& weight,
+                                   const Array& mean, const Array& rstd, bool need_weight,
+                                   bool need_bias) {
+  std::int64_t C = x.size(-1);
+  LayerNormGrads g;
+  g.x = Array(x.shape(), x.dtype(), x.device());
+  if (need_weight) g.weight = Array({C}, x.dtype(), x.device());
+  if (need_bias) g.bias = Array({C}, x.dtype(), x.device());
+  if (x.numel() == 0) {
+    if (need_weight) g.weight.fill_(0);
+    if (need_bias) g.bias.fill_(0);
+    return g;
+  }
+  backend(x.device())
+      .layer_norm_backward(grad_out.contiguous().reshape({-1, C}), x.contiguous().reshape({-1, C}),
+                           weight.defined() ? weight.contiguous() : Array(),
+                           mean.contiguous().reshape({-1}), rstd.contiguous().reshape({-1}),
+                           g.x.view({-1, C}), g.weight, g.bias);
+  return g;
+}
+
+Array cross_entropy_losses(const Array& logits, const Array& targets, std::int64_t ignore_index,
+                           double label_smoothing) {
+  if (logits.dim() != 2)
+    throw error("cross_entropy", "logits must be [N, C], got " + shape_str(logits.shape()) +
+                                     " (for sequences, reshape [B, T, C] to [B*T, C])");
+  if (targets.dim() != 1 || targets.size(0) != logits.size(0))
+    throw error("cross_entropy", "targets must be [N] = [" + std::to_string(logits.size(0)) +
+                                     "] class indices, got " + shape_str(targets.shape()));
+  if (targets.dtype() != DType::Int64)
+    throw error("cross_entropy", "targets must be int64 class indices, got " +
+                                     dtype_name(targets.dtype()));
+  if (!(label_smoothing >= 0 && label_smoothing <= 1))
+    throw error("cross_entropy", "label_smoothing must be in [0, 1]");
+  check_same_device(logits, targets, "cross_entropy");
+  // Every target must be a class or the ignore_index.
+  Array host = targets.to(kCPU).contiguous();
+  const std::int64_t* t = host.data<std::int64_t>();
+  for (std::int64_t i = 0; i < host.numel(); ++i)
+    if (t[i] != ignore_index && (t[i] < 0 || t[i] >= logits.size(1)))
+      throw std::out_of_range("cross_entropy: target " + std::to_string(t[i]) + " at position " +
+                              std::to_string(i) + " is not a class in [0, " +
+                              std::to_string(logits.size(1)) + ") nor the ignore_index " +
+                              std::to_string(ignore_index));
+  Array losses({logits.size(0)}, logits.dtype(), logits.device());
+  if (losses.numel() > 0)
+    backend(logits.device())
+        .cross_entropy(logits.contiguous(), targets.contiguous(), ignore_index, label_smoothing,
+                       losses);
+  return losses;
+}
+
+Array cross_entropy_backward(const Array& logits, const Array& targets, const Array& grad_losses,
+                             std::int64_t ignore_index, double label_smoothing) {
+  Array grad(logits.shape(), logits.dtype(), logits.device());
+  if (grad.numel() > 0)
+    backend(logits.device())
+        .cross_entropy_backward(logits.contiguous(), targets.contiguous(),
+                                grad_losses.contiguous().to(logits.dtype()), ignore_index,
+                                label_smoothing, grad);
+  return grad;
+}
+
+Array dropout_mask(const Shape& shape, double p, Generator& gen, DType dtype, Device device) {
+  if (!(p >= 0 && p < 1)) throw error("dropout", "p must be in [0, 1), got " + std::to_string(p));
+  Array mask(shape, dtype, device);
+  std::int64_t n = mask.numel();
+  std::uint64_t offset = gen.reserve(static_cast<std::uint64_t>((n + 3) / 4));
+  if (n > 0) backend(device).dropout_mask(mask, 1.0 - p, gen.seed(), offset);
+  return mask;
+}
+
+void adam_step(const Array& param, const Array& grad, const Array& exp_avg,
+               const Array& exp_avg_sq, double lr, double beta1, double beta2, double eps,
+               double weight_decay, bool decoupled, std::int64_t step) {
+  for (const Array* a : {&param, &grad, &exp_avg, &exp_avg_sq}) {
+    if (!a->is_contiguous() || a->shape() != param.shape() || a->dtype() != param.dtype() ||
+        a->device() != param.device())
+      throw error("adam_step", "param, grad and state must be contiguous arrays of one shape, "
+                               "dtype and device");
+  }
+  if (param.numel() == 0) return;
+  backend(param.device())
+      .adam_step(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay,
+                 decoupled, step);
+  for (const Array* a : {&param, &exp_avg, &exp_avg_sq}) a->storage()->bump_version();
+}
+
+namespace {
+Array triangle(const Array& x, std::int64_t diagonal, bool lower, const char* op) {
+  if (x.dim() < 2) throw error(op, "needs at least 2 dims, got " + shape_str(x.shape()));
+  std::int64_t rows = x.size(-2), cols = x.size(-1);
+  Array keep = tril_mask(rows, cols, lower ? diagonal : diagonal - 1, x.device());
+  if (!lower) keep = logical_not(keep);
+  return where(keep, x, scalar_like(x, 0.0));
+}
+}  // namespace
+
+Array tril(const Array& x, std::int64_t diagonal) { return triangle(x, diagonal, true, "tril"); }
+Array triu(const Array& x, std::int64_t diagonal) { return triangle(x, diagonal, false, "triu"); }
+
+}  // namespace tensor
