@@ -26,17 +26,20 @@ GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Tensor>& input
                           const GradcheckOptions& options) {
   // Private copies: we perturb their values and collect their gradients.
   std::vector<Tensor> xs;
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    const Tensor& input = inputs[i];
-    if (input.requires_grad() && input.dtype() != DType::Float64)
+  for (const Tensor& input : inputs) xs.push_back(Tensor(input.data().clone(), input.requires_grad()));
+  return gradcheck_leaves([&] { return f(xs); }, xs, options);
+}
+
+GradcheckResult gradcheck_leaves(const std::function<Tensor()>& f, const std::vector<Tensor>& leaves,
+                                 const GradcheckOptions& options) {
+  std::vector<Tensor> xs = leaves;
+  for (std::size_t i = 0; i < xs.size(); ++i)
+    if (xs[i].requires_grad() && xs[i].dtype() != DType::Float64)
       throw std::invalid_argument(
-          "gradcheck: input " + std::to_string(i) + " is " + tensor::dtype_name(input.dtype()) +
+          "gradcheck: input " + std::to_string(i) + " is " + tensor::dtype_name(xs[i].dtype()) +
           "; use float64 (.to(DType::Float64)): finite differences in float32 lose too many "
           "digits to tell a bug from rounding");
-    xs.push_back(Tensor(input.data().clone(), input.requires_grad()));
-  }
-
-  Tensor output = f(xs);
+  Tensor output = f();
   const std::int64_t out_numel = output.numel();
   const Shape out_shape = output.shape();
 
@@ -59,6 +62,8 @@ GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Tensor>& input
     }
   }
 
+  for (Tensor& x : xs) x.zero_grad();
+
   // Numerical Jacobian, one column per input element, and the comparison.
   GradcheckResult result;
   double worst_excess = -1;  // error / tolerance of the worst element so far
@@ -71,9 +76,9 @@ GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Tensor>& input
       std::vector<std::int64_t> index = unravel(k, values.shape());
       double original = values.at(index);
       values.set(index, original + options.eps);
-      std::vector<double> plus = f(xs).to_vector<double>();
+      std::vector<double> plus = f().to_vector<double>();
       values.set(index, original - options.eps);
-      std::vector<double> minus = f(xs).to_vector<double>();
+      std::vector<double> minus = f().to_vector<double>();
       values.set(index, original);
       for (std::int64_t j = 0; j < out_numel; ++j) {
         double numerical = (plus[j] - minus[j]) / (2 * options.eps);

@@ -41,4 +41,10 @@ using GradcheckFn = std::function<Tensor(const std::vector<Tensor>&)>;
 GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Tensor>& inputs,
                           const GradcheckOptions& options = {});
 
+// The same check for a computation that reads the given leaves itself, such as a module's
+// parameters: f() is called with no arguments while each leaf is perturbed in place (and put
+// back). The leaves' .grad() are cleared by the check. All leaves must be float64.
+GradcheckResult gradcheck_leaves(const std::function<Tensor()>& f, const std::vector<Tensor>& leaves,
+                                 const GradcheckOptions& options = {});
+
 }  // namespace autograd

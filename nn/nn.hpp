@@ -3,8 +3,10 @@
 #pragma once
 
 #include "autograd/autograd.hpp"
+#include "nn/attention.hpp"
 #include "nn/init.hpp"
 #include "nn/layers.hpp"
 #include "nn/module.hpp"
 #include "nn/optim.hpp"
+#include "nn/transformer.hpp"
 #include "tensor/nn_ops.hpp"

@@ -79,6 +79,8 @@ Array sum_to(const Array& x, const Shape& shape);
 Array matmul(const Array& a, const Array& b);
 
 // ---- softmax along one dim (numerically stable: the row max is subtracted first) --------------
+// A row that is entirely -inf (every position masked out) gives all zeros (log_softmax: all
+// -inf) instead of NaN, so a fully masked attention row outputs zeros; PyTorch gives NaN.
 Array softmax(const Array& x, std::int64_t dim);
 Array log_softmax(const Array& x, std::int64_t dim);
 Array softmax_backward(const Array& grad_out, const Array& out, std::int64_t dim);

@@ -54,12 +54,17 @@ void softmax_typed(const Array& x, std::int64_t dim, bool log, const Array& out)
     for (std::int64_t r = begin; r < end; ++r) {
       const T* row = in + rows.offset(r, rows.strides_a);
       T* dst = result + rows.offset(r, rows.strides_b);
-      T row_max = -std::numeric_limits<T>::infinity();
+      const T minus_inf = -std::numeric_limits<T>::infinity();
+      T row_max = minus_inf;
       for (std::int64_t i = 0; i < n; ++i) row_max = std::max(row_max, row[i * xs]);
-      // A row that is all -inf (every position masked) has no finite max: use 0 so that the
-      // result is exp(-inf)/0 = nan, reported honestly rather than hidden. Masked attention
-      // handles that case itself (see nn/attention).
-      if (row_max == -std::numeric_limits<T>::infinity()) row_max = T(0);
+      // A row that is all -inf is a query whose every key was masked out. Mathematically its
+      // softmax is 0/0; we define it as all zeros (log_softmax: all -inf), so that attention
+      // gives a zero output and zero gradients for it instead of spreading NaN (PyTorch gives
+      // NaN here).
+      if (row_max == minus_inf) {
+        for (std::int64_t i = 0; i < n; ++i) dst[i * os] = log ? minus_inf : T(0);
+        continue;
+      }
       double total = 0;
       for (std::int64_t i = 0; i < n; ++i) total += std::exp(double(row[i * xs] - row_max));
       if (log) {

@@ -1,0 +1,288 @@
+#include "nn/attention.hpp"
+
+#include <cmath>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+
+#include "nn/init.hpp"
+#include "tensor/factory.hpp"
+#include "tensor/ops.hpp"
+
+namespace nn {
+
+using autograd::Site;
+
+namespace {
+
+const double kInf = std::numeric_limits<double>::infinity();
+
+// A bool mask as an additive float mask: -inf where blocked, 0 where allowed.
+Tensor as_additive(const Tensor& mask, DType dtype) {
+  if (mask.dtype() != DType::Bool) return mask.to(dtype);
+  Array blocked = tensor::where(mask.data(), tensor::scalar(-kInf, dtype, mask.device()),
+                                tensor::scalar(0.0, dtype, mask.device()));
+  return Tensor(blocked);
+}
+
+// One mask meaning "blocked by a or by b"; either may be undefined.
+Tensor combine_masks(const Tensor& a, const Tensor& b, DType dtype) {
+  if (!a.defined()) return b;
+  if (!b.defined()) return a;
+  if (a.dtype() == DType::Bool && b.dtype() == DType::Bool) return autograd::logical_or(a, b);
+  return autograd::add(as_additive(a, dtype), as_additive(b, dtype));
+}
+
+// scores with the mask applied: bool -> -inf where true, float -> added.
+Tensor apply_mask(const Tensor& scores, const Tensor& mask, Site site) {
+  if (!mask.defined()) return scores;
+  if (mask.dtype() == DType::Bool) return autograd::masked_fill(scores, mask, -kInf, site);
+  return autograd::add(scores, mask.to(scores.dtype()), site);
+}
+
+void check_qkv(const Tensor& q, const Tensor& k, const Tensor& v, const char* op,
+               bool same_qk_dim = true) {
+  auto fail = [&](const std::string& why) {
+    throw std::invalid_argument(std::string(op) + ": " + why + " (q " +
+                                tensor::shape_str(q.shape()) + ", k " +
+                                tensor::shape_str(k.shape()) + ", v " +
+                                tensor::shape_str(v.shape()) + ")");
+  };
+  if (q.dim() < 2 || k.dim() < 2 || v.dim() < 2) fail("q, k and v need at least 2 dims [.., T, D]");
+  if (same_qk_dim && q.size(-1) != k.size(-1)) fail("queries and keys must have the same last dim");
+  if (k.size(-2) != v.size(-2)) fail("keys and values must have the same number of positions");
+}
+
+// The attention core shared by the plain and the scaled version.
+AttentionOutput attend(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
+                       double scale, double dropout_p, bool is_causal, Generator& gen, Site site) {
+  // scores[i, j] = q_i . k_j (times scale): how well query i matches key j.   [..., Tq, Tk]
+  Tensor scores = autograd::matmul(q, k.transpose(-2, -1, site), site);
+  if (scale != 1.0) scores = autograd::mul(scores, autograd::scalar_like(scores, scale), site);
+  Tensor blocked = mask;
+  if (is_causal) blocked = combine_masks(mask, causal_mask(q.size(-2), k.size(-2), 0, q.device()),
+                                         scores.dtype());
+  scores = apply_mask(scores, blocked, site);
+  // weights[i, :] is a probability distribution over the keys (all zero if fully masked).
+  Tensor weights = autograd::softmax(scores, -1, site);
+  Tensor used = dropout_p > 0 ? autograd::dropout(weights, dropout_p, true, gen, site) : weights;
+  // Each output row is a weighted average of the value rows.                 [..., Tq, Dv]
+  return {autograd::matmul(used, v, site), weights};
+}
+
+}  // namespace
+
+AttentionOutput dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                      const Tensor& mask, Site site) {
+  check_qkv(q, k, v, "dot_product_attention");
+  return attend(q, k, v, mask, 1.0, 0.0, false, tensor::default_generator(), site);
+}
+
+AttentionOutput scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                             const Tensor& mask, double dropout_p, bool is_causal,
+                                             Generator& gen, Site site) {
+  check_qkv(q, k, v, "scaled_dot_product_attention");
+  // Dividing by sqrt(D) keeps the scores' variance near 1 whatever the head size, so softmax
+  // does not saturate (tutorial 04 measures why that matters).
+  double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+  return attend(q, k, v, mask, scale, dropout_p, is_causal, gen, site);
+}
+
+Tensor causal_mask(std::int64_t tq, std::int64_t tk, std::int64_t offset, Device device) {
+  // tril_mask is true where key j <= query i + offset is allowed; the mask marks the rest.
+  return Tensor(tensor::logical_not(tensor::tril_mask(tq, tk, offset, device)));
+}
+
+// ---- AdditiveAttention ---------------------------------------------------------------------------
+
+AdditiveAttention::AdditiveAttention(std::int64_t query_dim, std::int64_t key_dim,
+                                     std::int64_t hidden_dim, Generator& gen) {
+  w_q = register_module("w_q", std::make_shared<Linear>(query_dim, hidden_dim, false, gen));
+  w_k = register_module("w_k", std::make_shared<Linear>(key_dim, hidden_dim, false, gen));
+  v = register_module("v", std::make_shared<Linear>(hidden_dim, 1, false, gen));
+}
+
+AttentionOutput AdditiveAttention::forward(const Tensor& query, const Tensor& key,
+                                           const Tensor& value, const Tensor& mask) {
+  // q and k may have different sizes: each has its own projection to the hidden size.
+  check_qkv(query, key, value, "AdditiveAttention", /*same_qk_dim=*/false);
+  // Every (query, key) pair gets its own small feed-forward score: project both to the hidden
+  // size, add them with broadcasting, squash with tanh, and read out one number with v.
+  Tensor projected_q = (*w_q)(query).unsqueeze(-2);  // [B, Tq, 1, hidden]
+  Tensor projected_k = (*w_k)(key).unsqueeze(-3);    // [B, 1, Tk, hidden]
+  Tensor features = autograd::tanh(projected_q + projected_k);  // [B, Tq, Tk, hidden]
+  Tensor scores = (*v)(features).squeeze(-1);        // [B, Tq, Tk]
+  scores = apply_mask(scores, mask, Site::current());
+  Tensor weights = autograd::softmax(scores, -1);
+  AttentionOutput result{autograd::matmul(weights, value), weights};
+  call_forward_hooks(result.output);
+  return result;
+}
+
+std::string AdditiveAttention::extra_repr() const {
+  return "query_dim=" + std::to_string(w_q->in_features) + ", key_dim=" +
+         std::to_string(w_k->in_features) + ", hidden_dim=" + std::to_string(w_q->out_features);
+}
+
+// ---- MultiheadAttention --------------------------------------------------------------------------
+
+MultiheadAttention::MultiheadAttention(std::int64_t embed_dim, std::int64_t num_heads,
+                                       double dropout, bool bias, Generator& gen,
+                                       std::int64_t kdim, std::int64_t vdim)
+    : embed_dim(embed_dim), num_heads(num_heads), dropout(dropout), gen_(&gen) {
+  if (num_heads <= 0 || embed_dim % num_heads != 0)
+    throw std::invalid_argument("MultiheadAttention: embed_dim " + std::to_string(embed_dim) +
+                                " must be divisible by num_heads " + std::to_string(num_heads));
+  if (!(dropout >= 0 && dropout < 1))
+    throw std::invalid_argument("MultiheadAttention: dropout must be in [0, 1)");
+  head_dim = embed_dim / num_heads;
+  kdim = kdim > 0 ? kdim : embed_dim;
+  vdim = vdim > 0 ? vdim : embed_dim;
+  q_proj = register_module("q_proj", std::make_shared<Linear>(embed_dim, embed_dim, bias, gen));
+  k_proj = register_module("k_proj", std::make_shared<Linear>(kdim, embed_dim, bias, gen));
+  v_proj = register_module("v_proj", std::make_shared<Linear>(vdim, embed_dim, bias, gen));
+  out_proj = register_module("out_proj", std::make_shared<Linear>(embed_dim, embed_dim, bias, gen));
+  // PyTorch's MultiheadAttention init: Xavier-uniform input projections, zero biases.
+  for (auto& proj : {q_proj, k_proj, v_proj}) {
+    init::xavier_uniform_(proj->weight, gen);
+    if (bias) init::zeros_(proj->bias);
+  }
+  if (bias) init::zeros_(out_proj->bias);
+}
+
+Tensor MultiheadAttention::split_heads(const Tensor& x) const {
+  // [B, T, E] -> [B, T, H, D] -> [B, H, T, D]: each head sees its own D features; a view.
+  return x.view({x.size(0), x.size(1), num_heads, head_dim}).transpose(1, 2);
+}
+
+Tensor MultiheadAttention::merge_heads(const Tensor& x) const {
+  // [B, H, T, D] -> [B, T, H, D] -> [B, T, E]: concatenate the heads' outputs.
+  return x.transpose(1, 2).reshape({x.size(0), x.size(2), embed_dim});
+}
+
+AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& key,
+                                            const Tensor& value, const Options& options) {
+  if (query.dim() != 3 || key.dim() != 3 || value.dim() != 3 || query.size(-1) != embed_dim ||
+      key.size(0) != query.size(0) || value.size(0) != query.size(0) ||
+      key.size(1) != value.size(1))
+    throw std::invalid_argument(
+        "MultiheadAttention: expected query [B, Tq, " + std::to_string(embed_dim) +
+        "], key [B, Tk, kdim], value [B, Tk, vdim] (batch first), got " +
+        tensor::shape_str(query.shape()) + ", " + tensor::shape_str(key.shape()) + ", " +
+        tensor::shape_str(value.shape()));
+  const std::int64_t B = query.size(0), Tq = query.size(1), Tk = key.size(1);
+  Tensor q = split_heads((*q_proj)(query));  // [B, H, Tq, D]
+  Tensor k = split_heads((*k_proj)(key));    // [B, H, Tk, D]
+  Tensor v = split_heads((*v_proj)(value));  // [B, H, Tk, D]
+
+  // Bring both masks to shapes that broadcast against the scores [B, H, Tq, Tk].
+  Tensor mask;
+  if (options.key_padding_mask.defined()) {
+    const Tensor& pad = options.key_padding_mask;
+    if (pad.shape() != Shape{B, Tk})
+      throw std::invalid_argument("MultiheadAttention: key_padding_mask must be [B, Tk] = " +
+                                  tensor::shape_str({B, Tk}) + ", got " +
+                                  tensor::shape_str(pad.shape()));
+    mask = pad.view({B, 1, 1, Tk});
+  }
+  if (options.attn_mask.defined()) {
+    Tensor attn = options.attn_mask;
+    if (attn.shape() == Shape{B * num_heads, Tq, Tk}) {
+      attn = attn.view({B, num_heads, Tq, Tk});
+    } else if (attn.shape() != Shape{Tq, Tk}) {
+      throw std::invalid_argument("MultiheadAttention: attn_mask must be [Tq, Tk] = " +
+                                  tensor::shape_str({Tq, Tk}) + " or [B*H, Tq, Tk] = " +
+                                  tensor::shape_str({B * num_heads, Tq, Tk}) + ", got " +
+                                  tensor::shape_str(attn.shape()));
+    }
+    mask = combine_masks(mask, attn, q.dtype());
+  }
+  double p = is_training() ? dropout : 0.0;
+  AttentionOutput heads =
+      scaled_dot_product_attention(q, k, v, mask, p, options.is_causal, *gen_);
+  AttentionOutput result;
+  result.output = (*out_proj)(merge_heads(heads.output));  // [B, Tq, E]
+  if (options.need_weights)
+    result.weights = options.average_attn_weights ? autograd::mean(heads.weights, {1})
+                                                  : heads.weights;
+  call_forward_hooks(result.output);
+  return result;
+}
+
+AttentionOutput MultiheadAttention::forward_cached(const Tensor& x, KVCache& cache,
+                                                   bool need_weights) {
+  const std::int64_t past = cache.length(), T_new = x.size(1);
+  Tensor q = split_heads((*q_proj)(x));
+  Tensor k = split_heads((*k_proj)(x));
+  Tensor v = split_heads((*v_proj)(x));
+  cache.k = cache.k.defined() ? autograd::cat({cache.k, k}, 2) : k;  // [B, H, past + T_new, D]
+  cache.v = cache.v.defined() ? autograd::cat({cache.v, v}, 2) : v;
+  // New position i (absolute past + i) may see keys 0 .. past + i.
+  Tensor mask = T_new > 1 ? causal_mask(T_new, past + T_new, past, x.device()) : Tensor();
+  AttentionOutput heads = scaled_dot_product_attention(q, cache.k, cache.v, mask);
+  AttentionOutput result{(*out_proj)(merge_heads(heads.output)), Tensor()};
+  if (need_weights) result.weights = autograd::mean(heads.weights, {1});
+  return result;
+}
+
+std::string MultiheadAttention::extra_repr() const {
+  std::ostringstream s;
+  s << "embed_dim=" << embed_dim << ", num_heads=" << num_heads << ", dropout=" << dropout;
+  return s.str();
+}
+
+// ---- positional encodings ------------------------------------------------------------------------
+
+Array sinusoidal_positional_encoding(std::int64_t max_len, std::int64_t dim) {
+  if (max_len <= 0 || dim <= 0)
+    throw std::invalid_argument("sinusoidal_positional_encoding: sizes must be positive");
+  std::vector<float> table(static_cast<std::size_t>(max_len * dim));
+  for (std::int64_t pos = 0; pos < max_len; ++pos)
+    for (std::int64_t j = 0; j < dim; ++j) {
+      // Pairs of features (2i, 2i+1) share a frequency 1 / 10000^(2i/dim): from one turn per
+      // 2 pi positions down to one turn per 10000 * 2 pi positions.
+      double frequency = std::pow(10000.0, -double(j / 2 * 2) / double(dim));
+      double angle = double(pos) * frequency;
+      table[pos * dim + j] = float(j % 2 == 0 ? std::sin(angle) : std::cos(angle));
+    }
+  return tensor::from_vector(table, {max_len, dim});
+}
+
+SinusoidalPositionalEncoding::SinusoidalPositionalEncoding(std::int64_t max_len, std::int64_t dim) {
+  table = register_buffer("table", Tensor(sinusoidal_positional_encoding(max_len, dim)));
+}
+
+Tensor SinusoidalPositionalEncoding::forward(const Tensor& x) {
+  if (x.dim() != 3 || x.size(2) != table.size(1) || x.size(1) > table.size(0))
+    throw std::invalid_argument("SinusoidalPositionalEncoding: expected [B, T <= " +
+                                std::to_string(table.size(0)) + ", " +
+                                std::to_string(table.size(1)) + "], got " +
+                                tensor::shape_str(x.shape()));
+  return x + table.slice(0, 0, x.size(1)).to(x.dtype());
+}
+
+std::string SinusoidalPositionalEncoding::extra_repr() const {
+  return "max_len=" + std::to_string(table.size(0)) + ", dim=" + std::to_string(table.size(1));
+}
+
+LearnedPositionalEmbedding::LearnedPositionalEmbedding(std::int64_t max_len, std::int64_t dim,
+                                                       Generator& gen) {
+  weight = register_parameter("weight", autograd::zeros({max_len, dim}));
+  init::normal_(weight, 0.0, 1.0, gen);  // as nn.Embedding
+}
+
+Tensor LearnedPositionalEmbedding::forward(const Tensor& x, std::int64_t offset) {
+  if (x.dim() != 3 || x.size(2) != weight.size(1) || offset + x.size(1) > weight.size(0))
+    throw std::invalid_argument("LearnedPositionalEmbedding: expected [B, T, " +
+                                std::to_string(weight.size(1)) + "] with offset + T <= " +
+                                std::to_string(weight.size(0)) + ", got " +
+                                tensor::shape_str(x.shape()) + " at offset " +
+                                std::to_string(offset));
+  return x + weight.slice(0, offset, offset + x.size(1));
+}
+
+std::string LearnedPositionalEmbedding::extra_repr() const {
+  return "max_len=" + std::to_string(weight.size(0)) + ", dim=" + std::to_string(weight.size(1));
+}
+
+}  // namespace nn

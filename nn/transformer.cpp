@@ -1,0 +1,387 @@
+#include "nn/transformer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+
+#include "tensor/factory.hpp"
+#include "tensor/ops.hpp"
+#include "tensor/philox.hpp"
+
+namespace nn {
+
+namespace {
+std::string layer_repr(const LayerConfig& c) {
+  std::ostringstream s;
+  s << "d_model=" << c.d_model << ", nhead=" << c.nhead << ", dim_feedforward=" << c.dim_feedforward
+    << ", dropout=" << c.dropout << ", activation=" << c.activation
+    << ", norm_first=" << (c.norm_first ? "true" : "false");
+  return s.str();
+}
+}  // namespace
+
+// ---- encoder layer -------------------------------------------------------------------------------
+
+TransformerEncoderLayer::TransformerEncoderLayer(const LayerConfig& c, Generator& gen) : config(c) {
+  self_attn = register_module("self_attn",
+                              std::make_shared<MultiheadAttention>(c.d_model, c.nhead, c.dropout, true, gen));
+  linear1 = register_module("linear1", std::make_shared<Linear>(c.d_model, c.dim_feedforward, true, gen));
+  activation = register_module("activation", make_activation(c.activation));
+  dropout = register_module("dropout", std::make_shared<Dropout>(c.dropout, gen));
+  linear2 = register_module("linear2", std::make_shared<Linear>(c.dim_feedforward, c.d_model, true, gen));
+  norm1 = register_module("norm1", std::make_shared<LayerNorm>(c.d_model, c.layer_norm_eps));
+  norm2 = register_module("norm2", std::make_shared<LayerNorm>(c.d_model, c.layer_norm_eps));
+  dropout1 = register_module("dropout1", std::make_shared<Dropout>(c.dropout, gen));
+  dropout2 = register_module("dropout2", std::make_shared<Dropout>(c.dropout, gen));
+}
+
+Tensor TransformerEncoderLayer::feed_forward(const Tensor& x) {
+  // Position-wise: the same two-layer MLP on every position independently.
+  return (*dropout2)((*linear2)((*dropout)((*activation)((*linear1)(x)))));
+}
+
+Tensor TransformerEncoderLayer::forward(const Tensor& x, const Masks& masks) {
+  auto self_attention = [&](const Tensor& input) {
+    AttentionOptions options{masks.key_padding_mask, masks.attn_mask, masks.is_causal,
+                             keep_attention, /*average_attn_weights=*/false};
+    AttentionOutput attended = (*self_attn)(input, input, input, options);
+    if (keep_attention) last_attention = attended.weights.detach();
+    return (*dropout1)(attended.output);
+  };
+  Tensor h = x;
+  if (config.norm_first) {
+    h = h + self_attention((*norm1)(h));  // pre-LN: normalise the sublayer's input
+    h = h + feed_forward((*norm2)(h));
+  } else {
+    h = (*norm1)(h + self_attention(h));  // post-LN: normalise after the residual sum
+    h = (*norm2)(h + feed_forward(h));
+  }
+  call_forward_hooks(h);
+  return h;
+}
+
+Tensor TransformerEncoderLayer::forward_cached(const Tensor& x, KVCache& cache) {
+  Tensor h = x;
+  if (config.norm_first) {
+    h = h + (*dropout1)(self_attn->forward_cached((*norm1)(h), cache).output);
+    h = h + feed_forward((*norm2)(h));
+  } else {
+    h = (*norm1)(h + (*dropout1)(self_attn->forward_cached(h, cache).output));
+    h = (*norm2)(h + feed_forward(h));
+  }
+  return h;
+}
+
+std::string TransformerEncoderLayer::extra_repr() const { return layer_repr(config); }
+
+// ---- decoder layer -------------------------------------------------------------------------------
+
+TransformerDecoderLayer::TransformerDecoderLayer(const LayerConfig& c, Generator& gen) : config(c) {
+  self_attn = register_module("self_attn",
+                              std::make_shared<MultiheadAttention>(c.d_model, c.nhead, c.dropout, true, gen));
+  multihead_attn = register_module(
+      "multihead_attn", std::make_shared<MultiheadAttention>(c.d_model, c.nhead, c.dropout, true, gen));
+  linear1 = register_module("linear1", std::make_shared<Linear>(c.d_model, c.dim_feedforward, true, gen));
+  activation = register_module("activation", make_activation(c.activation));
+  dropout = register_module("dropout", std::make_shared<Dropout>(c.dropout, gen));
+  linear2 = register_module("linear2", std::make_shared<Linear>(c.dim_feedforward, c.d_model, true, gen));
+  norm1 = register_module("norm1", std::make_shared<LayerNorm>(c.d_model, c.layer_norm_eps));
+  norm2 = register_module("norm2", std::make_shared<LayerNorm>(c.d_model, c.layer_norm_eps));
+  norm3 = register_module("norm3", std::make_shared<LayerNorm>(c.d_model, c.layer_norm_eps));
+  dropout1 = register_module("dropout1", std::make_shared<Dropout>(c.dropout, gen));
+  dropout2 = register_module("dropout2", std::make_shared<Dropout>(c.dropout, gen));
+  dropout3 = register_module("dropout3", std::make_shared<Dropout>(c.dropout, gen));
+}
+
+Tensor TransformerDecoderLayer::forward(const Tensor& x, const Tensor& memory, const Masks& masks) {
+  auto self_attention = [&](const Tensor& input) {
+    AttentionOptions options{masks.tgt_key_padding_mask, masks.tgt_mask, masks.tgt_is_causal,
+                             keep_attention, false};
+    AttentionOutput attended = (*self_attn)(input, input, input, options);
+    if (keep_attention) last_self_attention = attended.weights.detach();
+    return (*dropout1)(attended.output);
+  };
+  auto cross_attention = [&](const Tensor& input) {
+    // Queries come from the target side, keys and values from the encoder's output: every
+    // target position may look at every source position (except source padding).
+    AttentionOptions options{masks.memory_key_padding_mask, Tensor(), false, keep_attention, false};
+    AttentionOutput attended = (*multihead_attn)(input, memory, memory, options);
+    if (keep_attention) last_cross_attention = attended.weights.detach();
+    return (*dropout2)(attended.output);
+  };
+  auto feed_forward = [&](const Tensor& input) {
+    return (*dropout3)((*linear2)((*dropout)((*activation)((*linear1)(input)))));
+  };
+  Tensor h = x;
+  if (config.norm_first) {
+    h = h + self_attention((*norm1)(h));
+    h = h + cross_attention((*norm2)(h));
+    h = h + feed_forward((*norm3)(h));
+  } else {
+    h = (*norm1)(h + self_attention(h));
+    h = (*norm2)(h + cross_attention(h));
+    h = (*norm3)(h + feed_forward(h));
+  }
+  call_forward_hooks(h);
+  return h;
+}
+
+std::string TransformerDecoderLayer::extra_repr() const { return layer_repr(config); }
+
+// ---- stacks --------------------------------------------------------------------------------------
+
+TransformerEncoder::TransformerEncoder(const LayerConfig& config, std::int64_t num_layers,
+                                       Generator& gen) {
+  layers = register_module("layers", std::make_shared<ModuleList<TransformerEncoderLayer>>());
+  for (std::int64_t i = 0; i < num_layers; ++i)
+    layers->append(std::make_shared<TransformerEncoderLayer>(config, gen));
+  // Pre-LN leaves the residual stream unnormalised at the top: one last LayerNorm fixes that.
+  if (config.norm_first)
+    norm = register_module("norm", std::make_shared<LayerNorm>(config.d_model, config.layer_norm_eps));
+}
+
+Tensor TransformerEncoder::forward(const Tensor& x, const TransformerEncoderLayer::Masks& masks) {
+  Tensor h = x;
+  for (auto& layer : layers->items()) h = layer->forward(h, masks);
+  return norm ? (*norm)(h) : h;
+}
+
+TransformerDecoder::TransformerDecoder(const LayerConfig& config, std::int64_t num_layers,
+                                       Generator& gen) {
+  layers = register_module("layers", std::make_shared<ModuleList<TransformerDecoderLayer>>());
+  for (std::int64_t i = 0; i < num_layers; ++i)
+    layers->append(std::make_shared<TransformerDecoderLayer>(config, gen));
+  if (config.norm_first)
+    norm = register_module("norm", std::make_shared<LayerNorm>(config.d_model, config.layer_norm_eps));
+}
+
+Tensor TransformerDecoder::forward(const Tensor& x, const Tensor& memory,
+                                   const TransformerDecoderLayer::Masks& masks) {
+  Tensor h = x;
+  for (auto& layer : layers->items()) h = layer->forward(h, memory, masks);
+  return norm ? (*norm)(h) : h;
+}
+
+// ---- Transformer (encoder-decoder) ---------------------------------------------------------------
+
+namespace {
+std::shared_ptr<UnaryModule> make_positions(const std::string& kind, std::int64_t max_len,
+                                            std::int64_t dim, Generator& gen) {
+  if (kind == "learned") return std::make_shared<LearnedPositionalEmbedding>(max_len, dim, gen);
+  if (kind == "sinusoidal") return std::make_shared<SinusoidalPositionalEncoding>(max_len, dim);
+  throw std::invalid_argument("Transformer: positional must be 'learned' or 'sinusoidal', got '" +
+                              kind + "'");
+}
+
+void check_ids(const Tensor& ids, std::int64_t max_len, const char* what) {
+  if (ids.dim() != 2 || ids.dtype() != DType::Int64)
+    throw std::invalid_argument(std::string("Transformer: ") + what +
+                                " must be int64 token ids [B, T], got " +
+                                tensor::dtype_name(ids.dtype()) + " " +
+                                tensor::shape_str(ids.shape()));
+  if (ids.size(1) > max_len)
+    throw std::invalid_argument(std::string("Transformer: ") + what + " has " +
+                                std::to_string(ids.size(1)) + " positions but max_len is " +
+                                std::to_string(max_len));
+}
+}  // namespace
+
+Transformer::Transformer(const TransformerConfig& c, Generator& gen) : config(c) {
+  const std::int64_t E = c.layer.d_model;
+  src_embed = register_module("src_embed", std::make_shared<Embedding>(c.src_vocab, E, gen));
+  tgt_embed = register_module("tgt_embed", std::make_shared<Embedding>(c.tgt_vocab, E, gen));
+  src_pos = register_module("src_pos", make_positions(c.positional, c.max_len, E, gen));
+  tgt_pos = register_module("tgt_pos", make_positions(c.positional, c.max_len, E, gen));
+  encoder = register_module("encoder", std::make_shared<TransformerEncoder>(c.layer, c.num_encoder_layers, gen));
+  decoder = register_module("decoder", std::make_shared<TransformerDecoder>(c.layer, c.num_decoder_layers, gen));
+  if (!c.tie_output) output = register_module("output", std::make_shared<Linear>(E, c.tgt_vocab, false, gen));
+}
+
+Tensor Transformer::embed(const Tensor& ids, Embedding& table, UnaryModule& positions) {
+  return positions(table(ids));  // token vectors plus position vectors  [B, T, E]
+}
+
+Tensor Transformer::encode(const Tensor& src, const Tensor& src_padding) {
+  check_ids(src, config.max_len, "src");
+  return encoder->forward(embed(src, *src_embed, *src_pos), {src_padding, Tensor(), false});
+}
+
+Tensor Transformer::decode(const Tensor& tgt, const Tensor& memory, const Tensor& src_padding,
+                           const Tensor& tgt_padding) {
+  check_ids(tgt, config.max_len, "tgt");
+  TransformerDecoderLayer::Masks masks{tgt_padding, src_padding, Tensor(), true};
+  Tensor h = decoder->forward(embed(tgt, *tgt_embed, *tgt_pos), memory, masks);
+  // Scores for every target-vocabulary token: [B, T, E] x [E, V]
+  if (output) return (*output)(h);
+  return autograd::matmul(h, tgt_embed->weight.transpose(0, 1));
+}
+
+Tensor Transformer::forward(const Tensor& src, const Tensor& tgt, const Tensor& src_padding,
+                            const Tensor& tgt_padding) {
+  Tensor memory = encode(src, src_padding);
+  Tensor logits = decode(tgt, memory, src_padding, tgt_padding);
+  call_forward_hooks(logits);
+  return logits;
+}
+
+void Transformer::keep_attention(bool on) {
+  for (auto& layer : encoder->layers->items()) layer->keep_attention = on;
+  for (auto& layer : decoder->layers->items()) layer->keep_attention = on;
+}
+
+// ---- GPT -----------------------------------------------------------------------------------------
+
+GPT::GPT(const GPTConfig& c, Generator& gen) : config(c) {
+  tok_embed = register_module("tok_embed", std::make_shared<Embedding>(c.vocab, c.d_model, gen));
+  pos_embed = register_module("pos_embed", std::make_shared<LearnedPositionalEmbedding>(c.context, c.d_model, gen));
+  LayerConfig layer{c.d_model, c.nhead, c.dim_feedforward, c.dropout, c.activation, true, 1e-5};
+  layers = register_module("layers", std::make_shared<ModuleList<TransformerEncoderLayer>>());
+  for (std::int64_t i = 0; i < c.num_layers; ++i)
+    layers->append(std::make_shared<TransformerEncoderLayer>(layer, gen));
+  norm = register_module("norm", std::make_shared<LayerNorm>(c.d_model));
+  head = register_module("head", std::make_shared<Linear>(c.d_model, c.vocab, false, gen));
+}
+
+Tensor GPT::forward(const Tensor& ids) {
+  if (ids.dim() != 2 || ids.size(1) > config.context)
+    throw std::invalid_argument("GPT: expected ids [B, T <= " + std::to_string(config.context) +
+                                "], got " + tensor::shape_str(ids.shape()));
+  Tensor h = pos_embed->forward(tok_embed->forward(ids), 0);
+  for (auto& layer : layers->items()) h = layer->forward(h, {Tensor(), Tensor(), /*is_causal=*/true});
+  Tensor logits = (*head)((*norm)(h));
+  call_forward_hooks(logits);
+  return logits;
+}
+
+Tensor GPT::forward_cached(const Tensor& ids, std::vector<KVCache>& caches) {
+  if (caches.size() != layers->size()) caches.resize(layers->size());
+  std::int64_t past = caches[0].length();
+  if (past + ids.size(1) > config.context)
+    throw std::invalid_argument("GPT: generating beyond the context of " +
+                                std::to_string(config.context) + " positions");
+  Tensor h = pos_embed->forward(tok_embed->forward(ids), past);
+  for (std::size_t i = 0; i < layers->size(); ++i) h = (*layers)[i].forward_cached(h, caches[i]);
+  return (*head)((*norm)(h));
+}
+
+Tensor GPT::generate(const Tensor& prompt, std::int64_t max_new_tokens,
+                     const SamplingOptions& sampling, Generator& gen, bool use_cache) {
+  autograd::NoGradGuard no_grad;
+  bool was_training = is_training();
+  eval();
+  Tensor sequence = prompt;
+  std::vector<KVCache> caches;
+  Tensor next_input = prompt;  // with the cache, only tokens the model has not seen yet
+  for (std::int64_t step = 0; step < max_new_tokens; ++step) {
+    Tensor logits = use_cache ? forward_cached(next_input, caches) : forward(sequence);
+    Tensor last = logits.select(1, -1);  // [B, V]: the prediction for the next position
+    Tensor next = sample_next_token(last, sampling, gen).unsqueeze(1);  // [B, 1]
+    sequence = autograd::cat({sequence, next}, 1);
+    next_input = next;
+  }
+  train(was_training);
+  return sequence;
+}
+
+// ---- BERT ----------------------------------------------------------------------------------------
+
+BertEncoder::BertEncoder(const BertConfig& c, Generator& gen) : config(c) {
+  const std::int64_t E = c.layer.d_model;
+  tok_embed = register_module("tok_embed", std::make_shared<Embedding>(c.vocab, E, gen));
+  pos_embed = register_module("pos_embed", std::make_shared<LearnedPositionalEmbedding>(c.max_len, E, gen));
+  layers = register_module("layers", std::make_shared<ModuleList<TransformerEncoderLayer>>());
+  for (std::int64_t i = 0; i < c.num_layers; ++i)
+    layers->append(std::make_shared<TransformerEncoderLayer>(c.layer, gen));
+  if (c.layer.norm_first) norm = register_module("norm", std::make_shared<LayerNorm>(E));
+  mlm_head = register_module("mlm_head", std::make_shared<Linear>(E, c.vocab, true, gen));
+  if (c.num_classes > 0)
+    classifier = register_module("classifier", std::make_shared<Linear>(E, c.num_classes, true, gen));
+}
+
+Tensor BertEncoder::forward(const Tensor& ids, const Tensor& padding) {
+  if (ids.dim() != 2 || ids.size(1) > config.max_len)
+    throw std::invalid_argument("BertEncoder: expected ids [B, T <= " +
+                                std::to_string(config.max_len) + "], got " +
+                                tensor::shape_str(ids.shape()));
+  Tensor h = pos_embed->forward(tok_embed->forward(ids), 0);
+  for (auto& layer : layers->items()) h = layer->forward(h, {padding, Tensor(), false});
+  return norm ? (*norm)(h) : h;
+}
+
+Tensor BertEncoder::classify(const Tensor& hidden) {
+  if (!classifier) throw std::logic_error("BertEncoder: built with num_classes = 0");
+  return (*classifier)(hidden.select(1, 0));  // the [CLS] position
+}
+
+Tensor BertEncoder::mlm_logits(const Tensor& hidden) { return (*mlm_head)(hidden); }
+
+void BertEncoder::keep_attention(bool on) {
+  for (auto& layer : layers->items()) layer->keep_attention = on;
+}
+
+// ---- decoding ------------------------------------------------------------------------------------
+
+Tensor sample_next_token(const Tensor& logits, const SamplingOptions& sampling, Generator& gen) {
+  if (logits.dim() != 2)
+    throw std::invalid_argument("sample_next_token: expected logits [B, V], got " +
+                                tensor::shape_str(logits.shape()));
+  if (sampling.temperature <= 0) return autograd::argmax(logits, -1);
+  const std::int64_t B = logits.size(0), V = logits.size(1);
+  std::vector<double> values = logits.data().to_vector<double>();
+  std::vector<std::int64_t> chosen(B);
+  Array uniforms = tensor::rand({B}, gen, DType::Float64);
+  std::vector<double> u = uniforms.to_vector<double>();
+  for (std::int64_t b = 0; b < B; ++b) {
+    std::vector<double> row(values.begin() + b * V, values.begin() + (b + 1) * V);
+    // Keep the top k logits (ties at the threshold are kept too), drop the rest.
+    if (sampling.top_k > 0 && sampling.top_k < V) {
+      std::vector<double> sorted = row;
+      std::nth_element(sorted.begin(), sorted.begin() + (sampling.top_k - 1), sorted.end(),
+                       std::greater<double>());
+      double threshold = sorted[sampling.top_k - 1];
+      for (double& v : row)
+        if (v < threshold) v = -INFINITY;
+    }
+    // softmax(row / T), then invert the cumulative distribution at a uniform number.
+    double top = *std::max_element(row.begin(), row.end()), total = 0;
+    for (double& v : row) total += (v = std::exp((v - top) / sampling.temperature));
+    double target = u[b] * total, running = 0;
+    chosen[b] = V - 1;
+    for (std::int64_t i = 0; i < V; ++i) {
+      running += row[i];
+      if (running > target && row[i] > 0) {
+        chosen[b] = i;
+        break;
+      }
+    }
+  }
+  return Tensor(tensor::from_vector(chosen).to(logits.device()));
+}
+
+Tensor greedy_decode(Transformer& model, const Tensor& src, const Tensor& src_padding,
+                     std::int64_t max_len, std::int64_t bos, std::int64_t eos) {
+  autograd::NoGradGuard no_grad;
+  bool was_training = model.is_training();
+  model.eval();
+  const std::int64_t B = src.size(0);
+  Tensor memory = model.encode(src, src_padding);  // the source is encoded once
+  Tensor tgt(tensor::full({B, 1}, double(bos), DType::Int64, src.device()));
+  std::vector<bool> finished(B, false);
+  for (std::int64_t step = 0; step < max_len; ++step) {
+    Tensor logits = model.decode(tgt, memory, src_padding);           // [B, t, V]
+    std::vector<std::int64_t> next = autograd::argmax(logits.select(1, -1), -1).to_vector<std::int64_t>();
+    bool all_done = true;
+    for (std::int64_t b = 0; b < B; ++b) {
+      if (finished[b]) next[b] = eos;  // keep finished rows at eos
+      finished[b] = finished[b] || next[b] == eos;
+      all_done = all_done && finished[b];
+    }
+    tgt = autograd::cat({tgt, Tensor(tensor::from_vector(next, {B, 1}).to(src.device()))}, 1);
+    if (all_done) break;
+  }
+  model.train(was_training);
+  return tgt.slice(1, 1, tgt.size(1));
+}
+
+}  // namespace nn

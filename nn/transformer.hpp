@@ -1,0 +1,254 @@
+// transformer.hpp — Transformer layers and three models built from them.
+//
+//   TransformerEncoderLayer   self-attention + feed-forward, each with a residual and LayerNorm
+//   TransformerDecoderLayer   causal self-attention + cross-attention over the encoder output
+//                             + feed-forward
+//   Transformer               encoder-decoder (seq2seq): "translate" a source to a target
+//   GPT                       decoder-only causal language model, with a KV cache
+//   BertEncoder               encoder-only, with a [CLS] classifier and a masked-token head
+//
+// Post-LN (norm_first = false, the original paper):   x = norm(x + sublayer(x))
+// Pre-LN  (norm_first = true, GPT-2 and later):        x = x + sublayer(norm(x)), and the stack
+//                                                      ends with a final LayerNorm
+//
+// Parameter layout (named_parameters(); all shapes [out, in] like PyTorch's):
+//   <layer>.self_attn.{q,k,v,out}_proj.{weight,bias}  [E, E], [E]
+//       PyTorch packs q/k/v into self_attn.in_proj_weight [3E, E]: split it in three rows blocks
+//       (q, k, v in that order) to move weights between the two.
+//   <layer>.multihead_attn.{q,k,v,out}_proj.*         (decoder layers: cross-attention)
+//   <layer>.linear1.{weight,bias}  [F, E], [F]        <layer>.linear2.{weight,bias}  [E, F], [E]
+//   <layer>.norm1/norm2(/norm3).{weight,bias}  [E]
+//   Transformer: src_embed.weight [Vs, E], tgt_embed.weight [Vt, E], src_pos.weight [L, E],
+//     tgt_pos.weight [L, E] (learned positions; none when sinusoidal), encoder.layers.<i>.*,
+//     encoder.norm.* and decoder.norm.* (pre-LN only), decoder.layers.<i>.*,
+//     output.weight [Vt, E] (no bias; absent when tied to tgt_embed)
+//   GPT: tok_embed.weight [V, E], pos_embed.weight [L, E], layers.<i>.*, norm.*, head.weight [V, E]
+//   BertEncoder: tok_embed, pos_embed, layers.<i>.*, norm.* (pre-LN), mlm_head.{weight,bias},
+//     classifier.{weight,bias}
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nn/attention.hpp"
+#include "nn/layers.hpp"
+
+namespace nn {
+
+// A list of submodules named "0", "1", ... (like torch.nn.ModuleList).
+template <typename M>
+class ModuleList : public Module {
+ public:
+  void append(std::shared_ptr<M> module) {
+    register_module(std::to_string(items_.size()), module);
+    items_.push_back(std::move(module));
+  }
+  std::size_t size() const { return items_.size(); }
+  M& operator[](std::size_t i) { return *items_.at(i); }
+  const std::vector<std::shared_ptr<M>>& items() const { return items_; }
+  std::string type_name() const override { return "ModuleList"; }
+
+ private:
+  std::vector<std::shared_ptr<M>> items_;
+};
+
+struct LayerConfig {
+  std::int64_t d_model = 128;
+  std::int64_t nhead = 4;
+  std::int64_t dim_feedforward = 512;
+  double dropout = 0.1;
+  std::string activation = "relu";  // relu, gelu or gelu_tanh
+  bool norm_first = false;          // pre-LN when true
+  double layer_norm_eps = 1e-5;
+};
+
+class TransformerEncoderLayer : public Module {
+ public:
+  TransformerEncoderLayer(const LayerConfig& config, Generator& gen = tensor::default_generator());
+  struct Masks {
+    Tensor key_padding_mask;  // [B, T], true = padding
+    Tensor attn_mask;         // [T, T] or [B*H, T, T]
+    bool is_causal = false;
+  };
+  // x [B, T, E] -> [B, T, E]
+  Tensor forward(const Tensor& x, const Masks& masks);
+  Tensor forward(const Tensor& x) { return forward(x, Masks{}); }
+  // Causal self-attention over cached positions (for generation): x [B, T_new, E].
+  Tensor forward_cached(const Tensor& x, KVCache& cache);
+  std::string type_name() const override { return "TransformerEncoderLayer"; }
+  std::string extra_repr() const override;
+
+  // When true, forward keeps the per-head attention weights [B, H, T, T] here (for pictures).
+  bool keep_attention = false;
+  Tensor last_attention;
+
+  LayerConfig config;
+  std::shared_ptr<MultiheadAttention> self_attn;
+  std::shared_ptr<Linear> linear1, linear2;
+  std::shared_ptr<UnaryModule> activation;
+  std::shared_ptr<Dropout> dropout, dropout1, dropout2;
+  std::shared_ptr<LayerNorm> norm1, norm2;
+
+ private:
+  Tensor feed_forward(const Tensor& x);
+};
+
+class TransformerDecoderLayer : public Module {
+ public:
+  TransformerDecoderLayer(const LayerConfig& config, Generator& gen = tensor::default_generator());
+  struct Masks {
+    Tensor tgt_key_padding_mask;     // [B, T], true = padding
+    Tensor memory_key_padding_mask;  // [B, S], true = padding in the source
+    Tensor tgt_mask;                 // extra [T, T] mask on self-attention
+    bool tgt_is_causal = true;       // a decoder normally may not look ahead
+  };
+  // x [B, T, E], memory [B, S, E] (the encoder's output) -> [B, T, E]
+  Tensor forward(const Tensor& x, const Tensor& memory, const Masks& masks);
+  Tensor forward(const Tensor& x, const Tensor& memory) { return forward(x, memory, Masks{}); }
+  std::string type_name() const override { return "TransformerDecoderLayer"; }
+  std::string extra_repr() const override;
+
+  bool keep_attention = false;
+  Tensor last_self_attention, last_cross_attention;  // [B, H, T, T], [B, H, T, S]
+
+  LayerConfig config;
+  std::shared_ptr<MultiheadAttention> self_attn, multihead_attn;
+  std::shared_ptr<Linear> linear1, linear2;
+  std::shared_ptr<UnaryModule> activation;
+  std::shared_ptr<Dropout> dropout, dropout1, dropout2, dropout3;
+  std::shared_ptr<LayerNorm> norm1, norm2, norm3;
+};
+
+// A stack of encoder layers, with a final LayerNorm for pre-LN stacks.
+class TransformerEncoder : public Module {
+ public:
+  TransformerEncoder(const LayerConfig& config, std::int64_t num_layers,
+                     Generator& gen = tensor::default_generator());
+  Tensor forward(const Tensor& x, const TransformerEncoderLayer::Masks& masks);
+  std::string type_name() const override { return "TransformerEncoder"; }
+  std::shared_ptr<ModuleList<TransformerEncoderLayer>> layers;
+  std::shared_ptr<LayerNorm> norm;  // null for post-LN
+};
+
+class TransformerDecoder : public Module {
+ public:
+  TransformerDecoder(const LayerConfig& config, std::int64_t num_layers,
+                     Generator& gen = tensor::default_generator());
+  Tensor forward(const Tensor& x, const Tensor& memory, const TransformerDecoderLayer::Masks& masks);
+  std::string type_name() const override { return "TransformerDecoder"; }
+  std::shared_ptr<ModuleList<TransformerDecoderLayer>> layers;
+  std::shared_ptr<LayerNorm> norm;
+};
+
+struct TransformerConfig {
+  std::int64_t src_vocab = 16, tgt_vocab = 16;
+  std::int64_t max_len = 64;              // longest source or target sequence
+  LayerConfig layer;                      // d_model, nhead, dim_feedforward, dropout, ...
+  std::int64_t num_encoder_layers = 2, num_decoder_layers = 2;
+  std::string positional = "learned";     // "learned" or "sinusoidal"
+  bool tie_output = false;                // output projection shares tgt_embed's weight
+};
+
+class Transformer : public Module {
+ public:
+  Transformer(const TransformerConfig& config, Generator& gen = tensor::default_generator());
+  // src [B, S] and tgt [B, T] int64 token ids; padding masks [B, S] / [B, T] (true = PAD).
+  // Returns logits [B, T, tgt_vocab]; position t only sees tgt[:, :t+1] and the whole source.
+  Tensor forward(const Tensor& src, const Tensor& tgt, const Tensor& src_padding = Tensor(),
+                 const Tensor& tgt_padding = Tensor());
+  Tensor encode(const Tensor& src, const Tensor& src_padding = Tensor());  // [B, S, E]
+  Tensor decode(const Tensor& tgt, const Tensor& memory, const Tensor& src_padding = Tensor(),
+                const Tensor& tgt_padding = Tensor());  // logits [B, T, tgt_vocab]
+  // Ask every layer to keep its attention weights on the next forward (for heatmaps).
+  void keep_attention(bool on);
+  std::string type_name() const override { return "Transformer"; }
+
+  TransformerConfig config;
+  std::shared_ptr<Embedding> src_embed, tgt_embed;
+  std::shared_ptr<UnaryModule> src_pos, tgt_pos;
+  std::shared_ptr<TransformerEncoder> encoder;
+  std::shared_ptr<TransformerDecoder> decoder;
+  std::shared_ptr<Linear> output;  // null when tied
+
+ private:
+  Tensor embed(const Tensor& ids, Embedding& table, UnaryModule& positions);
+};
+
+struct GPTConfig {
+  std::int64_t vocab = 64, context = 64;
+  std::int64_t d_model = 128, nhead = 4, num_layers = 4, dim_feedforward = 512;
+  double dropout = 0.0;
+  std::string activation = "gelu";
+};
+
+// Sampling choices for generation: temperature 0 means greedy (argmax); top_k > 0 keeps only
+// the k most likely tokens before sampling.
+struct SamplingOptions {
+  double temperature = 0.0;
+  std::int64_t top_k = 0;
+};
+
+// Decoder-only language model: pre-LN causal blocks (a TransformerEncoderLayer with a causal
+// mask is exactly a GPT block), learned positions, final LayerNorm, untied bias-free head.
+class GPT : public Module {
+ public:
+  GPT(const GPTConfig& config, Generator& gen = tensor::default_generator());
+  Tensor forward(const Tensor& ids);  // ids [B, T] -> logits [B, T, V]
+  // Logits for new positions that follow the cached ones (caches: one per layer).
+  Tensor forward_cached(const Tensor& ids, std::vector<KVCache>& caches);
+  // Appends max_new_tokens tokens to prompt [B, T0] (eval mode, no gradients). With use_cache
+  // each step runs only the new token through the model; without, the whole sequence again.
+  // Both give the same tokens.
+  Tensor generate(const Tensor& prompt, std::int64_t max_new_tokens,
+                  const SamplingOptions& sampling = {}, Generator& gen = tensor::default_generator(),
+                  bool use_cache = true);
+  std::string type_name() const override { return "GPT"; }
+
+  GPTConfig config;
+  std::shared_ptr<Embedding> tok_embed;
+  std::shared_ptr<LearnedPositionalEmbedding> pos_embed;
+  std::shared_ptr<ModuleList<TransformerEncoderLayer>> layers;
+  std::shared_ptr<LayerNorm> norm;
+  std::shared_ptr<Linear> head;
+};
+
+struct BertConfig {
+  std::int64_t vocab = 32, max_len = 64;
+  LayerConfig layer;
+  std::int64_t num_layers = 2;
+  std::int64_t num_classes = 2;  // size of the [CLS] classifier (0: none)
+};
+
+// Encoder-only model. Position 0 of every sequence is the [CLS] token; its final hidden state
+// summarises the sequence for classification.
+class BertEncoder : public Module {
+ public:
+  BertEncoder(const BertConfig& config, Generator& gen = tensor::default_generator());
+  Tensor forward(const Tensor& ids, const Tensor& padding = Tensor());  // -> hidden [B, T, E]
+  Tensor classify(const Tensor& hidden);     // [CLS] hidden -> logits [B, num_classes]
+  Tensor mlm_logits(const Tensor& hidden);   // -> logits [B, T, vocab] for masked-token prediction
+  void keep_attention(bool on);
+  std::string type_name() const override { return "BertEncoder"; }
+
+  BertConfig config;
+  std::shared_ptr<Embedding> tok_embed;
+  std::shared_ptr<LearnedPositionalEmbedding> pos_embed;
+  std::shared_ptr<ModuleList<TransformerEncoderLayer>> layers;
+  std::shared_ptr<LayerNorm> norm;  // pre-LN only
+  std::shared_ptr<Linear> mlm_head, classifier;
+};
+
+// Picks the next token from logits [B, V]: argmax when temperature is 0, else a sample from
+// softmax(logits / temperature) restricted to the top_k most likely tokens. Returns [B] int64.
+Tensor sample_next_token(const Tensor& logits, const SamplingOptions& sampling, Generator& gen);
+
+// Greedy decoding with an encoder-decoder: starts every target with `bos` and appends the most
+// likely token until every sequence has produced `eos` or max_len tokens were generated.
+// Returns the generated tokens [B, <= max_len] (without the leading bos; after a sequence's eos
+// the rest of its row is eos).
+Tensor greedy_decode(Transformer& model, const Tensor& src, const Tensor& src_padding,
+                     std::int64_t max_len, std::int64_t bos, std::int64_t eos);
+
+}  // namespace nn
