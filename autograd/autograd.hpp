@@ -1,6 +1,7 @@
 // autograd.hpp — everything a user of tensors with gradients needs, in one include.
 #pragma once
 
+#include "autograd/debug.hpp"
 #include "autograd/grad_mode.hpp"
 #include "autograd/gradcheck.hpp"
 #include "autograd/ops.hpp"

@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <unordered_set>
 
+#include "autograd/debug.hpp"
 #include "autograd/grad_mode.hpp"
 #include "autograd/record.hpp"
 #include "autograd/tensor.hpp"
@@ -51,6 +52,8 @@ bool will_record(const std::vector<Tensor>& inputs) {
 
 Tensor record(const char* op, const Site& site, const Array& output,
               const std::vector<Tensor>& inputs, BackwardFn backward) {
+  // Anomaly mode (debug.hpp) checks every forward result for a new NaN or infinity.
+  if (detail::debug_hooks_on) detail::check_forward(op, site, output, inputs);
   if (!will_record(inputs)) return Tensor(output);
   auto node = std::make_shared<Node>();
   node->op = op;
@@ -67,6 +70,7 @@ Tensor record(const char* op, const Site& site, const Array& output,
   node->output_dtype = output.dtype();
   node->backward = std::move(backward);
   Tensor result(output);
+  node->output = result.impl();
   result.impl()->requires_grad = true;
   result.impl()->grad_fn = std::move(node);
   return result;
@@ -154,6 +158,8 @@ void run_backward(const Tensor& root, const Array& root_grad, bool retain_graph)
   } clear_pending{order};
 
   start->pending_grad = root_grad;
+  // The backward trace and anomaly mode (debug.hpp) watch from here when they are on.
+  if (detail::debug_hooks_on) detail::backward_started(*start, root_grad, order.size());
   for (Node* node : order) {
     Array grad = std::move(node->pending_grad);
     node->pending_grad = Array();
@@ -161,6 +167,7 @@ void run_backward(const Tensor& root, const Array& root_grad, bool retain_graph)
     for (GradHook& hook : node->hooks) hook(grad);
 
     if (node->is_leaf_accumulator()) {
+      if (detail::debug_hooks_on) detail::leaf_reached(*node, grad);
       accumulate_into_leaf(*node, std::move(grad));
       continue;
     }
@@ -171,13 +178,19 @@ void run_backward(const Tensor& root, const Array& root_grad, bool retain_graph)
                              std::to_string(grads.size()) + " gradients for " +
                              std::to_string(node->inputs.size()) + " inputs");
     for (std::size_t i = 0; i < grads.size(); ++i) {
-      Node* next = node->inputs[i].get();
-      if (next == nullptr || !grads[i].defined()) continue;
-      Array g = grads[i];
+      Array& g = grads[i];
+      if (node->inputs[i] == nullptr || !g.defined()) continue;
       // Broadcasting in the forward pass repeated the input; its gradient is the sum over
       // the repeats, reduced here once for every op.
       if (g.shape() != node->input_shapes[i]) g = tensor::sum_to(g, node->input_shapes[i]);
       if (g.dtype() != node->input_dtypes[i]) g = g.to(node->input_dtypes[i]);
+    }
+    if (detail::debug_hooks_on) detail::node_done(*node, grad, grads);
+    // Hand each gradient to its input's node; an input used twice gets the sum.
+    for (std::size_t i = 0; i < grads.size(); ++i) {
+      Node* next = node->inputs[i].get();
+      if (next == nullptr || !grads[i].defined()) continue;
+      const Array& g = grads[i];
       next->pending_grad = next->pending_grad.defined() ? tensor::add(next->pending_grad, g) : g;
     }
     if (!retain_graph) {

@@ -64,6 +64,7 @@ struct Node {
   bool released = false;
   std::vector<GradHook> hooks;       // run on the output's gradient before backward
   std::weak_ptr<TensorImpl> leaf;    // set for accumulate_grad nodes only
+  std::weak_ptr<TensorImpl> output;  // the tensor this op made (debug tools show its grad)
   Array pending_grad;                // the output's gradient, summed while backward runs
 
   bool is_leaf_accumulator() const { return op == "accumulate_grad"; }
