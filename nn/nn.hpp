@@ -4,6 +4,8 @@
 
 #include "autograd/autograd.hpp"
 #include "nn/attention.hpp"
+#include "nn/checkpoint.hpp"
+#include "nn/data.hpp"
 #include "nn/init.hpp"
 #include "nn/layers.hpp"
 #include "nn/module.hpp"

@@ -111,6 +111,7 @@ Device Array::device() const { return storage_ ? storage_->device() : kCPU; }
 std::int64_t Array::size(std::int64_t d) const { return shape_[normalize_dim(d, dim(), "size")]; }
 
 bool Array::is_contiguous() const {
+  if (numel() == 0) return true;  // no elements: nothing can be out of place
   std::int64_t expected = 1;
   for (std::int64_t d = dim() - 1; d >= 0; --d) {
     if (shape_[d] == 1) continue;  // the stride of a size-1 dim never matters

@@ -164,6 +164,7 @@ TEST_CASE("contiguity: size-1 dims do not matter, offsets do not matter") {
   CHECK(a.slice(0, 1, 3).is_contiguous());       // rows 1..2: packed, offset 3
   CHECK_FALSE(a.slice(2, 0, 2).is_contiguous());  // a gap after every 2 elements
   CHECK(counting({}).is_contiguous());
+  CHECK(zeros({2, 0, 3}).is_contiguous());  // empty: contiguous whatever the strides say
 }
 
 TEST_CASE("clone copies; copy_ writes through views with broadcasting") {

@@ -2,6 +2,8 @@
 // exits non-zero when a check fails), and answers --help.
 #include <doctest/doctest.h>
 
+#include "nn/safetensors.hpp"
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -64,6 +66,30 @@ TEST_SUITE("tutorials") {
       CHECK_MESSAGE(status == 0, name << " --quick exited with status " << status);
       CHECK(run("'" + binary.string() + "' --help", work / (name + ".help")) == 0);
     }
+    fs::remove_all(work);
+  }
+
+  TEST_CASE("12_train_transformer --resume continues exactly like an uninterrupted run") {
+    fs::path binary = fs::path(env_or("ATTN_TUTORIAL_DIR", "build/tutorials")) / "12_train_transformer";
+    REQUIRE_MESSAGE(fs::exists(binary), binary << " is missing: build the tutorials first");
+    fs::path work = fs::temp_directory_path() / ("attn_resume_" + std::to_string(::getpid()));
+    fs::create_directories(work);
+    std::string run_cmd = "'" + binary.string() + "' --quick --eval-every 100 --checkpoint-every 100 ";
+    // One run of 20 steps, and one of 10 steps continued to 20 from its checkpoint.
+    REQUIRE(run(run_cmd + "--steps 20 --out '" + (work / "straight").string() + "'", work / "a.log") == 0);
+    REQUIRE(run(run_cmd + "--steps 10 --out '" + (work / "resumed").string() + "'", work / "b.log") == 0);
+    int resumed = run(run_cmd + "--steps 20 --resume --out '" + (work / "resumed").string() + "'", work / "c.log");
+    INFO(tail(work / "c.log"));
+    REQUIRE(resumed == 0);
+    auto metadata = [&](const char* dir) {
+      return nn::load_safetensors((work / dir / "checkpoint.safetensors").string()).metadata;
+    };
+    auto straight = metadata("straight"), continued = metadata("resumed");
+    CHECK(straight.at("step") == "20");
+    CHECK(continued.at("step") == "20");
+    // Every per-step loss, printed with 9 digits, is identical.
+    CHECK(straight.at("losses") == continued.at("losses"));
+    CHECK(straight.at("data_offset") == continued.at("data_offset"));
     fs::remove_all(work);
   }
 }
