@@ -1,0 +1,371 @@
+// 06_attention_masks — How do padding and causal masks work?
+//                      如何在Transformer模型中实现注意力遮挡（Attention Mask）？  (seeds/001)
+//
+// Short answer
+//   A mask says which (query, key) pairs may not attend. Before softmax the blocked scores are
+//   set to -inf (masked_fill), so exp(-inf) = 0 gives them exactly zero weight and the allowed
+//   weights still sum to 1. A padding mask blocks the keys that are padding in each sequence
+//   ([B, Tk], broadcast over the queries as [B, 1, Tk]); a causal mask blocks key j > query i
+//   ([T, T], the upper triangle), so a decoder cannot look at future tokens. They combine with
+//   a logical OR. When every key of a row is blocked (e.g. a padding query under a causal mask
+//   with left padding), softmax would compute 0 / 0 = nan, and torch.softmax does return nan; this
+//   library defines that row's weights as all zeros, so the output row is 0 and its gradient 0
+//   (nn/attention.hpp). Filling with -1e9 instead of -inf hides the problem differently: the
+//   row becomes uniform and quietly attends to padding and to the future.
+//   (seeds/001 answers this question with "padding, positional encoding, sliding window": the
+//   padding mask is right, positional encoding is no mask at all, and a sliding window is one
+//   more mask pattern, a band |i - j| <= w.)
+//
+// What this program shows
+//   1. a padding mask on a batch of two sequences (lengths T and --valid): padded keys get
+//      weight 0, the result equals running the short sequence alone, and garbage written into
+//      the padding changes nothing;
+//   2. a causal mask: weights are lower-triangular, and changing a future token leaves earlier
+//      outputs untouched; is_causal=true gives the same;
+//   3. how: masked_fill(-inf) then softmax, and a float mask (0 / -inf added) giving the same;
+//   4. both masks at once with left padding: fully masked rows, zeros here, nan from the naive
+//      formula, a uniform row with -1e9, and finite gradients;
+//   5. a sliding-window (band) mask;
+//   6. heatmaps of the masks and of the masked weights (written to --out).
+//   Every result is checked against attention written as loops.
+//
+// Run:  build/tutorials/06_attention_masks
+//       build/tutorials/06_attention_masks --q q.npy --k k.npy --v v.npy --mask m.npy --save out/06
+//       (mask: bool, true = blocked, broadcastable to [..., Tq, Tk]; writes weights.npy and
+//        output.npy computed by scaled_dot_product_attention)
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "nn/nn.hpp"
+#include "tutorials/common/attention_checks.hpp"
+#include "tutorials/common/qkv_files.hpp"
+#include "tutorials/common/tutorial.hpp"
+#include "viz/heatmap.hpp"
+
+using autograd::Tensor;
+using tensor::DType;
+
+namespace {
+
+const double kInf = std::numeric_limits<double>::infinity();
+
+// Prints a bool mask as a grid of '.' (allowed) and 'x' (blocked).
+void print_mask(const std::string& title, const Tensor& mask) {
+  std::printf("  %s   %s   (x = blocked)\n", title.c_str(),
+              tensor::shape_str(mask.shape()).c_str());
+  tensor::Array m = mask.data().to(DType::Float64);
+  while (m.dim() > 2) m = m.select(0, m.size(0) - 1);
+  for (std::int64_t i = 0; i < m.size(0); ++i) {
+    std::printf("    ");
+    for (std::int64_t j = 0; j < m.size(1); ++j) std::printf("%c ", m.at({i, j}) != 0 ? 'x' : '.');
+    std::printf("\n");
+  }
+}
+
+// True when every weight at a blocked position is exactly 0.
+bool zero_where_blocked(const Tensor& weights, const Tensor& mask) {
+  Tensor blocked_weights = autograd::where(mask, weights, autograd::zeros_like(weights));
+  return autograd::amax(autograd::abs(blocked_weights)).item() == 0.0;
+}
+
+// The largest |row sum - 1| over the rows that have at least one allowed key.
+double worst_row_sum_error(const Tensor& weights) {
+  std::vector<double> sums = autograd::sum(weights, {-1}).data().contiguous().to_vector<double>();
+  double worst = 0;
+  for (double s : sums)
+    if (s != 0) worst = std::max(worst, std::fabs(s - 1));
+  return worst;
+}
+
+bool all_finite(const Tensor& t) {
+  for (double x : t.data().to(DType::Float64).contiguous().to_vector<double>())
+    if (!std::isfinite(x)) return false;
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"06_attention_masks: padding and causal masks, and what a fully masked row does"};
+  tutorial::Options options;
+  tutorial::add_common_flags(app, options);
+  tutorial::QKVFiles files;
+  tutorial::add_qkv_flags(app, files, /*with_mask=*/true);
+  std::int64_t T = 6, dim = 8, valid = 4, window = 1;
+  app.add_option("--seq-len", T, "T, positions per sequence")->capture_default_str();
+  app.add_option("--dim", dim, "D, size of queries, keys and values")->capture_default_str();
+  app.add_option("--valid", valid, "real tokens in the second (padded) sequence")
+      ->capture_default_str();
+  app.add_option("--window", window, "w of the sliding-window mask |i - j| <= w")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  tutorial::apply(options);
+  if (T < 3 || dim < 1 || valid < 2 || valid >= T || window < 0) {
+    std::fprintf(stderr,
+                 "error: need --seq-len >= 3, --dim >= 1, 2 <= --valid < seq-len, --window >= 0\n");
+    return 2;
+  }
+  tutorial::Checks checks;
+  tensor::Generator gen(options.seed);
+  const std::int64_t B = 2;
+  const double scale = 1.0 / std::sqrt(double(dim));
+
+  try {
+    // One batch for the whole program: q, k, v [B, T, D]. Sequence 0 is full, sequence 1 has
+    // `valid` real tokens followed by padding.
+    Tensor q = autograd::randn({B, T, dim}, gen, DType::Float64);
+    Tensor k = autograd::randn({B, T, dim}, gen, DType::Float64);
+    Tensor v = autograd::randn({B, T, dim}, gen, DType::Float64);
+
+    tutorial::section("1. Padding mask: ignore the keys that are padding");
+    std::vector<bool> padding(B * T, false);  // [B, T]: true = this position is padding
+    for (std::int64_t t = valid; t < T; ++t) padding[1 * T + t] = true;
+    Tensor key_padding_mask = autograd::from_vector(padding, {B, T});  // [B, Tk]
+    // Scores are [B, Tq, Tk]; the mask must line up with B and Tk and repeat over the queries.
+    Tensor padding_mask = key_padding_mask.unsqueeze(1);  // [B, 1, Tk]
+    std::printf("  sequence 0: %lld tokens, sequence 1: %lld tokens + %lld padding\n", (long long)T,
+                (long long)valid, (long long)(T - valid));
+    std::printf(
+        "  key_padding_mask %s -> unsqueeze(1) -> %s, broadcast against scores [B, Tq, Tk]\n",
+        tensor::shape_str(key_padding_mask.shape()).c_str(),
+        tensor::shape_str(padding_mask.shape()).c_str());
+    nn::AttentionOutput padded = nn::scaled_dot_product_attention(q, k, v, padding_mask);
+    tutorial::print_matrix("weights of sequence 1 (last columns are padding keys)",
+                           padded.weights.select(0, 1), 3);
+    tutorial::LoopAttention padded_loops =
+        tutorial::attention_by_loops(q, k, v, scale, padding_mask);
+    checks.close(tutorial::max_abs_diff(padded.weights, padded_loops.weights), 0, 1e-12,
+                 "masked weights equal the loops (which skip blocked keys)");
+    checks.close(tutorial::max_abs_diff(padded.output, padded_loops.output), 0, 1e-12,
+                 "masked output equals the loops");
+    checks.check(zero_where_blocked(padded.weights, padding_mask.expand({B, T, T})),
+                 "every padding key gets weight exactly 0");
+    checks.close(worst_row_sum_error(padded.weights), 0, 1e-12, "every row still sums to 1");
+    // The short sequence alone, without any padding, must give the same rows.
+    Tensor q1 = q.select(0, 1), k1 = k.select(0, 1).slice(0, 0, valid),
+           v1 = v.select(0, 1).slice(0, 0, valid);
+    nn::AttentionOutput alone = nn::scaled_dot_product_attention(q1, k1, v1);
+    checks.close(tutorial::max_abs_diff(alone.output, padded.output.select(0, 1)), 0, 1e-12,
+                 "sequence 1 with its padding masked = sequence 1 alone (its " +
+                     std::to_string(valid) + " real keys only)");
+    // Garbage in the padded keys and values cannot leak into the result.
+    Tensor garbage_k = k.clone(), garbage_v = v.clone();
+    garbage_k.data().slice(1, valid, T).select(0, 1).fill_(1e6);
+    garbage_v.data().slice(1, valid, T).select(0, 1).fill_(-1e6);
+    nn::AttentionOutput with_garbage =
+        nn::scaled_dot_product_attention(q, garbage_k, garbage_v, padding_mask);
+    checks.close(tutorial::max_abs_diff(with_garbage.output, padded.output), 0, 0,
+                 "writing 1e6 into the padded keys and values changes nothing");
+    std::printf(
+        "  Note: padding *queries* (rows %lld..%lld of sequence 1) still get outputs; they\n"
+        "  attend to the real keys, and the loss ignores them later (ignore_index).\n",
+        (long long)valid, (long long)T - 1);
+
+    tutorial::section("2. Causal mask: position i sees keys 0..i only");
+    Tensor causal = nn::causal_mask(T, T);  // [T, T], true above the diagonal
+    print_mask("nn::causal_mask(T, T)", causal);
+    nn::AttentionOutput causal_out = nn::scaled_dot_product_attention(q, k, v, causal);
+    tutorial::print_matrix("causal weights of sequence 0 (lower-triangular)", causal_out.weights,
+                           3);
+    tutorial::LoopAttention causal_loops = tutorial::attention_by_loops(q, k, v, scale, causal);
+    checks.close(tutorial::max_abs_diff(causal_out.output, causal_loops.output), 0, 1e-12,
+                 "causal output equals the loops");
+    checks.check(zero_where_blocked(causal_out.weights, causal.expand({B, T, T})),
+                 "every weight above the diagonal is exactly 0");
+    checks.close(causal_out.weights.at({0, 0, 0}), 1.0, 0,
+                 "query 0 can only attend to itself: weight 1");
+    nn::AttentionOutput flag =
+        nn::scaled_dot_product_attention(q, k, v, Tensor(), 0.0, /*is_causal=*/true);
+    checks.close(tutorial::max_abs_diff(flag.output, causal_out.output), 0, 0,
+                 "is_causal=true gives the same as the explicit mask");
+    // Change token t (its key and value): outputs before t must not move, outputs from t on must.
+    const std::int64_t changed = T / 2;
+    Tensor future_k = k.clone(), future_v = v.clone();
+    future_k.data().select(1, changed).add_(autograd::ones({B, dim}, DType::Float64).data(), 3.0);
+    future_v.data().select(1, changed).add_(autograd::ones({B, dim}, DType::Float64).data(), 3.0);
+    nn::AttentionOutput after = nn::scaled_dot_product_attention(q, future_k, future_v, causal);
+    double before_changed = tutorial::max_abs_diff(after.output.slice(1, 0, changed),
+                                                   causal_out.output.slice(1, 0, changed));
+    double from_changed = tutorial::max_abs_diff(after.output.slice(1, changed, T),
+                                                 causal_out.output.slice(1, changed, T));
+    std::printf("  changing token %lld: outputs 0..%lld move by %g, outputs %lld..%lld by %.3f\n",
+                (long long)changed, (long long)changed - 1, before_changed, (long long)changed,
+                (long long)T - 1, from_changed);
+    checks.check(
+        before_changed == 0 && from_changed > 0,
+        "a future token cannot change earlier outputs; it does change its own and later ones");
+
+    tutorial::section("3. How: -inf before softmax");
+    Tensor scores = autograd::matmul(q, k.transpose(-2, -1)) * scale;  // [B, T, T]
+    Tensor filled = autograd::masked_fill(scores, causal, -kInf);
+    tutorial::print_matrix("masked_fill(scores, causal, -inf)  (sequence 0)", filled, 3);
+    Tensor by_hand = autograd::softmax(filled, -1);
+    checks.close(tutorial::max_abs_diff(by_hand, causal_out.weights), 0, 0,
+                 "softmax(masked_fill(scores, mask, -inf)) is what the library computes");
+    // A float mask is added to the scores: 0 where allowed, -inf where blocked.
+    Tensor float_mask =
+        autograd::masked_fill(autograd::zeros({T, T}, DType::Float64), causal, -kInf);
+    nn::AttentionOutput additive = nn::scaled_dot_product_attention(q, k, v, float_mask);
+    checks.close(tutorial::max_abs_diff(additive.output, causal_out.output), 0, 0,
+                 "a float mask of 0 / -inf added to the scores gives the same result");
+
+    tutorial::section("4. Both masks, left padding, and rows with nothing left");
+    // Left padding: sequence 1 is [PAD .. PAD, tokens]. Under the causal mask its first
+    // (T - valid) queries can only see keys <= i, which are all padding: nothing is allowed.
+    std::vector<bool> left(B * T, false);
+    for (std::int64_t t = 0; t < T - valid; ++t) left[1 * T + t] = true;
+    Tensor left_padding = autograd::from_vector(left, {B, T}).unsqueeze(1);  // [B, 1, Tk]
+    Tensor combined = autograd::logical_or(left_padding, causal);            // [B, T, T]
+    print_mask("padding OR causal, sequence 1", combined);
+    nn::AttentionOutput both = nn::scaled_dot_product_attention(q, k, v, combined);
+    tutorial::print_matrix("weights of sequence 1", both.weights.select(0, 1), 3);
+    tutorial::print_matrix("output of sequence 1", both.output.select(0, 1), 3, 8, 4);
+    tutorial::LoopAttention both_loops = tutorial::attention_by_loops(q, k, v, scale, combined);
+    checks.close(tutorial::max_abs_diff(both.output, both_loops.output), 0, 1e-12,
+                 "combined-mask output equals the loops");
+    const std::int64_t dead = T - valid;  // fully masked rows of sequence 1: 0 .. dead-1
+    Tensor dead_weights = both.weights.select(0, 1).slice(0, 0, dead);
+    Tensor dead_output = both.output.select(0, 1).slice(0, 0, dead);
+    checks.check(all_finite(both.weights) && all_finite(both.output), "no nan anywhere");
+    checks.check(autograd::amax(autograd::abs(dead_weights)).item() == 0 &&
+                     autograd::amax(autograd::abs(dead_output)).item() == 0,
+                 "the library gives the " + std::to_string(dead) +
+                     " fully masked rows all-zero weights and a zero output");
+
+    // The naive formula exp(s - max) / sum on such a row: max = -inf and -inf - (-inf) = nan.
+    Tensor row = autograd::masked_fill(scores, combined, -kInf).select(0, 1).select(0, 0);  // [Tk]
+    Tensor e = autograd::exp(row - autograd::amax(row, {-1}, true));
+    Tensor naive = e / autograd::sum(e, {-1}, true);
+    std::printf(
+        "\n  Row 0 of sequence 1 after masked_fill is all -inf. The naive formula:\n"
+        "    exp(s - max(s)) / sum -> [");
+    for (std::int64_t j = 0; j < T; ++j) {
+      if (std::isnan(naive.at({j})))
+        std::printf("%snan", j ? ", " : "");  // printf might write "-nan"
+      else
+        std::printf("%s%.3g", j ? ", " : "", naive.at({j}));
+    }
+    std::printf(
+        "]\n    because max(s) = -inf and -inf - (-inf) = nan. torch.softmax gives nan too.\n");
+    checks.check(std::isnan(naive.at({0})), "the naive formula turns a fully masked row into nan");
+    // A common workaround fills with -1e9 instead of -inf. Then the row is a softmax of equal
+    // numbers: uniform, i.e. it averages every value, padding and future tokens included.
+    Tensor big_negative = autograd::softmax(autograd::masked_fill(scores, combined, -1e9), -1);
+    std::printf("    masked_fill(-1e9) then softmax -> [");
+    for (std::int64_t j = 0; j < T; ++j)
+      std::printf("%s%.4f", j ? ", " : "", big_negative.at({1, 0, j}));
+    std::printf("]\n    uniform over ALL keys: it reads padding and the future, silently.\n\n");
+    checks.close(big_negative.at({1, 0, T - 1}), 1.0 / double(T), 1e-12,
+                 "with -1e9 a fully masked row becomes uniform 1/T (attends to the future)");
+    // Gradients: the dead rows pass none back, and nothing is nan.
+    Tensor gq = q.detach().requires_grad_(), gk = k.detach().requires_grad_(),
+           gv = v.detach().requires_grad_();
+    Tensor loss = autograd::sum(nn::scaled_dot_product_attention(gq, gk, gv, combined).output);
+    loss.backward();
+    checks.check(all_finite(gq.grad()) && all_finite(gk.grad()) && all_finite(gv.grad()),
+                 "backward through the masked rows gives finite gradients");
+    checks.close(autograd::amax(autograd::abs(gq.grad().select(0, 1).slice(0, 0, dead))).item(), 0,
+                 0, "a fully masked query gets zero gradient");
+
+    tutorial::section("5. A sliding-window mask: a band |i - j| <= w");
+    // Blocked where |i - j| > w: the "sliding window" of seeds/001 is one more mask pattern.
+    Tensor positions = autograd::arange(0.0, double(T), 1.0, DType::Float64);
+    Tensor distance = autograd::abs(positions.unsqueeze(1) - positions.unsqueeze(0));  // [T, T]
+    Tensor band = autograd::gt(distance, autograd::scalar(double(window), DType::Float64));
+    print_mask("window mask, w = " + std::to_string(window), band);
+    nn::AttentionOutput local = nn::scaled_dot_product_attention(q, k, v, band);
+    tutorial::LoopAttention local_loops = tutorial::attention_by_loops(q, k, v, scale, band);
+    checks.close(tutorial::max_abs_diff(local.output, local_loops.output), 0, 1e-12,
+                 "window-masked output equals the loops");
+    checks.check(zero_where_blocked(local.weights, band.expand({B, T, T})),
+                 "each query attends only to keys within distance w");
+
+    tutorial::section("6. Pictures");
+    {
+      // The four masks of this program, as [T, T] grids (rows = queries, columns = keys), and the
+      // weights they leave: blocked cells are drawn hatched, and hold exactly 0 weight.
+      Tensor padding_tt = padding_mask.expand({B, T, T}).select(0, 1);
+      Tensor combined_tt = combined.select(0, 1);
+      struct Panel {
+        std::string title;
+        Tensor mask, weights;
+      };
+      const std::vector<Panel> panels = {
+          {"padding (seq 1)", padding_tt, padded.weights.select(0, 1)},
+          {"causal", causal, causal_out.weights.select(0, 0)},
+          {"left pad + causal", combined_tt, both.weights.select(0, 1)},
+          {"window, w = " + std::to_string(window), band, local.weights.select(0, 0)},
+      };
+      viz::HeatmapGrid masks(4), weights(4);
+      masks.set_title("Masks: rows = queries, columns = keys; 1 = blocked")
+          .set_range(0, 1)
+          .set_colorbar_label("blocked");
+      weights.set_title("Weights under each mask (hatched = blocked, weight 0)")
+          .set_range(0, 1)
+          .set_colorbar_label("weight");
+      for (const Panel& panel : panels) {
+        masks.add_panel(panel.title, tutorial::matrix_values(panel.mask.to(DType::Float64)), int(T),
+                        int(T));
+        weights.add_panel(panel.title, tutorial::matrix_values(panel.weights, panel.mask), int(T),
+                          int(T));
+      }
+      masks.save(tutorial::picture_path(options.out, "06_masks.png"));
+      weights.save(tutorial::picture_path(options.out, "06_masked_weights.png"));
+      // The interesting one in detail: left padding under a causal mask.
+      std::vector<std::string> tokens;
+      for (std::int64_t t = 0; t < T; ++t)
+        tokens.push_back(t < T - valid ? "PAD" : "t" + std::to_string(t));
+      viz::Heatmap detail(tutorial::matrix_values(both.weights.select(0, 1), combined_tt), int(T),
+                          int(T));
+      detail.set_title("Left padding + causal: the PAD rows have no key left")
+          .set_row_labels(tokens)
+          .set_col_labels(tokens)
+          .set_y_label("query")
+          .set_x_label("key")
+          .set_range(0, 1)
+          .set_colorbar_label("weight");
+      detail.save(tutorial::picture_path(options.out, "06_padding_causal_weights.png"));
+      std::printf(
+          "  In the last picture the first %lld rows are entirely hatched: the library\n"
+          "  returns zero weights there (torch.softmax: nan).\n",
+          (long long)dead);
+    }
+
+    tutorial::section("7. Your own inputs (--q, --k, --v, --mask), or the example of part 4");
+    Tensor Q = tutorial::load_or(files.q, q, "Q");
+    Tensor K = tutorial::load_or(files.k, k, "K");
+    Tensor V = tutorial::load_or(files.v, v, "V");
+    // Your Q, K, V without --mask are used unmasked; the example keeps its combined mask.
+    const bool own_inputs = !files.q.empty() || !files.k.empty() || !files.v.empty();
+    Tensor M = tutorial::load_or(files.mask, own_inputs ? Tensor() : combined, "mask");
+    const double own_scale = 1.0 / std::sqrt(double(Q.size(-1)));
+    nn::AttentionOutput own = nn::scaled_dot_product_attention(Q, K, V, M);
+    tutorial::LoopAttention own_loops = tutorial::attention_by_loops(Q, K, V, own_scale, M);
+    std::printf("  Q %s, K %s, V %s, mask %s (%s) -> output %s\n",
+                tensor::shape_str(Q.shape()).c_str(), tensor::shape_str(K.shape()).c_str(),
+                tensor::shape_str(V.shape()).c_str(),
+                M.defined() ? tensor::shape_str(M.shape()).c_str() : "none",
+                M.defined() ? tensor::dtype_name(M.dtype()).c_str() : "-",
+                tensor::shape_str(own.output.shape()).c_str());
+    checks.close(tutorial::max_abs_diff(own.weights, own_loops.weights), 0, 1e-12,
+                 "masked scaled attention equals the loops");
+    checks.close(tutorial::max_abs_diff(own.output, own_loops.output), 0, 1e-12,
+                 "outputs equal too");
+    tutorial::save_npy_files(files.save, {{"weights", own.weights}, {"output", own.output}});
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  }
+
+  std::printf(
+      "\nWhat to notice: a mask is -inf on the scores before softmax, so blocked pairs get\n"
+      "weight exactly 0; padding masks are [B, 1, Tk], causal masks [T, T], OR them to\n"
+      "combine. A row with nothing allowed is zeros here, nan from torch.softmax, and\n"
+      "uniform (reading padding and the future) with -1e9.\n");
+  return checks.finish();
+}
