@@ -12,8 +12,10 @@ namespace {
 
 std::vector<std::string> token_labels(const nn::data::SyntheticTask& task,
                                       const std::vector<std::int64_t>& tokens) {
+  // "position:token", so that repeated symbols stay apart.
   std::vector<std::string> labels;
-  for (std::int64_t t : tokens) labels.push_back(task.to_text({t}));
+  for (std::size_t i = 0; i < tokens.size(); ++i)
+    labels.push_back(std::to_string(i) + ":" + task.to_text({tokens[i]}));
   return labels;
 }
 
@@ -22,11 +24,13 @@ std::string path_in(const std::string& out, const std::string& name) {
 }
 
 // One panel per head: weights [1, H, rows, cols] -> a grid of H heatmaps sharing a 0..1 scale.
-void save_heads(const nn::Tensor& weights, const std::string& title, const std::string& path) {
+void save_heads(const nn::Tensor& weights, const std::string& title, const std::string& rows_are,
+                const std::string& cols_are, const std::string& path) {
   const int heads = static_cast<int>(weights.size(1));
   const int rows = static_cast<int>(weights.size(2)), cols = static_cast<int>(weights.size(3));
   viz::HeatmapGrid grid(std::min(heads, 4));
   grid.set_title(title).set_range(0, 1).set_colorbar_label("weight");
+  grid.set_y_label(rows_are).set_x_label(cols_are);
   for (int h = 0; h < heads; ++h)
     grid.add_panel("head " + std::to_string(h), weights.select(0, 0).select(0, h).to_vector<double>(),
                    rows, cols);
@@ -84,7 +88,7 @@ void write_training_pictures(nn::Transformer& model, const nn::data::SyntheticTa
   // should form the anti-diagonal, each output position looking at its mirror source position.
   viz::Heatmap averaged(autograd::mean(cross, {1}).select(0, 0).to_vector<double>(),
                         static_cast<int>(cross.size(2)), static_cast<int>(cross.size(3)));
-  averaged.set_title("Decoder cross-attention (last layer, mean over heads)")
+  averaged.set_title("Cross-attention, last decoder layer (mean of heads)")
       .set_row_labels(target)
       .set_col_labels(source)
       .set_y_label("decoder input (predicting the next token)")
@@ -94,11 +98,10 @@ void write_training_pictures(nn::Transformer& model, const nn::data::SyntheticTa
       .set_colorbar_label("weight");
   averaged.save(path_in(out, "attention_cross.png"));
   std::printf("  %s\n", path_in(out, "attention_cross.png").c_str());
-  save_heads(cross, "Decoder cross-attention per head (last layer; rows: target, cols: source)",
-             path_in(out, "attention_cross_heads.png"));
-  save_heads(encoder_layers.back()->last_attention,
-             "Encoder self-attention per head (last layer; rows: query, cols: key)",
-             path_in(out, "attention_encoder_heads.png"));
+  save_heads(cross, "Cross-attention per head, last decoder layer", "decoder position",
+             "source position", path_in(out, "attention_cross_heads.png"));
+  save_heads(encoder_layers.back()->last_attention, "Self-attention per head, last encoder layer",
+             "query position", "key position", path_in(out, "attention_encoder_heads.png"));
 }
 
 }  // namespace tutorial
