@@ -3,13 +3,19 @@
 #   make              library + tutorials (release build in build/)
 #   make test         build and run every test; ends with "N passed, N failed"
 #   make unit-test    the unit tests only (no tutorial runs)
+#   make cuda-test    the CUDA kernel tests only (tests/cuda/, on cuda-sim; with CUDA=1 also cuda)
 #   make run          the main job: tutorial 12_train_transformer with its defaults
+#   make exercise NAME=softmax   check one interview exercise (tutorials/exercises/); make exercises: all
 #   make tutorials    build every tutorial into build/tutorials/
+#   make bench        benchmarks against PyTorch and NumPy (bench/; writes out/bench.json)
+#   make debug        library + tutorials built -O0 -g3 into build/debug/ (for gdb)
+#   make fuzz         fuzz the .npy and safetensors readers (clang++ libFuzzer; FUZZ_SECONDS=60 each)
 #   make clean        remove build/
 # Variables:
 #   BUILD=debug       -O0 -g3 build in build/debug/ (for gdb)
 #   SAN=1             AddressSanitizer + UndefinedBehaviorSanitizer build in build/san/
-#   CUDA=1            also build the CUDA backend with nvcc (see cuda/)
+#   CUDA=1            also build the CUDA backend with nvcc, into build/cuda/ (see cuda/README.md);
+#                     CUDA_HOME=/usr/local/cuda by default, CUBLAS=0 to leave cuBLAS out
 #   MARCH=...         target CPU for the compiler (default: native)
 
 BUILD ?= release
@@ -29,13 +35,41 @@ else
   OPT := -O2 -g1
 endif
 
+# CUDA=1: the GPU backend, cuda/*.cu, compiled by nvcc and linked with the CUDA runtime (and
+# cuBLAS unless CUBLAS=0). Its programs differ from a CPU-only build's, so it builds in folders
+# of its own (build/cuda, build/debug-cuda): `make` and `make CUDA=1` never mix their objects.
+# The CPU-only build never needs nvcc; the cuda-sim device (cuda/sim/) is in every build.
+ifeq ($(CUDA),1)
+  BUILD_DIR := $(if $(filter build,$(BUILD_DIR)),build/cuda,$(BUILD_DIR)-cuda)
+  CUDA_HOME ?= $(or $(patsubst %/bin/nvcc,%,$(shell command -v nvcc 2>/dev/null)),/usr/local/cuda)
+  NVCC ?= $(CUDA_HOME)/bin/nvcc
+  ifeq ($(wildcard $(NVCC)),)
+    $(error CUDA=1: no nvcc at $(NVCC); install the CUDA Toolkit or set CUDA_HOME=/path/to/cuda)
+  endif
+  CUBLAS ?= 1
+  # Machine code for Ampere (sm_80) and Hopper (sm_90), plus PTX that newer GPUs compile at load.
+  CUDA_ARCH := -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+               -gencode arch=compute_90,code=compute_90
+  NVCC_OPT := $(if $(filter debug,$(BUILD)),-O0 -g -lineinfo,-O2 -g -lineinfo)
+  NVCCFLAGS := -std=c++20 $(CUDA_ARCH) $(NVCC_OPT) -I. -MMD -MP -Xcompiler -Wall,-Wextra
+  CUDA_LDLIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart
+  ifeq ($(CUBLAS),1)
+    NVCCFLAGS += -DATTN_HAVE_CUBLAS
+    CUDA_LDLIBS += -lcublas
+  endif
+endif
+
 CXXFLAGS := -std=c++20 -Wall -Wextra -march=$(MARCH) -fopenmp $(OPT) -I. -MMD -MP
 LDFLAGS := -fopenmp $(LINK_SAN)
 LDLIBS := -lm
 
-LIB_DIRS := tensor tensor/cpu autograd nn viz
+LIB_DIRS := tensor tensor/cpu autograd nn viz cuda cuda/sim
 LIB_SRCS := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
 LIB_OBJS := $(LIB_SRCS:%.cpp=$(BUILD_DIR)/obj/%.o)
+ifeq ($(CUDA),1)
+  LIB_OBJS += $(patsubst %.cu,$(BUILD_DIR)/obj/%.o,$(wildcard cuda/*.cu))
+  LDLIBS += $(CUDA_LDLIBS)
+endif
 LIB := $(BUILD_DIR)/libattn.a
 
 TUTORIAL_SRCS := $(wildcard tutorials/*.cpp)
@@ -47,7 +81,7 @@ TEST_SRCS := $(wildcard tests/*.cpp tests/*/*.cpp)
 TEST_OBJS := $(TEST_SRCS:%.cpp=$(BUILD_DIR)/obj/%.o)
 TEST_BIN := $(BUILD_DIR)/tests/run_tests
 
-.PHONY: all lib tutorials test unit-test run clean deps
+.PHONY: all lib tutorials test unit-test cuda-test run clean deps debug
 .SECONDARY:
 all: lib tutorials
 
@@ -62,18 +96,42 @@ $(BUILD_DIR)/obj/%.o: %.cpp | deps
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
+ifeq ($(CUDA),1)
+$(BUILD_DIR)/obj/%.o: %.cu | deps
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+endif
+
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	@rm -f $@
 	ar rcs $@ $^
 
+# Programs take libattn.a whole (--whole-archive): the cuda-sim and cuda backends register
+# themselves from static initialisers in object files that nothing refers to by name, and a
+# linker otherwise copies out of a library only the objects something refers to.
+LINK_LIB = -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive
+
 $(BUILD_DIR)/tutorials/%: $(BUILD_DIR)/obj/tutorials/%.o $(TUTORIAL_COMMON_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(CXX) $(LDFLAGS) $(filter-out $(LIB),$^) $(LINK_LIB) -o $@ $(LDLIBS)
 
 $(TEST_BIN): $(TEST_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(CXX) $(LDFLAGS) $(filter-out $(LIB),$^) $(LINK_LIB) -o $@ $(LDLIBS)
+
+# The CUDA tests alone (tests/cuda/: the kernels on cuda-sim, and on cuda when a GPU is there).
+# CI runs `make CUDA=1 cuda-test` after the nvcc build; without a GPU they check that cuda fails
+# with a clear message.
+CUDA_TEST_BIN := $(BUILD_DIR)/tests/run_cuda_tests
+CUDA_TEST_OBJS := $(patsubst %.cpp,$(BUILD_DIR)/obj/%.o,tests/main.cpp $(wildcard tests/cuda/*.cpp))
+
+$(CUDA_TEST_BIN): $(CUDA_TEST_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $(filter-out $(LIB),$^) $(LINK_LIB) -o $@ $(LDLIBS)
+
+cuda-test: $(CUDA_TEST_BIN)
+	@$(CUDA_TEST_BIN)
 
 # The test binary runs the unit tests and then smoke-runs each tutorial with --quick.
 test: $(TEST_BIN) $(TUTORIALS)
@@ -83,10 +141,123 @@ test: $(TEST_BIN) $(TUTORIALS)
 unit-test: $(TEST_BIN)
 	@$(TEST_BIN) --test-suite-exclude=tutorials
 
-run: $(BUILD_DIR)/tutorials/01_autograd
-	$(BUILD_DIR)/tutorials/01_autograd
+# The -O0 -g3 build for gdb (build/debug/); see "Debugging" in README.md.
+debug:
+	$(MAKE) BUILD=debug all
+
+# The main job: train the default encoder-decoder on the reverse task to >= 99% held-out exact
+# match, with progress, pictures and a checkpoint in out/.
+run: $(BUILD_DIR)/tutorials/12_train_transformer
+	$(BUILD_DIR)/tutorials/12_train_transformer
+
+# ---- exercises: make exercise NAME=softmax -----------------------------------------------------
+# The interview exercises (tutorials/exercises/README.md). `make exercise NAME=softmax` links the
+# learner's tutorials/exercises/softmax.cpp with its checker (checkers/softmax.cpp) into
+# build/exercises/softmax and runs it: PASS, or the first wrong value and a hint. `make exercise`
+# lists them; `make exercises` checks every one and says which are done. The tests never build a
+# learner's file: they link each checker with the reference solution (solutions/, must pass) and
+# with the pristine copy of the stub as shipped (stubs/, must fail).
+EXERCISES := $(sort $(basename $(notdir $(wildcard tutorials/exercises/checkers/*.cpp))))
+EXERCISE_DIR := $(BUILD_DIR)/exercises
+EXERCISE_OBJ := $(BUILD_DIR)/obj/tutorials/exercises
+EXERCISE_COMMON := $(EXERCISE_OBJ)/exercise_check.o $(LIB)
+EXERCISE_TEST_BINS := $(EXERCISES:%=$(EXERCISE_DIR)/solution/%) $(EXERCISES:%=$(EXERCISE_DIR)/stub/%)
+EXERCISE_LINK = $(CXX) $(LDFLAGS) $(filter-out $(LIB),$^) $(LINK_LIB) -o $@ $(LDLIBS)
+
+# A stub leaves its parameters unused until its TODO is filled in.
+$(EXERCISE_OBJ)/%.o: CXXFLAGS += -Wno-unused-parameter
+
+$(EXERCISES:%=$(EXERCISE_DIR)/%): $(EXERCISE_DIR)/%: $(EXERCISE_OBJ)/%.o $(EXERCISE_OBJ)/checkers/%.o $(EXERCISE_COMMON)
+	@mkdir -p $(dir $@)
+	$(EXERCISE_LINK)
+$(EXERCISES:%=$(EXERCISE_DIR)/solution/%): $(EXERCISE_DIR)/solution/%: $(EXERCISE_OBJ)/solutions/%.o $(EXERCISE_OBJ)/checkers/%.o $(EXERCISE_COMMON)
+	@mkdir -p $(dir $@)
+	$(EXERCISE_LINK)
+$(EXERCISES:%=$(EXERCISE_DIR)/stub/%): $(EXERCISE_DIR)/stub/%: $(EXERCISE_OBJ)/stubs/%.o $(EXERCISE_OBJ)/checkers/%.o $(EXERCISE_COMMON)
+	@mkdir -p $(dir $@)
+	$(EXERCISE_LINK)
+
+.PHONY: exercise exercises
+exercise: $(if $(filter $(NAME),$(EXERCISES)),$(EXERCISE_DIR)/$(NAME))
+ifeq ($(NAME),)
+	@echo "usage: make exercise NAME=<name>    (make exercises: check them all)"
+	@echo "the exercises (tutorials/exercises/, see its README.md):"
+	@printf '  %s\n' $(EXERCISES)
+else ifeq ($(filter $(NAME),$(EXERCISES)),)
+	@echo "make exercise: no exercise named '$(NAME)'; the exercises are: $(EXERCISES)"; exit 2
+else
+	@$(EXERCISE_DIR)/$(NAME)
+endif
+
+exercises:
+	@passed=""; todo=""; \
+	for name in $(EXERCISES); do \
+	  if $(MAKE) --no-print-directory exercise NAME=$$name; then passed="$$passed $$name"; \
+	  else todo="$$todo $$name"; fi; \
+	done; \
+	echo; echo "exercises: $$(echo $$passed | wc -w) of $(words $(EXERCISES)) pass"; \
+	echo "  done:$${passed:- none}"; echo "  to do:$${todo:- none}"; [ -z "$$todo" ]
+
+# The tests run the solution and stub programs (tests/exercises/), found through ATTN_EXERCISE_DIR.
+test unit-test: $(EXERCISE_TEST_BINS)
+test unit-test: export ATTN_EXERCISE_DIR := $(EXERCISE_DIR)
+
+-include $(wildcard $(EXERCISE_OBJ)/*.d $(EXERCISE_OBJ)/*/*.d)
+
+# Benchmarks: our kernels next to PyTorch and NumPy (bench/), table on stdout and out/bench.json.
+# Installs the Python side's Debian packages when missing (or shows our figures alone).
+#   make bench BENCH_FLAGS="--quick"      flags: --threads N, --runs N, --json PATH (see --help)
+BENCH_BIN := $(BUILD_DIR)/bench/bench
+.PHONY: bench
+bench: $(BENCH_BIN)
+	@bench/ensure_python_deps.sh
+	$(BENCH_BIN) $(BENCH_FLAGS)
+
+$(BENCH_BIN): $(BUILD_DIR)/obj/bench/bench.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+-include $(BUILD_DIR)/obj/bench/bench.d
 
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(TUTORIAL_SRCS:tutorials/%.cpp=$(BUILD_DIR)/obj/tutorials/%.d) $(TUTORIAL_COMMON_OBJS:.o=.d)
+# ---- fuzzing: make fuzz [FUZZ_SECONDS=60] ----------------------------------------------------------
+# One libFuzzer target per file parser (fuzz/fuzz_npy.cpp, fuzz/fuzz_safetensors.cpp), built with
+# clang++ under AddressSanitizer + UBSan from the tensor sources and nn/safetensors.cpp into
+# build/fuzz/. The corpora start from valid files written by fuzz/make_seeds.cpp; each fuzzer then
+# runs FUZZ_SECONDS. A finding stops the run and leaves its input in build/fuzz/crash-* (replay:
+# build/fuzz/fuzz_npy build/fuzz/crash-...).
+FUZZ_SECONDS ?= 60
+FUZZ_CXX ?= clang++
+FUZZ_DIR := build/fuzz
+FUZZ_FLAGS := -std=c++20 -g -O1 -I. -fopenmp -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_LIB_SRCS := $(wildcard tensor/*.cpp tensor/cpu/*.cpp) nn/safetensors.cpp
+FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.cpp=$(FUZZ_DIR)/obj/%.o)
+FUZZ_TARGETS := npy safetensors
+
+.PHONY: fuzz fuzz-build
+fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%) $(FUZZ_DIR)/make_seeds
+
+fuzz: fuzz-build
+	$(FUZZ_DIR)/make_seeds $(FUZZ_DIR)/seeds
+	@for target in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$target; \
+	  echo "== fuzz_$$target for $(FUZZ_SECONDS) s"; \
+	  OMP_NUM_THREADS=1 $(FUZZ_DIR)/fuzz_$$target -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -dict=fuzz/$$target.dict -artifact_prefix=$(FUZZ_DIR)/ \
+	    $(FUZZ_DIR)/corpus/$$target $(FUZZ_DIR)/seeds/$$target || exit 1; \
+	done
+
+# Library objects get coverage instrumentation (fuzzer-no-link); libFuzzer's main is linked once.
+$(FUZZ_DIR)/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -MMD -MP -c $< -o $@
+
+$(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.cpp $(FUZZ_LIB_OBJS)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined $^ -o $@
+
+$(FUZZ_DIR)/make_seeds: fuzz/make_seeds.cpp $(FUZZ_LIB_OBJS)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=address,undefined $^ -o $@
+
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(TUTORIAL_SRCS:tutorials/%.cpp=$(BUILD_DIR)/obj/tutorials/%.d) $(TUTORIAL_COMMON_OBJS:.o=.d) $(FUZZ_LIB_OBJS:.o=.d)
