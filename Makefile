@@ -5,7 +5,8 @@
 #   make unit-test    the unit tests only (no tutorial runs)
 #   make cuda-test    the CUDA kernel tests only (tests/cuda/, on cuda-sim; with CUDA=1 also cuda)
 #   make run          the main job: tutorial 12_train_transformer with its defaults
-#   make exercise NAME=softmax   check one interview exercise (tutorials/exercises/); make exercises: all
+#   make exercise NAME=softmax   check one interview exercise (tutorials/exercises/README.md)
+#   make exercises    check every exercise and list the ones done
 #   make tutorials    build every tutorial into build/tutorials/
 #   make bench        benchmarks against PyTorch and NumPy (bench/; writes out/bench.json)
 #   make debug        library + tutorials built -O0 -g3 into build/debug/ (for gdb)
@@ -161,19 +162,23 @@ EXERCISES := $(sort $(basename $(notdir $(wildcard tutorials/exercises/checkers/
 EXERCISE_DIR := $(BUILD_DIR)/exercises
 EXERCISE_OBJ := $(BUILD_DIR)/obj/tutorials/exercises
 EXERCISE_COMMON := $(EXERCISE_OBJ)/exercise_check.o $(LIB)
-EXERCISE_TEST_BINS := $(EXERCISES:%=$(EXERCISE_DIR)/solution/%) $(EXERCISES:%=$(EXERCISE_DIR)/stub/%)
+EXERCISE_TEST_BINS := $(EXERCISES:%=$(EXERCISE_DIR)/solution/%) \
+                      $(EXERCISES:%=$(EXERCISE_DIR)/stub/%)
 EXERCISE_LINK = $(CXX) $(LDFLAGS) $(filter-out $(LIB),$^) $(LINK_LIB) -o $@ $(LDLIBS)
 
 # A stub leaves its parameters unused until its TODO is filled in.
 $(EXERCISE_OBJ)/%.o: CXXFLAGS += -Wno-unused-parameter
 
-$(EXERCISES:%=$(EXERCISE_DIR)/%): $(EXERCISE_DIR)/%: $(EXERCISE_OBJ)/%.o $(EXERCISE_OBJ)/checkers/%.o $(EXERCISE_COMMON)
+$(EXERCISES:%=$(EXERCISE_DIR)/%): $(EXERCISE_DIR)/%: \
+    $(EXERCISE_OBJ)/%.o $(EXERCISE_OBJ)/checkers/%.o $(EXERCISE_COMMON)
 	@mkdir -p $(dir $@)
 	$(EXERCISE_LINK)
-$(EXERCISES:%=$(EXERCISE_DIR)/solution/%): $(EXERCISE_DIR)/solution/%: $(EXERCISE_OBJ)/solutions/%.o $(EXERCISE_OBJ)/checkers/%.o $(EXERCISE_COMMON)
+$(EXERCISES:%=$(EXERCISE_DIR)/solution/%): $(EXERCISE_DIR)/solution/%: \
+    $(EXERCISE_OBJ)/solutions/%.o $(EXERCISE_OBJ)/checkers/%.o $(EXERCISE_COMMON)
 	@mkdir -p $(dir $@)
 	$(EXERCISE_LINK)
-$(EXERCISES:%=$(EXERCISE_DIR)/stub/%): $(EXERCISE_DIR)/stub/%: $(EXERCISE_OBJ)/stubs/%.o $(EXERCISE_OBJ)/checkers/%.o $(EXERCISE_COMMON)
+$(EXERCISES:%=$(EXERCISE_DIR)/stub/%): $(EXERCISE_DIR)/stub/%: \
+    $(EXERCISE_OBJ)/stubs/%.o $(EXERCISE_OBJ)/checkers/%.o $(EXERCISE_COMMON)
 	@mkdir -p $(dir $@)
 	$(EXERCISE_LINK)
 
@@ -192,6 +197,7 @@ endif
 exercises:
 	@passed=""; todo=""; \
 	for name in $(EXERCISES); do \
+	  echo "== $$name"; \
 	  if $(MAKE) --no-print-directory exercise NAME=$$name; then passed="$$passed $$name"; \
 	  else todo="$$todo $$name"; fi; \
 	done; \

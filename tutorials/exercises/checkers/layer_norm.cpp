@@ -1,0 +1,180 @@
+// Checker of tutorials/exercises/layer_norm.cpp: exercise::layer_norm_forward against
+// tensor::layer_norm (random rows, a constant row, rows around 300), then
+// exercise::layer_norm_backward against tensor::layer_norm_backward.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "tensor/nn_ops.hpp"
+#include "tensor/ops.hpp"
+#include "tutorials/exercises/exercise_check.hpp"
+
+namespace exercise {
+void layer_norm_forward(std::vector<float>& out, std::vector<float>& mean, std::vector<float>& rstd,
+                        const std::vector<float>& x, const std::vector<float>& weight,
+                        const std::vector<float>& bias, int N, int C, float eps);
+void layer_norm_backward(std::vector<float>& dx, std::vector<float>& dweight,
+                         std::vector<float>& dbias, const std::vector<float>& dout,
+                         const std::vector<float>& x, const std::vector<float>& weight,
+                         const std::vector<float>& mean, const std::vector<float>& rstd, int N,
+                         int C);
+}  // namespace exercise
+
+using namespace exercise_check;
+
+namespace {
+
+const float kEps = 1e-5f;
+
+// rstd [N] with the variance divided by `divisor` and eps added `eps_inside` or outside the sqrt:
+// the usual wrong variants, computed with plain loops.
+std::vector<double> rstd_variant(const std::vector<float>& x, int N, int C, double divisor,
+                                 bool eps_inside) {
+  std::vector<double> rstd(N);
+  for (int n = 0; n < N; ++n) {
+    double mean = 0, sq = 0;
+    for (int c = 0; c < C; ++c) mean += x[n * C + c] / double(C);
+    for (int c = 0; c < C; ++c) sq += (x[n * C + c] - mean) * (x[n * C + c] - mean);
+    rstd[n] =
+        eps_inside ? 1.0 / std::sqrt(sq / divisor + kEps) : 1.0 / (std::sqrt(sq / divisor) + kEps);
+  }
+  return rstd;
+}
+
+void check_forward(const Case& test_case, const std::vector<float>& x,
+                   const std::vector<float>& weight, const std::vector<float>& bias, int N, int C,
+                   const std::string& hint) {
+  tensor::LayerNormResult expected =
+      tensor::layer_norm(as_array(x, {N, C}), as_array(weight, {C}), as_array(bias, {C}), kEps);
+  std::vector<float> out(N * C, 0.0f), mean(N, 0.0f), rstd(N, 0.0f);
+  exercise::layer_norm_forward(out, mean, rstd, x, weight, bias, N, C, kEps);
+
+  Output mean_out{
+      .name = "mean",
+      .shape = {N},
+      .expected = values_of(expected.mean),
+      .hint =
+          "mean[n] = (1/C) sum_c x[n * C + c]: the mean of row n over its C features.\n" + hint};
+  expect_close(test_case, mean_out, mean);
+
+  Output rstd_out{
+      .name = "rstd",
+      .shape = {N},
+      .expected = values_of(expected.rstd),
+      .hint =
+          "rstd[n] = 1 / sqrt(var[n] + eps), var[n] = (1/C) sum_c (x[n, c] - mean[n])^2.\n" + hint,
+      .atol = 1e-4};
+  rstd_out.mistakes = {
+      {"the variance here is biased: divide the sum of squares by C, not C - 1.",
+       rstd_variant(x, N, C, C - 1, true)},
+      {"eps goes inside the square root: rstd = 1 / sqrt(var + eps), not 1 / (sqrt(var) + eps).",
+       rstd_variant(x, N, C, C, false)},
+  };
+  expect_close(test_case, rstd_out, rstd);
+
+  Output out_out{
+      .name = "out",
+      .shape = {N, C},
+      .expected = values_of(expected.out),
+      .hint = "out[n, c] = (x[n, c] - mean[n]) * rstd[n] * weight[c] + bias[c].\n" + hint,
+      .atol = 1e-4};
+  out_out.mistakes = {
+      {"out is only normalised: scale it by weight[c] and shift it by bias[c].",
+       values_of((as_array(x, {N, C}) - expected.mean.unsqueeze(1)) * expected.rstd.unsqueeze(1))},
+  };
+  expect_close(test_case, out_out, out);
+}
+
+void check_backward(const Case& test_case, const std::vector<float>& dout,
+                    const std::vector<float>& x, const std::vector<float>& weight, int N, int C) {
+  tensor::Array x_array = as_array(x, {N, C}), weight_array = as_array(weight, {C});
+  tensor::LayerNormResult forward =
+      tensor::layer_norm(x_array, weight_array, tensor::Array(), kEps);
+  tensor::LayerNormGrads expected = tensor::layer_norm_backward(
+      as_array(dout, {N, C}), x_array, weight_array, forward.mean, forward.rstd, true, true);
+
+  std::vector<float> mean = forward.mean.to_vector<float>(), rstd = forward.rstd.to_vector<float>();
+  std::vector<float> dx(N * C, 0.0f), dweight(C, 0.0f), dbias(C, 0.0f);
+  exercise::layer_norm_backward(dx, dweight, dbias, dout, x, weight, mean, rstd, N, C);
+
+  Output dbias_out{
+      .name = "dbias",
+      .shape = {C},
+      .expected = values_of(expected.bias),
+      .hint = "dbias[c] = sum over the rows n of dout[n, c] (bias[c] is added to every row)."};
+  expect_close(test_case, dbias_out, dbias);
+
+  tensor::Array g = as_array(dout, {N, C}) * weight_array;  // dL/dnorm [N, C]
+  tensor::Array norm = (x_array - forward.mean.unsqueeze(1)) * forward.rstd.unsqueeze(1);  // [N, C]
+  Output dweight_out{.name = "dweight",
+                     .shape = {C},
+                     .expected = values_of(expected.weight),
+                     .hint =
+                         "dweight[c] = sum over the rows n of dout[n, c] * norm[n, c], with\n"
+                         "norm = (x - mean) * rstd (out = norm * weight + bias).",
+                     .atol = 1e-4};
+  dweight_out.mistakes = {
+      {"dweight[c] sums dout[n, c] * norm[n, c]: you used x instead of norm = (x - mean) * rstd.",
+       values_of(tensor::sum(as_array(dout, {N, C}) * x_array, {0}))},
+  };
+  expect_close(test_case, dweight_out, dweight);
+
+  Output dx_out{.name = "dx",
+                .shape = {N, C},
+                .expected = values_of(expected.x),
+                .hint =
+                    "with g = dout * weight (= dL/dnorm) and norm = (x - mean) * rstd, per row:\n"
+                    "dx = rstd * (g - mean_c(g) - norm * mean_c(g * norm))",
+                .atol = 1e-4};
+  tensor::Array rstd_col = forward.rstd.unsqueeze(1);
+  dx_out.mistakes = {
+      {"dx has three terms: x reaches the output directly, through the mean and through rstd.\n"
+       "You have only the direct one, g * rstd (g = dout * weight).",
+       values_of(g * rstd_col)},
+      {"the path through rstd is missing: dx = rstd * (g - mean_c(g) - norm * mean_c(g * norm)),\n"
+       "with g = dout * weight and norm = (x - mean) * rstd.",
+       values_of(rstd_col * (g - tensor::mean(g, {1}, true)))},
+      {"the path through the mean is missing: dx = rstd * (g - mean_c(g) - norm * mean_c(g * "
+       "norm)),\n"
+       "with g = dout * weight and norm = (x - mean) * rstd.",
+       values_of(rstd_col * (g - norm * tensor::mean(g * norm, {1}, true)))},
+  };
+  expect_close(test_case, dx_out, dx);
+}
+
+}  // namespace
+
+int main() {
+  return run("layer_norm", [] {
+    tensor::Generator gen(10);
+
+    // 1. Forward on random rows.
+    check_forward({1, 5, "forward, random rows: x [4, 6] ~ N(3, 2^2), weight, bias [6]"},
+                  normal_values({4, 6}, 3, 2, gen), normal_values({6}, 1, 0.5, gen),
+                  normal_values({6}, 0, 0.5, gen), 4, 6, "");
+
+    // 2. A constant row: variance 0, so rstd = 1 / sqrt(eps) and out = bias.
+    std::vector<float> constant_row = normal_values({2, 5}, 0, 1, gen);
+    for (int c = 0; c < 5; ++c) constant_row[c] = 0.75f;
+    check_forward({2, 5, "forward, row 0 constant (variance 0): x [2, 5]"}, constant_row,
+                  normal_values({5}, 1, 0.5, gen), normal_values({5}, 0, 0.5, gen), 2, 5,
+                  "row 0 is constant: its variance is 0, so rstd = 1 / sqrt(0 + eps) = 316.2 and\n"
+                  "out = bias on that row.");
+
+    // 3. Rows around 300 with spread 1: E[x^2] - mean^2 cancels catastrophically in float.
+    std::vector<float> offset_rows = normal_values({3, 8}, 300, 1, gen);
+    check_forward(
+        {3, 5, "forward, rows around 300 with spread 1: x [3, 8]"}, offset_rows,
+        normal_values({8}, 1, 0.5, gen), normal_values({8}, 0, 0.5, gen), 3, 8,
+        "these rows sit around 300 with spread 1: compute the mean first, then the mean of\n"
+        "(x - mean)^2. E[x^2] - mean^2 subtracts two numbers near 90000 and loses the\n"
+        "variance to float rounding.");
+
+    // 4. and 5. Backward, with the library's mean and rstd (a wrong forward cannot spoil it).
+    check_backward({4, 5, "backward: dout, x [4, 6], weight [6]"}, normal_values({4, 6}, 0, 1, gen),
+                   normal_values({4, 6}, 1, 2, gen), normal_values({6}, 1, 0.5, gen), 4, 6);
+    check_backward({5, 5, "backward, more rows than features: dout, x [5, 3], weight [3]"},
+                   normal_values({5, 3}, 0, 1, gen), normal_values({5, 3}, -1, 1, gen),
+                   normal_values({3}, 1, 0.5, gen), 5, 3);
+  });
+}

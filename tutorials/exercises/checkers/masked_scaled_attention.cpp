@@ -1,0 +1,122 @@
+// Checker of tutorials/exercises/masked_scaled_attention.cpp: exercise::masked_scaled_attention
+// against nn::scaled_dot_product_attention with a bool mask, on a causal mask, a padding mask
+// over a batch, and a random mask with a fully masked query.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "nn/attention.hpp"
+#include "tutorials/exercises/exercise_check.hpp"
+
+namespace exercise {
+std::vector<float> masked_scaled_attention(const std::vector<float>& q, const std::vector<float>& k,
+                                           const std::vector<float>& v,
+                                           const std::vector<bool>& mask, int B, int Tq, int Tk,
+                                           int D, int Dv);  // the learner's
+}
+
+using namespace exercise_check;
+using autograd::Tensor;
+
+namespace {
+
+// `values` [B, Tq, Dv] with the rows of the fully masked queries replaced by `row(b)` [Dv].
+template <typename RowFn>
+std::vector<double> with_fully_masked_rows(std::vector<double> values,
+                                           const std::vector<bool>& mask, int B, int Tq, int Tk,
+                                           int Dv, RowFn row) {
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < Tq; ++i) {
+      bool all_blocked = true;
+      for (int j = 0; j < Tk; ++j) all_blocked = all_blocked && mask[(b * Tq + i) * Tk + j];
+      if (!all_blocked) continue;
+      std::vector<double> replacement = row(b);
+      for (int e = 0; e < Dv; ++e) values[(b * Tq + i) * Dv + e] = replacement[e];
+    }
+  return values;
+}
+
+// Calls the learner's attention and compares with the library's.
+void check(const Case& test_case, const std::vector<float>& q, const std::vector<float>& k,
+           const std::vector<float>& v, const std::vector<bool>& mask, int B, int Tq, int Tk, int D,
+           int Dv, const std::string& hint) {
+  Tensor query(as_array(q, {B, Tq, D})), key(as_array(k, {B, Tk, D})),
+      value(as_array(v, {B, Tk, Dv}));
+  Tensor blocked(tensor::from_vector(mask, {B, Tq, Tk}));
+  auto attention = [&](const Tensor& m) {
+    return values_of(nn::scaled_dot_product_attention(query, key, value, m).output.data());
+  };
+  Output out{.name = "out", .shape = {B, Tq, Dv}, .expected = attention(blocked), .hint = hint};
+  // Filling with -1e9 (in float, -1e9 + score rounds to -1e9): a fully masked row is uniform.
+  auto mean_of_values = [&](int b) {
+    std::vector<double> mean(Dv, 0.0);
+    for (int j = 0; j < Tk; ++j)
+      for (int e = 0; e < Dv; ++e) mean[e] += v[(b * Tk + j) * Dv + e] / Tk;
+    return mean;
+  };
+  out.mistakes = {
+      {"did you divide the scores by sqrt(D)? scores = Q K^T / sqrt(D), before the mask and "
+       "softmax.",
+       values_of(nn::dot_product_attention(query, key, value, blocked).output.data())},
+      {"the mask was ignored: where mask[b, i, j] is true key j is blocked for query i, so its\n"
+       "score must be -inf before the softmax (weight exactly 0).",
+       attention(Tensor())},
+      {"the mask is inverted: true means BLOCKED (PyTorch's bool convention), false allowed.",
+       attention(autograd::logical_not(blocked))},
+      {"a query whose every key is blocked has max score -inf, and exp(-inf - (-inf)) is nan:\n"
+       "give that row weights 0, so its output is 0 (this library's convention, nn/attention.hpp).",
+       with_fully_masked_rows(out.expected, mask, B, Tq, Tk, Dv,
+                              [&](int) { return std::vector<double>(Dv, std::nan("")); })},
+      {"a fully masked query averaged every value: filling blocked scores with a large negative\n"
+       "number (-1e9) instead of -inf makes that row uniform. Use -inf and give a row with every\n"
+       "key blocked weights 0 and output 0 (this library's convention, nn/attention.hpp).",
+       with_fully_masked_rows(out.expected, mask, B, Tq, Tk, Dv, mean_of_values)},
+  };
+  expect_close(test_case, out, exercise::masked_scaled_attention(q, k, v, mask, B, Tq, Tk, D, Dv));
+}
+
+}  // namespace
+
+int main() {
+  return run("masked_scaled_attention", [] {
+    tensor::Generator gen(6);
+
+    // 1. Causal: query i may see keys j <= i.
+    std::vector<bool> causal(4 * 4);
+    for (int i = 0; i < 4; ++i)
+      for (int j = 0; j < 4; ++j) causal[i * 4 + j] = j > i;
+    check({1, 3, "causal mask (true where key j > query i): q, k [1, 4, 8], v [1, 4, 3]"},
+          normal_values({1, 4, 8}, 0, 1, gen), normal_values({1, 4, 8}, 0, 1, gen),
+          normal_values({1, 4, 3}, 0, 1, gen), causal, 1, 4, 4, 8, 3,
+          "out = softmax(Q K^T / sqrt(D) with -inf where mask is true) V; under a causal mask\n"
+          "query 0 sees only key 0, so out[0, 0, :] = v[0, 0, :].");
+
+    // 2. Padding: sequence 0 has 3 real keys of 5, sequence 1 has 4.
+    const int lengths[2] = {3, 4};
+    std::vector<bool> padding(2 * 3 * 5);
+    for (int b = 0; b < 2; ++b)
+      for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 5; ++j) padding[(b * 3 + i) * 5 + j] = j >= lengths[b];
+    check(
+        {2, 3, "padding mask, key lengths 3 and 4 of 5: q [2, 3, 4], k [2, 5, 4], v [2, 5, 2]"},
+        normal_values({2, 3, 4}, 0, 1, gen), normal_values({2, 5, 4}, 0, 1, gen),
+        normal_values({2, 5, 2}, 0, 1, gen), padding, 2, 3, 5, 4, 2,
+        "mask[b, i, j] is mask[(b * Tq + i) * Tk + j]; padded keys (j >= length) get weight 0,\n"
+        "and each sequence b uses its own q, k, v at offsets b * Tq * D, b * Tk * D, b * Tk * Dv.");
+
+    // 3. A random mask, and query 2 of sequence 1 with every key blocked.
+    std::vector<bool> random_mask(2 * 3 * 4);
+    std::vector<float> coin = uniform_values({2, 3, 4}, 0, 1, gen);
+    for (std::size_t n = 0; n < random_mask.size(); ++n) random_mask[n] = coin[n] < 0.4f;
+    for (int j = 0; j < 4; ++j) random_mask[(1 * 3 + 2) * 4 + j] = true;
+    random_mask[(0 * 3 + 0) * 4 + 0] = false;  // every other query keeps at least one key
+    random_mask[(0 * 3 + 1) * 4 + 1] = false;
+    random_mask[(0 * 3 + 2) * 4 + 2] = false;
+    random_mask[(1 * 3 + 0) * 4 + 3] = false;
+    random_mask[(1 * 3 + 1) * 4 + 0] = false;
+    check({3, 3, "random mask, query [1, 2] fully masked: q [2, 3, 6], k [2, 4, 6], v [2, 4, 5]"},
+          normal_values({2, 3, 6}, 0, 1, gen), normal_values({2, 4, 6}, 0, 1, gen),
+          normal_values({2, 4, 5}, 0, 1, gen), random_mask, 2, 3, 4, 6, 5,
+          "blocked keys get weight exactly 0; a query with every key blocked gets output 0.");
+  });
+}

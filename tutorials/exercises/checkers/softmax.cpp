@@ -1,0 +1,66 @@
+// Checker of tutorials/exercises/softmax.cpp: exercise::softmax against tensor::softmax on small
+// scores, scores around +-1000 (the naive formula gives nan) and rows with -inf entries.
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "tensor/ops.hpp"
+#include "tutorials/exercises/exercise_check.hpp"
+
+namespace exercise {
+std::vector<float> softmax(const std::vector<float>& x, int rows, int cols);  // the learner's
+}
+
+using namespace exercise_check;
+
+namespace {
+
+// Calls the learner's softmax on x [rows, cols] and compares with the library's.
+void check(const Case& test_case, const std::vector<float>& x, int rows, int cols,
+           const std::string& hint) {
+  tensor::Array scores = as_array(x, {rows, cols});
+  Output out{.name = "out",
+             .shape = {rows, cols},
+             .expected = values_of(tensor::softmax(scores, -1)),
+             .hint = hint};
+  out.mistakes = {
+      {"each row must sum to 1, but you normalised each column: the sum runs over the scores\n"
+       "of one row, sum_j exp(x[r, j] - max_r).",
+       values_of(tensor::softmax(scores, 0))},
+      {"exp(x - max) is only the numerator: divide every entry of a row by the row's sum.",
+       values_of(tensor::exp(scores - tensor::amax(scores, {-1}, /*keepdim=*/true)))},
+  };
+  expect_close(test_case, out, exercise::softmax(x, rows, cols));
+}
+
+}  // namespace
+
+int main() {
+  return run("softmax", [] {
+    tensor::Generator gen(2);
+    const float inf = std::numeric_limits<float>::infinity();
+
+    // 1. Small scores: the formula itself.
+    check({1, 3, "small scores: x [2, 5] uniform in [-3, 3)"}, uniform_values({2, 5}, -3, 3, gen),
+          2, 5, "out[r, c] = exp(x[r, c] - m) / sum_j exp(x[r, j] - m), with m the max of row r.");
+
+    // 2. Large scores: exp(1000) = inf (inf / inf = nan), exp(-1000) = 0 (0 / 0 = nan).
+    std::vector<float> large = uniform_values({3, 4}, -5, 5, gen);  // x [3, 4]
+    for (int c = 0; c < 4; ++c) {
+      large[0 * 4 + c] += 1000.0f;
+      large[1 * 4 + c] -= 1000.0f;
+    }
+    check(
+        {2, 3, "scores around +1000 (row 0) and -1000 (row 1), row 2 small: x [3, 4]"}, large, 3, 4,
+        "did you subtract the row max? In float exp(1000) overflows to inf (inf / inf = nan)\n"
+        "and exp(-1000) underflows to 0 (0 / 0 = nan); softmax(x) = softmax(x - max) avoids both.");
+
+    // 3. Masked scores: a -inf score gets probability exactly 0.
+    std::vector<float> masked = uniform_values({3, 6}, -2, 2, gen);  // x [3, 6]
+    masked[0 * 6 + 1] = masked[0 * 6 + 4] = -inf;
+    for (int c = 1; c < 6; ++c) masked[1 * 6 + c] = -inf;  // row 1: only score 0 is allowed
+    check({3, 3, "rows with -inf scores (masked positions): x [3, 6]"}, masked, 3, 6,
+          "a -inf score must get probability exactly 0 (exp(-inf) = 0), and a row with a single\n"
+          "finite score puts all its probability there (1).");
+  });
+}

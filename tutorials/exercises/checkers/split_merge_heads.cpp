@@ -1,0 +1,96 @@
+// Checker of tutorials/exercises/split_merge_heads.cpp: exercise::split_heads and
+// exercise::merge_heads against the library's view + permute (as nn::MultiheadAttention splits
+// its heads), on inputs whose values are their own flat indices.
+#include <string>
+#include <vector>
+
+#include "tensor/factory.hpp"
+#include "tutorials/exercises/exercise_check.hpp"
+
+namespace exercise {
+std::vector<float> split_heads(const std::vector<float>& x, int B, int T, int H, int D);
+std::vector<float> merge_heads(const std::vector<float>& x, int B, int T, int H, int D);
+}  // namespace exercise
+
+using namespace exercise_check;
+
+namespace {
+
+// 0, 1, 2, ...: every value names the flat index it came from.
+std::vector<float> flat_indices(int count) {
+  std::vector<float> x(count);
+  for (int n = 0; n < count; ++n) x[n] = static_cast<float>(n);
+  return x;
+}
+
+// [B, T, H * D] -> [B, H, T, D] with the library: a view, then the head axis moved before time.
+tensor::Array split(const std::vector<float>& x, int B, int T, int H, int D) {
+  return as_array(x, {B, T, H, D}).permute({0, 2, 1, 3}).contiguous();
+}
+tensor::Array merge(const std::vector<float>& x, int B, int T, int H, int D) {
+  return as_array(x, {B, H, T, D}).permute({0, 2, 1, 3}).reshape({B, T, H * D});
+}
+
+const char* kIndexHint =
+    "x[n] = n here, so the expected value is the flat index in x that belongs at this place.\n";
+
+}  // namespace
+
+int main() {
+  return run("split_merge_heads", [] {
+    const int B = 2, T = 3, H = 4, D = 5;
+
+    // 1. split_heads
+    std::vector<float> x = flat_indices(B * T * H * D);
+    Output split_out{.name = "split_heads(x)",
+                     .shape = {B, H, T, D},
+                     .expected = values_of(split(x, B, T, H, D)),
+                     .hint = std::string(kIndexHint) +
+                             "out[b, h, t, d] = x[b, t, h * D + d], at out's flat index\n"
+                             "((b * H + h) * T + t) * D + d.",
+                     .rtol = 0,
+                     .atol = 0};
+    split_out.mistakes = {
+        {std::string(kIndexHint) +
+             "you copied x as it is: a reshape to [B, T, H, D] alone keeps time in front of the\n"
+             "heads; the head axis must move in front of time ([B, H, T, D]).",
+         std::vector<double>(x.begin(), x.end())},
+        {std::string(kIndexHint) +
+             "head h owns the contiguous features h * D .. h * D + D - 1 of a position, not every\n"
+             "H-th feature (x[b, t, d * H + h]).",
+         values_of(as_array(x, {B, T, D, H}).permute({0, 3, 1, 2}).contiguous())},
+    };
+    expect_close({1, 3, "split_heads: x [2, 3, 4 * 5] (B 2, T 3, H 4, D 5), x[n] = n"}, split_out,
+                 exercise::split_heads(x, B, T, H, D));
+
+    // 2. merge_heads
+    Output merge_out{
+        .name = "merge_heads(x)",
+        .shape = {B, T, H * D},
+        .expected = values_of(merge(x, B, T, H, D)),
+        .hint = std::string(kIndexHint) +
+                "out[b, t, h * D + d] = x[b, h, t, d], which is x[((b * H + h) * T + t) * D + d].",
+        .rtol = 0,
+        .atol = 0};
+    merge_out.mistakes = {
+        {std::string(kIndexHint) +
+             "you copied x as it is: the heads [B, H, T, D] must move back behind time and be\n"
+             "concatenated per position ([B, T, H * D]).",
+         std::vector<double>(x.begin(), x.end())},
+    };
+    expect_close({2, 3, "merge_heads: x [2, 4, 3, 5] (B 2, H 4, T 3, D 5), x[n] = n"}, merge_out,
+                 exercise::merge_heads(x, B, T, H, D));
+
+    // 3. merge undoes split, on other sizes.
+    const int B3 = 3, T3 = 2, H3 = 3, D3 = 2;
+    std::vector<float> y = flat_indices(B3 * T3 * H3 * D3);
+    Output round_trip{.name = "merge_heads(split_heads(x))",
+                      .shape = {B3, T3, H3 * D3},
+                      .expected = std::vector<double>(y.begin(), y.end()),
+                      .hint = "merge_heads must undo split_heads exactly; check both with T != H.",
+                      .rtol = 0,
+                      .atol = 0};
+    expect_close({3, 3, "round trip: x [3, 2, 3 * 2] (B 3, T 2, H 3, D 2)"}, round_trip,
+                 exercise::merge_heads(exercise::split_heads(y, B3, T3, H3, D3), B3, T3, H3, D3));
+  });
+}

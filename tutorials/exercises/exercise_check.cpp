@@ -1,0 +1,160 @@
+// exercise_check.cpp — the comparison and the PASS / FAIL lines of the exercise checkers.
+#include "tutorials/exercises/exercise_check.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <sstream>
+
+#include "tensor/factory.hpp"
+
+namespace exercise_check {
+
+namespace {
+
+// Thrown by expect_close with the text that follows "FAIL <exercise>: ".
+struct Failure {
+  std::string text;
+};
+
+int values_checked = 0;  // over every expect_close that passed, for the PASS line
+int cases_seen = 0;      // the largest case number checked
+
+std::string number_text(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6g", value);
+  return text;
+}
+
+bool close(double got, double expected, double rtol, double atol) {
+  if (std::isnan(expected) || std::isnan(got)) return std::isnan(expected) && std::isnan(got);
+  if (std::isinf(expected) || std::isinf(got)) return got == expected;
+  return std::fabs(got - expected) <= atol + rtol * std::fabs(expected);
+}
+
+// Index of the first value of `got` not within tolerance of `expected` (-1 when all are).
+std::int64_t first_mismatch(const std::vector<double>& got, const std::vector<double>& expected,
+                            double rtol, double atol) {
+  for (std::size_t i = 0; i < got.size(); ++i)
+    if (!close(got[i], expected[i], rtol, atol)) return static_cast<std::int64_t>(i);
+  return -1;
+}
+
+// Row-major multi-index of flat position `flat`: "[1, 2]".
+std::string index_text(std::int64_t flat, const Shape& shape) {
+  std::vector<std::int64_t> index(shape.size());
+  for (std::size_t d = shape.size(); d-- > 0;) {
+    index[d] = flat % shape[d];
+    flat /= shape[d];
+  }
+  return shape_text(index);
+}
+
+// The hint for a wrong answer: the stub's zeros, then a known mistake, then the general one.
+std::string choose_hint(const Output& output, const std::vector<double>& got) {
+  bool all_zero = true, expected_all_zero = true;
+  for (double v : got) all_zero = all_zero && v == 0.0;
+  for (double v : output.expected) expected_all_zero = expected_all_zero && v == 0.0;
+  if (all_zero && !expected_all_zero)
+    return "every value of " + output.name +
+           " is 0, as the stub's placeholder returns: fill in the TODO.\n" + output.hint;
+  for (const Mistake& mistake : output.mistakes)
+    if (mistake.values.size() == got.size() &&
+        first_mismatch(got, mistake.values, output.rtol, output.atol) < 0)
+      return mistake.hint;
+  return output.hint;
+}
+
+// Indents the continuation lines of a multi-line text to sit under its first line.
+std::string indented(std::string text) {
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  std::string result;
+  for (char c : text) result += c == '\n' ? std::string("\n          ") : std::string(1, c);
+  return result;
+}
+
+}  // namespace
+
+std::string shape_text(const Shape& shape) {
+  std::string text = "[";
+  for (std::size_t d = 0; d < shape.size(); ++d) text += (d ? ", " : "") + std::to_string(shape[d]);
+  return text + "]";
+}
+
+void expect_close(const Case& test_case, const Output& output, const std::vector<double>& got) {
+  cases_seen = std::max(cases_seen, test_case.number);
+  std::string where = "  case:   " + std::to_string(test_case.number) + " of " +
+                      std::to_string(test_case.count) + ", " + test_case.description + "\n";
+  if (got.size() != output.expected.size())
+    throw Failure{
+        output.name + " has " + std::to_string(got.size()) + " values, expected " +
+        std::to_string(output.expected.size()) + " (shape " + shape_text(output.shape) + ")\n" +
+        where + "  hint:   " + indented("size the result from the shapes in the task statement.")};
+  std::int64_t i = first_mismatch(got, output.expected, output.rtol, output.atol);
+  if (i < 0) {
+    values_checked += static_cast<int>(got.size());
+    return;
+  }
+  std::string tolerance = output.rtol == 0 && output.atol == 0
+                              ? "exact"
+                              : "tolerance " + number_text(output.atol) + " + " +
+                                    number_text(output.rtol) + " * |expected|";
+  throw Failure{"first wrong value at index " + index_text(i, output.shape) + " (flat " +
+                std::to_string(i) + "): expected " + number_text(output.expected[i]) + ", got " +
+                number_text(got[i]) + "\n" + where + "  output: " + output.name + " " +
+                shape_text(output.shape) + ", " + tolerance + "\n" +
+                "  hint:   " + indented(choose_hint(output, got))};
+}
+
+void expect_close(const Case& test_case, const Output& output, const std::vector<float>& got) {
+  expect_close(test_case, output, std::vector<double>(got.begin(), got.end()));
+}
+
+void expect_close(const Case& test_case, const Output& output,
+                  const std::vector<std::int64_t>& got) {
+  expect_close(test_case, output, std::vector<double>(got.begin(), got.end()));
+}
+
+void expect_close(const Case& test_case, const Output& output, const std::vector<bool>& got) {
+  expect_close(test_case, output, std::vector<double>(got.begin(), got.end()));
+}
+
+int run(const std::string& exercise, const std::function<void()>& checks) {
+  try {
+    checks();
+  } catch (const Failure& failure) {
+    std::printf("FAIL %s: %s\n", exercise.c_str(), failure.text.c_str());
+    return 1;
+  } catch (const std::exception& e) {
+    std::printf(
+        "FAIL %s: an exception escaped in case %d: %s\n"
+        "  hint:   an index out of range (.at()) or a size that does not follow the shapes "
+        "in the task statement?\n",
+        exercise.c_str(), cases_seen + 1, e.what());
+    return 1;
+  }
+  std::printf("PASS %s: %d cases, %d values checked\n", exercise.c_str(), cases_seen,
+              values_checked);
+  return 0;
+}
+
+std::vector<float> uniform_values(const Shape& shape, double low, double high,
+                                  tensor::Generator& gen) {
+  return tensor::uniform(shape, low, high, gen).to_vector<float>();
+}
+
+std::vector<float> normal_values(const Shape& shape, double mean, double std,
+                                 tensor::Generator& gen) {
+  return tensor::normal(shape, mean, std, gen).to_vector<float>();
+}
+
+tensor::Array as_array(const std::vector<float>& values, const Shape& shape) {
+  return tensor::from_vector(values, shape).to(tensor::DType::Float64);
+}
+
+std::vector<double> values_of(const tensor::Array& array) {
+  return array.to_vector<double>();
+}
+
+}  // namespace exercise_check
