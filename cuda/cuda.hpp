@@ -47,7 +47,7 @@ bool use_cublas();
 Array fused_attention(const Array& q, const Array& k, const Array& v, double scale);
 
 // ---- device memory ------------------------------------------------------------------------------
-// Both backends keep freed blocks for reuse (cuda/caching_allocator.hpp).
+// Both backends keep freed blocks for reuse (tensor/caching_allocator.hpp).
 struct MemoryStats {
   std::size_t bytes_in_use = 0;     // held by live tensors (sizes rounded up to a size class)
   std::size_t bytes_cached = 0;     // freed by tensors, kept for reuse

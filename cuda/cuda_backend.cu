@@ -13,7 +13,7 @@
 #include <string>
 
 #include "cuda/blas_layout.hpp"
-#include "cuda/caching_allocator.hpp"
+#include "tensor/caching_allocator.hpp"
 #include "cuda/kernels/kernel_backend.cuh"
 
 #ifdef ATTN_HAVE_CUBLAS
@@ -101,7 +101,7 @@ class CudaBackend final : public KernelBackend {
   }
 
   MemoryStats memory_stats() override {
-    CachingAllocator::Stats s = allocator_.stats();
+    tensor::CachingAllocator::Stats s = allocator_.stats();
     return MemoryStats{s.bytes_in_use, s.bytes_cached, s.raw_allocations, s.cache_hits};
   }
   void empty_cache() override { allocator_.release_cached(); }
@@ -130,7 +130,7 @@ class CudaBackend final : public KernelBackend {
 
   std::once_flag probe_;
   std::string unusable_;  // why there is no GPU; empty when there is one
-  CachingAllocator allocator_{raw_device_allocate, raw_device_free};
+  tensor::CachingAllocator allocator_{raw_device_allocate, raw_device_free};
 #ifdef ATTN_HAVE_CUBLAS
   std::once_flag cublas_once_;
   cublasHandle_t cublas_ = nullptr;

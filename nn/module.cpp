@@ -94,6 +94,11 @@ void Module::to(Device device) {
   for (auto& [name, tensor] : named_buffers()) tensor.set_data(tensor.data().to(device));
 }
 
+Device Module::device() const {
+  NamedTensors params = named_parameters();
+  return params.empty() ? tensor::kCPU : params.front().second.device();
+}
+
 void Module::to(DType dtype) {
   for (auto& [name, tensor] : named_parameters()) tensor.set_data(tensor.data().to(dtype));
   for (auto& [name, tensor] : named_buffers())

@@ -59,6 +59,8 @@ class Module {
   void zero_grad();            // forget the gradients of all parameters
   // Moves every parameter and buffer to `device` (in place: existing handles see the move).
   void to(Device device);
+  // Where the parameters live (cpu for a module without parameters).
+  Device device() const;
   void to(DType dtype);
 
   // A tree like PyTorch's print(model), with each parameter's shape and the count per module.

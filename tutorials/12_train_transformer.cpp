@@ -72,7 +72,7 @@ std::vector<double> split_numbers(const std::string& text) {
 int main(int argc, char** argv) {
   CLI::App app{"12_train_transformer: train an encoder-decoder Transformer on a synthetic task"};
   tutorial::Options options;
-  tutorial::add_common_flags(app, options);
+  tutorial::add_common_flags(app, options, /*with_device=*/true);
   Settings s;
   app.add_option("--task", s.task, "copy, reverse, sort or addition")->capture_default_str();
   app.add_option("--symbols", s.symbols, "vocabulary symbols (besides PAD/BOS/EOS)")->capture_default_str();
@@ -123,8 +123,10 @@ int main(int argc, char** argv) {
   config.layer = {s.d_model, s.heads, s.d_ff, s.dropout, "gelu", /*norm_first=*/true, 1e-5};
   config.num_encoder_layers = config.num_decoder_layers = s.layers;
   Transformer model(config, model_gen);
-  std::printf("  encoder-decoder, pre-LN, d_model %lld, %lld heads, %lld+%lld layers, d_ff %lld: "
-              "%lld parameters\n", static_cast<long long>(s.d_model), static_cast<long long>(s.heads),
+  const Device device = Device::parse(options.device);
+  model.to(device);  // cpu, cuda (a GPU, in a CUDA=1 build) or cuda-sim (the CUDA kernels on the CPU)
+  std::printf("  on %s: encoder-decoder, pre-LN, d_model %lld, %lld heads, %lld+%lld layers, d_ff %lld: "
+              "%lld parameters\n", device.str().c_str(), static_cast<long long>(s.d_model), static_cast<long long>(s.heads),
               static_cast<long long>(s.layers), static_cast<long long>(s.layers),
               static_cast<long long>(s.d_ff), static_cast<long long>(model.num_parameters()));
   Adam optimizer(model.parameters(), s.lr);
@@ -169,7 +171,7 @@ int main(int argc, char** argv) {
   double best = history.accuracy.empty() ? 0 : history.accuracy.back().second;
   while (step < s.steps && best < s.target) {
     tutorial::Stopwatch step_clock;
-    data::Batch batch = data::make_batch(dataset.sample_train(s.batch, data_gen));
+    data::Batch batch = data::make_batch(dataset.sample_train(s.batch, data_gen), device);
     Tensor logits = model.forward(batch.src, batch.tgt_in, batch.src_padding, batch.tgt_padding);
     // Every position at once: logits [B, T, V] against the shifted targets [B, T]; PAD ignored.
     Tensor loss = autograd::cross_entropy(logits.reshape({-1, logits.size(-1)}),
@@ -200,7 +202,7 @@ int main(int argc, char** argv) {
   tutorial::section("4. Greedy decoding of held-out sequences");
   for (int i = 0; i < 4; ++i) {
     const data::Example& ex = dataset.held_out()[i];
-    data::Batch one = data::make_batch({ex});
+    data::Batch one = data::make_batch({ex}, device);
     Tensor decoded = greedy_decode(model, one.src, one.src_padding, one.tgt_out.size(1), data::BOS, data::EOS);
     std::vector<std::int64_t> output = tutorial::until_eos(decoded.to_vector<std::int64_t>());
     std::printf("  %s  ->  %s  %s\n", task.to_text(ex.source).c_str(), task.to_text(output).c_str(),

@@ -12,7 +12,7 @@
 #include <cstring>
 #include <new>
 
-#include "cuda/caching_allocator.hpp"
+#include "tensor/caching_allocator.hpp"
 #include "cuda/kernels/kernel_backend.cuh"
 
 namespace tensor::cuda::sim {
@@ -44,13 +44,13 @@ class CudaSimBackend final : public KernelBackend {
   }
 
   MemoryStats memory_stats() override {
-    CachingAllocator::Stats s = allocator_.stats();
+    tensor::CachingAllocator::Stats s = allocator_.stats();
     return MemoryStats{s.bytes_in_use, s.bytes_cached, s.raw_allocations, s.cache_hits};
   }
   void empty_cache() override { allocator_.release_cached(); }
 
  private:
-  CachingAllocator allocator_{
+  tensor::CachingAllocator allocator_{
       [](std::size_t nbytes) { return std::aligned_alloc(kAlignment, nbytes); },
       [](void* block) { std::free(block); }};
 };

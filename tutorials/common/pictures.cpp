@@ -68,7 +68,7 @@ void write_training_pictures(nn::Transformer& model, const nn::data::SyntheticTa
   }
 
   // Attention on one held-out example, teacher-forced with its true target.
-  nn::data::Batch batch = nn::data::make_batch({example});
+  nn::data::Batch batch = nn::data::make_batch({example}, model.device());
   autograd::NoGradGuard no_grad;
   bool was_training = model.is_training();
   model.eval();

@@ -68,7 +68,7 @@ ExactMatch exact_match(nn::Transformer& model, const std::vector<nn::data::Examp
   for (std::size_t start = 0; start < examples.size(); start += batch_size) {
     std::size_t end = std::min(examples.size(), start + static_cast<std::size_t>(batch_size));
     std::vector<nn::data::Example> chunk(examples.begin() + start, examples.begin() + end);
-    nn::data::Batch batch = nn::data::make_batch(chunk);
+    nn::data::Batch batch = nn::data::make_batch(chunk, model.device());
     std::int64_t longest = batch.tgt_out.size(1);  // target + EOS
     nn::Tensor decoded = nn::greedy_decode(model, batch.src, batch.src_padding, longest,
                                            nn::data::BOS, nn::data::EOS);

@@ -1,14 +1,16 @@
-// caching_allocator.hpp — keeps freed device memory for reuse instead of giving it back.
+// caching_allocator.hpp — keeps freed memory for reuse instead of giving it back.
 //
-// cudaMalloc and cudaFree are slow (cudaFree waits for the whole device to go idle), and a
-// training loop frees and allocates the same sizes every step: the activations of step t die
-// just before step t + 1 asks for blocks of the same sizes. So a freed block goes into a free
-// list for its size class, and the next request of that class takes it from there. Only when the
-// device runs out of memory are the cached blocks really freed (and the request retried).
+// A training loop frees and allocates the same sizes every step: the activations of step t die
+// just before step t + 1 asks for blocks of the same sizes. Giving them back costs: cudaFree waits
+// for the whole GPU to go idle, and on the CPU a large block returned to the system comes back as
+// fresh pages that the kernel must zero on first touch (a page fault per 4 KiB). So a freed block
+// goes into a free list for its size class, and the next request of that class takes it from
+// there. Cached blocks are really freed when the device runs out of memory (and the request is
+// retried), or, past max_cached_bytes, as they come back.
 //
 // Size classes: requests are rounded up to a multiple of 512 bytes (of 1 MiB from 1 MiB on), and
-// a cached block serves only requests of exactly its class. Both backends use this class (the
-// simulator over host memory), so its logic is tested in CI even without a GPU.
+// a cached block serves only requests of exactly its class. The cpu, cuda and cuda-sim backends
+// all use this class.
 #pragma once
 
 #include <cstddef>
@@ -18,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-namespace tensor::cuda {
+namespace tensor {
 
 class CachingAllocator {
  public:
@@ -30,9 +32,15 @@ class CachingAllocator {
   };
 
   // raw_allocate returns nullptr when out of memory; raw_free gives a block back for good.
+  // max_cached_bytes bounds the memory kept for reuse (blocks beyond it are freed at once).
   CachingAllocator(std::function<void*(std::size_t)> raw_allocate,
-                   std::function<void(void*)> raw_free)
-      : raw_allocate_(std::move(raw_allocate)), raw_free_(std::move(raw_free)) {}
+                   std::function<void(void*)> raw_free,
+                   std::size_t max_cached_bytes = static_cast<std::size_t>(-1))
+      : raw_allocate_(std::move(raw_allocate)),
+        raw_free_(std::move(raw_free)),
+        max_cached_bytes_(max_cached_bytes) {}
+  CachingAllocator(const CachingAllocator&) = delete;
+  CachingAllocator& operator=(const CachingAllocator&) = delete;
 
   static std::size_t size_class(std::size_t nbytes) {
     const std::size_t step = nbytes < (std::size_t(1) << 20) ? 512 : (std::size_t(1) << 20);
@@ -67,8 +75,12 @@ class CachingAllocator {
   void deallocate(void* block, std::size_t nbytes) {
     const std::size_t size = size_class(nbytes);
     std::lock_guard<std::mutex> lock(mutex_);
-    free_[size].push_back(block);
     stats_.bytes_in_use -= size;
+    if (stats_.bytes_cached + size > max_cached_bytes_) {
+      raw_free_(block);
+      return;
+    }
+    free_[size].push_back(block);
     stats_.bytes_cached += size;
   }
 
@@ -93,9 +105,10 @@ class CachingAllocator {
 
   std::function<void*(std::size_t)> raw_allocate_;
   std::function<void(void*)> raw_free_;
+  std::size_t max_cached_bytes_;
   mutable std::mutex mutex_;
   std::unordered_map<std::size_t, std::vector<void*>> free_;  // size class -> free blocks
   Stats stats_;
 };
 
-}  // namespace tensor::cuda
+}  // namespace tensor
