@@ -1,9 +1,10 @@
-// matmul.cpp — the plain cpu matrix multiply: obviously correct, and the reference that any
-// faster kernel is tested against.
+// matmul.cpp — the plain cpu matrix multiply: obviously correct, and the reference that the
+// fast kernel (gemm.cpp) is tested against; and CpuBackend::matmul, which picks between them.
 #include <stdexcept>
 #include <type_traits>
 
 #include "tensor/cpu/cpu_backend.hpp"
+#include "tensor/cpu/gemm.hpp"
 #include "tensor/cpu/loops.hpp"
 #include "tensor/cpu/matmul_reference.hpp"
 
@@ -69,8 +70,15 @@ void matmul_reference(const Array& a, const Array& b, const Array& out) {
   });
 }
 
+// The packed, blocked kernel of gemm.cpp for float matrices big enough to pay for packing;
+// the plain loop above for tiny ones and for int64.
 void CpuBackend::matmul(const Array& a, const Array& b, const Array& out) {
-  matmul_reference(a, b, out);
+  const bool floating = out.dtype() == DType::Float32 || out.dtype() == DType::Float64;
+  if (floating && gemm_pays_off(out.size(-2), out.size(-1), a.size(-1))) {
+    gemm(a, b, out);
+  } else {
+    matmul_reference(a, b, out);
+  }
 }
 
 }  // namespace tensor::cpu

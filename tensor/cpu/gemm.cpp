@@ -1,0 +1,634 @@
+// gemm.cpp — a fast matrix multiply on the cpu: Goto's algorithm, as BLIS and OpenBLAS do it.
+//
+// Why the plain triple loop (matmul_reference) is slow: for big matrices it streams all of B
+// through the caches once per row of A, so most loads wait on memory. A core here can finish
+// two 16-float fused multiply-adds (FMAs) per cycle, 64 flops, but only with its operands in
+// registers or in the L1 cache. The fix is to cut the product into blocks sized for each cache
+// level, copy ("pack") each block once into a buffer laid out in exactly the order the
+// innermost kernel reads it, and reuse every loaded value as many times as possible.
+//
+//   C [M x N] = A [M x K] @ B [K x N]
+//
+//   loop 1  jc: columns of C and B, nc at a time
+//   loop 2  pc: the shared dim K, kc at a time
+//                 pack B[pc : pc+kc, jc : jc+nc] -> packed_b   (kc x nc: lives in L3)
+//   loop 3  ic: rows of C and A, mc at a time
+//                 pack A[ic : ic+mc, pc : pc+kc] -> packed_a   (mc x kc: lives in L2)
+//   loop 4  jr: NR columns at a time: a kc x NR "b micro-panel" of packed_b  (stays in L1)
+//   loop 5  ir: MR rows at a time: an MR x kc "a micro-panel" of packed_a (streams from L2)
+//                 micro-kernel: C tile [MR x NR] (+)= a micro-panel @ b micro-panel
+//
+//       packed_a (mc x kc)           packed_b (kc x nc)              C block (mc x nc)
+//      in MR-row micro-panels       in NR-column micro-panels
+//               kc                         nc                                nc
+//        +--------------+          +----+----+----+---         +----+----+----+---
+//     MR |  a panel 0   |       kc | b  | b  | b  |         MR |    |tile|    |
+//        +--------------+          | 0  | 1  | 2  | ...        +----+----+----+---
+//     MR |  a panel 1   |          |    |    |    |         MR |    |    |    |
+//        +--------------+          +----+----+----+---         +----+----+----+---
+//        |     ...      |            NR   NR   NR              |        ...
+//
+//   tile (i, j) of the C block = a panel i @ b panel j    (loop 4 picks j, loop 5 picks i)
+//
+// The micro-kernel holds the MR x NR tile of C in registers (12 x 32 floats with AVX-512: 24
+// vector registers). At each of its kc steps it loads one row of the b micro-panel (NR values:
+// 2 vector registers), broadcasts each of the MR values of column k of the a micro-panel, and
+// does MR x 2 FMAs: every loaded value feeds several FMAs, and the b micro-panel, reused by
+// all of loop 5, is read from L1.
+//
+// Packing also takes care of strides: the packing loops read A and B through any strides (a
+// transposed view, a stride-0 broadcast batch), and the micro-kernel only sees packed buffers,
+// so `q @ k.transpose(-2, -1)` needs no copy of k. And edges: a short last micro-panel is
+// padded with zeros (not left as garbage, which could hold NaNs or slow denormals), the
+// micro-kernel always computes a full MR x NR tile, and a tile that sticks out of C (or a C
+// whose columns are not contiguous) is computed into a small buffer of which only the valid
+// part is written.
+//
+// Sections: 1. SIMD wrappers  2. block sizes  3. micro-kernel  4. packing  5. the five loops
+// 6. batches and threads.
+#include "tensor/cpu/gemm.hpp"
+
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <new>
+#include <stdexcept>
+#include <type_traits>
+#include <vector>
+
+#include "tensor/cpu/loops.hpp"
+
+namespace tensor::cpu {
+
+namespace {
+
+// ---- 1. the vector instructions, chosen at build time -------------------------------------
+//
+// Simd<T> wraps the handful of intrinsics the micro-kernel needs, for the widest instruction
+// set the compiler targets (the Makefile builds with -march=native): AVX-512 (16 floats or 8
+// doubles per register, 32 registers), else AVX2 + FMA (8 floats or 4 doubles, 16 registers),
+// else plain scalar code, which works everywhere.
+
+#if defined(__AVX512F__)
+
+constexpr const char* kInstructionSet = "avx512";
+
+template <typename T>
+struct Simd;
+
+template <>
+struct Simd<float> {
+  using Vec = __m512;
+  static constexpr int kWidth = 16;
+  static Vec zero() { return _mm512_setzero_ps(); }
+  static Vec load(const float* p) { return _mm512_loadu_ps(p); }
+  static Vec broadcast(float x) { return _mm512_set1_ps(x); }
+  static Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }  // a * b + c
+  static Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
+  static void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
+  // The first n < kWidth lanes only; the others are neither read nor written.
+  static Vec load_first(const float* p, int n) { return _mm512_maskz_loadu_ps(mask(n), p); }
+  static void store_first(float* p, Vec v, int n) { _mm512_mask_storeu_ps(p, mask(n), v); }
+  static __mmask16 mask(int n) { return __mmask16((1u << n) - 1); }
+};
+
+template <>
+struct Simd<double> {
+  using Vec = __m512d;
+  static constexpr int kWidth = 8;
+  static Vec zero() { return _mm512_setzero_pd(); }
+  static Vec load(const double* p) { return _mm512_loadu_pd(p); }
+  static Vec broadcast(double x) { return _mm512_set1_pd(x); }
+  static Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_pd(a, b, c); }
+  static Vec add(Vec a, Vec b) { return _mm512_add_pd(a, b); }
+  static void store(double* p, Vec v) { _mm512_storeu_pd(p, v); }
+  static Vec load_first(const double* p, int n) { return _mm512_maskz_loadu_pd(mask(n), p); }
+  static void store_first(double* p, Vec v, int n) { _mm512_mask_storeu_pd(p, mask(n), v); }
+  static __mmask8 mask(int n) { return __mmask8((1u << n) - 1); }
+};
+
+// The register tile: kTileRows rows of C by kTileVectors registers of columns, 12 x 32 floats.
+// 12 x 2 = 24 accumulators + 2 registers for the row of b + 1 for the broadcast value of a =
+// 27 of the 32 zmm registers. Per step k, 2 vector loads and 12 broadcasts feed 24 FMAs: the
+// two FMA units stay busy (12 cycles) while the loads use under half of the load ports, and
+// 24 independent accumulators hide the 4-cycle FMA latency. Alone, with its operands in L1,
+// this kernel runs at ~93% of the FMA peak; 8 x 32, 14 x 32, 6 x 64 and 8 x 48 measured no
+// better in the full GEMM (bench/), and 12 rows waste less on a 128-row attention matrix.
+constexpr int kTileRows = 12;
+constexpr int kTileVectors = 2;
+
+#elif defined(__AVX2__) && defined(__FMA__)
+
+constexpr const char* kInstructionSet = "avx2";
+
+template <typename T>
+struct Simd;
+
+template <>
+struct Simd<float> {
+  using Vec = __m256;
+  static constexpr int kWidth = 8;
+  static Vec zero() { return _mm256_setzero_ps(); }
+  static Vec load(const float* p) { return _mm256_loadu_ps(p); }
+  static Vec broadcast(float x) { return _mm256_set1_ps(x); }
+  static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+  static Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
+  static void store(float* p, Vec v) { _mm256_storeu_ps(p, v); }
+  static Vec load_first(const float* p, int n) { return _mm256_maskload_ps(p, mask(n)); }
+  static void store_first(float* p, Vec v, int n) { _mm256_maskstore_ps(p, mask(n), v); }
+  static __m256i mask(int n) {  // lanes i < n have their top bit set
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+};
+
+template <>
+struct Simd<double> {
+  using Vec = __m256d;
+  static constexpr int kWidth = 4;
+  static Vec zero() { return _mm256_setzero_pd(); }
+  static Vec load(const double* p) { return _mm256_loadu_pd(p); }
+  static Vec broadcast(double x) { return _mm256_set1_pd(x); }
+  static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_pd(a, b, c); }
+  static Vec add(Vec a, Vec b) { return _mm256_add_pd(a, b); }
+  static void store(double* p, Vec v) { _mm256_storeu_pd(p, v); }
+  static Vec load_first(const double* p, int n) { return _mm256_maskload_pd(p, mask(n)); }
+  static void store_first(double* p, Vec v, int n) { _mm256_maskstore_pd(p, mask(n), v); }
+  static __m256i mask(int n) {
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
+  }
+};
+
+// 6 x 2 = 12 accumulators + 2 for b + 1 for a = 15 of the 16 ymm registers (BLIS's Haswell
+// kernel has the same shape).
+constexpr int kTileRows = 6;
+constexpr int kTileVectors = 2;
+
+#else
+
+constexpr const char* kInstructionSet = "scalar";
+
+// No vector instructions: a "vector" is one number, and the compiler may still vectorise the
+// unrolled loops of the micro-kernel on its own.
+template <typename T>
+struct Simd {
+  using Vec = T;
+  static constexpr int kWidth = 1;
+  static Vec zero() { return T(0); }
+  static Vec load(const T* p) { return *p; }
+  static Vec broadcast(T x) { return x; }
+  static Vec fma(Vec a, Vec b, Vec c) { return a * b + c; }
+  static Vec add(Vec a, Vec b) { return a + b; }
+  static void store(T* p, Vec v) { *p = v; }
+  static Vec load_first(const T*, int) { return T(0); }  // n < kWidth = 1: nothing to do
+  static void store_first(T*, Vec, int) {}
+};
+
+constexpr int kTileRows = 4;
+constexpr int kTileVectors = 8;
+
+#endif
+
+// ---- 2. block sizes, from the cache sizes ---------------------------------------------------
+//
+// The target machine (a Sapphire Rapids Xeon) has per core a 48 KiB L1 data cache and a 2 MiB
+// L2; the L3 is large and shared. The sizes below follow from those, then were checked by
+// measurement (make bench, and sweeps of kc in 128..384 and mc in 96..1356).
+
+constexpr std::int64_t kL1Bytes = 48 * 1024;
+constexpr std::int64_t kPackedABytes = 192 * 1024;
+
+template <typename T>
+struct Blocking {
+  // MR x NR: the register tile of C that one micro-kernel call computes.
+  static constexpr std::int64_t MR = kTileRows;
+  static constexpr std::int64_t NR = kTileVectors * Simd<T>::kWidth;
+  // kc: the kc x NR b micro-panel is reused by every micro-kernel call of loop 5, so it must
+  // stay in L1: two thirds of L1 (float, NR = 32: 32 KiB / 128 B = 256 steps), leaving room
+  // for the a micro-panel streaming past and the C tile. A longer kc also means fewer passes
+  // over C (each K slice reads and writes all of C once): 256 beat 192; 320 overflows L1.
+  static constexpr std::int64_t kc = 2 * kL1Bytes / 3 / (NR * std::int64_t(sizeof(T)));
+  // mc: the mc x kc packed A block is streamed from L2 once per b micro-panel (loop 4). It is
+  // kept to ~192 KiB, a tenth of L2 (float: 192 rows), because the C tiles and b micro-panels
+  // stream through L2 as well and would evict a bigger block: blocks of 384 rows up to half
+  // of L2 measured 5-10% slower for N >= 1024.
+  static constexpr std::int64_t mc =
+      std::max<std::int64_t>(MR, kPackedABytes / (kc * std::int64_t(sizeof(T))) / MR * MR);
+  // nc: the kc x nc packed B block is read from L2/L3 once per mc block of A; it only has to
+  // fit in L3 (float: 256 x 4096 x 4 B = 4 MiB). A wide block means A is packed fewer times.
+  static constexpr std::int64_t nc = 4096 / NR * NR;
+};
+
+// ---- 3. the micro-kernel ---------------------------------------------------------------------
+//
+// C[0:MR, 0:NR] (= or +=) a_panel @ b_panel, where
+//   b_panel: kc x NR, packed row by row: b_panel[k * NR + j] = B[k, j]
+//   a_panel: MR x kc, in one of two layouts, whichever packs from A without a transpose:
+//     APanel::KMajor  (from a column-major A): a_panel[k * MR + i] = A[i, k]
+//     APanel::RowMajor (from a row-major A):    a_panel[i * (kc + pad) + k] = A[i, k]
+//     The kernel only broadcasts single values of A, so either layout works equally well.
+//     (The pad of one cache line between rows keeps the 12 rows, read side by side, from
+//     landing in the same few sets of the L1 cache when kc is a power of two.)
+//   c:       row i of the tile starts at c + i * c_row_stride; its NR values are contiguous.
+// With accumulate == false, C's old values are ignored (not even read).
+enum class APanel { KMajor, RowMajor };
+
+// Distance between consecutive rows of an APanel::RowMajor a micro-panel, and the size of one
+// a micro-panel, in elements.
+template <typename T>
+std::int64_t a_row_stride(std::int64_t kc) {
+  return kc + 64 / std::int64_t(sizeof(T));
+}
+template <typename T, APanel layout>
+std::int64_t a_panel_size(std::int64_t kc) {
+  return kTileRows * (layout == APanel::KMajor ? kc : a_row_stride<T>(kc));
+}
+
+template <typename T, APanel layout>
+void micro_kernel(std::int64_t kc, const T* a_panel, const T* b_panel, T* c,
+                  std::int64_t c_row_stride, bool accumulate) {
+  using S = Simd<T>;
+  using Vec = typename S::Vec;
+  constexpr int MR = kTileRows, NV = kTileVectors, W = S::kWidth, NR = NV * W;
+  // A[i, k] is at a_panel[i * i_step + k * k_step].
+  const std::int64_t i_step = layout == APanel::KMajor ? 1 : a_row_stride<T>(kc);
+  constexpr std::int64_t k_step = layout == APanel::KMajor ? MR : 1;
+
+  // Ask for the C tile now, so that it is in L1 when the sums are added to it at the end (a
+  // row of a big C is 4 KiB or more from the next: the hardware prefetcher will not guess).
+  constexpr int kValuesPerLine = 64 / sizeof(T);
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; j += kValuesPerLine) __builtin_prefetch(c + i * c_row_stride + j, 1);
+  Vec acc[MR][NV];  // the C tile, in registers (the loops below are fully unrolled)
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[i][v] = S::zero();
+
+  for (std::int64_t k = 0; k < kc; ++k) {
+    Vec b_row[NV];  // B[k, 0:NR]
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) b_row[v] = S::load(b_panel + v * W);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      Vec a_ik = S::broadcast(a_panel[i * i_step]);  // A[i, k] in every lane
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[i][v] = S::fma(a_ik, b_row[v], acc[i][v]);
+    }
+    a_panel += k_step;
+    b_panel += NR;
+  }
+
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) {
+      T* c_iv = c + i * c_row_stride + v * W;
+      S::store(c_iv, accumulate ? S::add(acc[i][v], S::load(c_iv)) : acc[i][v]);
+    }
+}
+
+// ---- 4. packing ----------------------------------------------------------------------------
+
+// One matrix (or a block of one) in memory: element (i, j) is data[i*row_stride + j*col_stride].
+template <typename T>
+struct MatrixRef {
+  T* data;
+  std::int64_t rows, cols;
+  std::int64_t row_stride, col_stride;
+
+  T* at(std::int64_t i, std::int64_t j) const { return data + i * row_stride + j * col_stride; }
+  MatrixRef block(std::int64_t i, std::int64_t j, std::int64_t n_rows, std::int64_t n_cols) const {
+    return {at(i, j), n_rows, n_cols, row_stride, col_stride};
+  }
+};
+
+// dst[0:n] = src[0:n], a vector register at a time and a masked one for the rest (a call to
+// memmove costs more than the copy for the short rows packed here).
+template <typename T>
+void copy_values(const T* src, std::int64_t n, T* dst) {
+  using S = Simd<T>;
+  std::int64_t j = 0;
+  for (; j + S::kWidth <= n; j += S::kWidth) S::store(dst + j, S::load(src + j));
+  const int rest = static_cast<int>(n - j);
+  if (rest > 0) S::store_first(dst + j, S::load_first(src + j, rest), rest);
+}
+
+// Packs a (rows x kc, rows <= MR) into one a micro-panel in the given layout; rows rows..MR-1
+// of the panel are zero.
+template <typename T, APanel layout>
+void pack_a_panel(const MatrixRef<const T>& a, T* panel) {
+  constexpr std::int64_t MR = Blocking<T>::MR;
+  const std::int64_t kc = a.cols;
+  if (layout == APanel::RowMajor) {
+    // Row-major A: each row of the panel is a straight copy of a row of A.
+    const std::int64_t stride = a_row_stride<T>(kc);
+    for (std::int64_t i = 0; i < a.rows; ++i) copy_values(a.at(i, 0), kc, panel + i * stride);
+    std::fill(panel + a.rows * stride, panel + MR * stride, T(0));
+  } else if (a.row_stride == 1 && a.rows == MR) {
+    // Column-major A (a transposed view): each column of the panel is a straight copy.
+    for (std::int64_t k = 0; k < kc; ++k) copy_values(a.at(0, k), MR, panel + k * MR);
+  } else {
+    // Any other strides: one element at a time.
+    if (a.rows < MR) std::fill(panel, panel + kc * MR, T(0));
+    for (std::int64_t k = 0; k < kc; ++k)
+      for (std::int64_t i = 0; i < a.rows; ++i) panel[k * MR + i] = *a.at(i, k);
+  }
+}
+
+// Packs b (kc x cols, cols <= NR; not row-major) into one b micro-panel:
+// panel[k * NR + j] = b(k, j), with columns cols..NR-1 set to zero.
+template <typename T>
+void pack_b_panel(const MatrixRef<const T>& b, T* panel) {
+  constexpr std::int64_t NR = Blocking<T>::NR;
+  const std::int64_t kc = b.rows;
+  if (b.cols < NR) std::fill(panel, panel + kc * NR, T(0));
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (b.cols == NR && b.col_stride >= 0 && b.col_stride * NR < (std::int64_t(1) << 31)) {
+      // Transposed B (e.g. k.transpose(-2, -1)): one gather instruction collects the 16
+      // values of a row of b from 16 columns (int32 offsets, hence the size check).
+      const __m512i column_offsets = _mm512_mullo_epi32(
+          _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+          _mm512_set1_epi32(static_cast<int>(b.col_stride)));
+      for (std::int64_t k = 0; k < kc; ++k)
+        for (std::int64_t j = 0; j < NR; j += 16)
+          _mm512_storeu_ps(panel + k * NR + j,
+                           _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF, column_offsets,
+                                                    b.at(k, j), sizeof(float)));
+      return;
+    }
+  }
+#endif
+  // Transposed or strided B: read each column front to back.
+  for (std::int64_t j = 0; j < b.cols; ++j) {
+    const T* column = b.at(0, j);
+    for (std::int64_t k = 0; k < kc; ++k) panel[k * NR + j] = column[k * b.row_stride];
+  }
+}
+
+// Packs the mc x kc block a into consecutive a micro-panels of MR rows each.
+template <typename T, APanel layout>
+void pack_a_block(const MatrixRef<const T>& a, T* packed) {
+  constexpr std::int64_t MR = Blocking<T>::MR;
+  for (std::int64_t i = 0; i < a.rows; i += MR, packed += a_panel_size<T, layout>(a.cols))
+    pack_a_panel<T, layout>(a.block(i, 0, std::min(MR, a.rows - i), a.cols), packed);
+}
+
+// Packs the kc x nc block b into consecutive b micro-panels of NR columns each.
+template <typename T>
+void pack_b_block(const MatrixRef<const T>& b, T* packed) {
+  constexpr std::int64_t NR = Blocking<T>::NR;
+  const std::int64_t kc = b.rows, nc = b.cols;
+  if (b.col_stride != 1) {
+    for (std::int64_t j = 0; j < nc; j += NR, packed += NR * kc)
+      pack_b_panel(b.block(0, j, kc, std::min(NR, nc - j)), packed);
+    return;
+  }
+  // Row-major B: read each row of the block once, front to back, and deal its NR-wide pieces
+  // out to the panels (reading along rows keeps the hardware prefetcher busy).
+  const std::int64_t full_panels = nc / NR, tail = nc % NR;
+  for (std::int64_t k = 0; k < kc; ++k) {
+    const T* row = b.at(k, 0);
+    for (std::int64_t p = 0; p < full_panels; ++p) {
+      copy_values(row + p * NR, NR, packed + p * kc * NR + k * NR);
+    }
+    if (tail > 0) {
+      T* dst = packed + full_panels * kc * NR + k * NR;
+      copy_values(row + full_panels * NR, tail, dst);
+      std::fill(dst + tail, dst + NR, T(0));
+    }
+  }
+}
+
+// ---- 5. the five loops, for one matrix on one thread ----------------------------------------
+
+// A grow-only, cache-line aligned scratch buffer. Each thread keeps its own (thread_local), so
+// packing buffers are allocated once per thread, not once per call: a fresh megabyte would
+// cost hundreds of page faults on every matmul.
+class PackBuffer {
+ public:
+  ~PackBuffer() { std::free(data_); }
+  template <typename T>
+  T* get(std::int64_t count) {
+    std::size_t bytes = (std::size_t(count) * sizeof(T) + 63) / 64 * 64;
+    if (bytes > capacity_) {
+      std::free(data_);
+      data_ = std::aligned_alloc(64, bytes);
+      if (data_ == nullptr) throw std::bad_alloc();
+      capacity_ = bytes;
+    }
+    return static_cast<T*>(data_);
+  }
+
+ private:
+  void* data_ = nullptr;
+  std::size_t capacity_ = 0;
+};
+
+thread_local PackBuffer packed_a_buffer, packed_b_buffer;
+
+// Computes one MR x NR tile (or the rows x cols corner of it that lies inside C).
+template <typename T, APanel layout>
+void compute_tile(std::int64_t kc, const T* a_panel, const T* b_panel, const MatrixRef<T>& c,
+                  bool accumulate) {
+  constexpr std::int64_t MR = Blocking<T>::MR, NR = Blocking<T>::NR;
+  if (c.rows == MR && c.cols == NR && c.col_stride == 1) {
+    micro_kernel<T, layout>(kc, a_panel, b_panel, c.data, c.row_stride, accumulate);
+    return;
+  }
+  alignas(64) T tile[MR * NR];
+  micro_kernel<T, layout>(kc, a_panel, b_panel, tile, NR, false);
+  for (std::int64_t i = 0; i < c.rows; ++i)
+    for (std::int64_t j = 0; j < c.cols; ++j) {
+      T& dst = *c.at(i, j);
+      dst = accumulate ? dst + tile[i * NR + j] : tile[i * NR + j];
+    }
+}
+
+// The step that cuts `size` into equal blocks of at most `max_block` (a multiple of
+// `multiple`), each a multiple of `multiple` but the last: 300 with max 256 gives 152 + 148,
+// not 256 + 44 (a thin last block does a full block's packing and C traffic for little work).
+std::int64_t even_block(std::int64_t size, std::int64_t max_block, std::int64_t multiple) {
+  const std::int64_t blocks = (size + max_block - 1) / max_block;
+  const std::int64_t block = (size + blocks - 1) / blocks;
+  return (block + multiple - 1) / multiple * multiple;
+}
+
+// c = a @ b for one matrix on the calling thread (a: M x K, b: K x N, c: M x N, K >= 1): the
+// five loops.
+template <typename T, APanel layout>
+void gemm_serial(const MatrixRef<const T>& a, const MatrixRef<const T>& b, const MatrixRef<T>& c) {
+  using Block = Blocking<T>;
+  constexpr std::int64_t MR = Block::MR, NR = Block::NR;
+  const std::int64_t M = c.rows, N = c.cols, K = a.cols;
+  const std::int64_t nc_step = even_block(N, Block::nc, NR);
+  const std::int64_t kc_step = even_block(K, Block::kc, 1);
+  const std::int64_t mc_step = even_block(M, Block::mc, MR);
+  T* packed_a = packed_a_buffer.get<T>(mc_step / MR * a_panel_size<T, layout>(kc_step));
+  T* packed_b = packed_b_buffer.get<T>(kc_step * nc_step);
+
+  for (std::int64_t jc = 0; jc < N; jc += nc_step) {  // loop 1
+    const std::int64_t nc = std::min(nc_step, N - jc);
+    for (std::int64_t pc = 0; pc < K; pc += kc_step) {  // loop 2
+      const std::int64_t kc = std::min(kc_step, K - pc);
+      // The first slice of K writes C, the later ones add to it.
+      const bool accumulate = pc > 0;
+      pack_b_block(b.block(pc, jc, kc, nc), packed_b);
+      for (std::int64_t ic = 0; ic < M; ic += mc_step) {  // loop 3
+        const std::int64_t mc = std::min(mc_step, M - ic);
+        pack_a_block<T, layout>(a.block(ic, pc, mc, kc), packed_a);
+        for (std::int64_t jr = 0; jr < nc; jr += NR) {  // loop 4
+          const T* b_panel = packed_b + jr * kc;
+          for (std::int64_t ir = 0; ir < mc; ir += MR) {  // loop 5
+            const T* a_panel = packed_a + ir / MR * a_panel_size<T, layout>(kc);
+            MatrixRef<T> tile =
+                c.block(ic + ir, jc + jr, std::min(MR, mc - ir), std::min(NR, nc - jr));
+            compute_tile<T, layout>(kc, a_panel, b_panel, tile, accumulate);
+          }
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+void gemm_serial(const MatrixRef<const T>& a, const MatrixRef<const T>& b, const MatrixRef<T>& c) {
+  if (a.col_stride == 1) {
+    gemm_serial<T, APanel::RowMajor>(a, b, c);
+  } else {
+    gemm_serial<T, APanel::KMajor>(a, b, c);
+  }
+}
+
+// ---- 6. batches and threads ------------------------------------------------------------------
+//
+// The work is cut into tasks, each a serial GEMM (section 5) that one thread runs alone, with
+// its own packing buffers: threads never wait for one another until the very end (a design
+// with shared buffers and barriers measured no faster here, and much slower whenever another
+// program competes for the cores).
+//   Many matrices (attention: one per batch and head): a task is one whole matrix.
+//   Few matrices (one big product): each matrix is also cut into one stripe per thread: of
+//   rows when it has enough (each thread packs its own rows of A and all of B), else of
+//   columns. Stripes are cut at tile edges, so every element of C is summed in the same
+//   order whatever the number of threads: results do not depend on it, bit for bit.
+
+// Below this many flops per thread, starting threads costs more than it saves.
+constexpr double kMinFlopsPerThread = 1 << 20;
+
+template <typename T>
+void gemm_typed(const Array& a, const Array& b, const Array& out) {
+  using Block = Blocking<T>;
+  const std::int64_t batch_dims = out.dim() - 2;
+  const std::int64_t M = out.size(-2), N = out.size(-1), K = a.size(-1);
+  std::int64_t batches = 1;
+  for (std::int64_t d = 0; d < batch_dims; ++d) batches *= out.shape()[d];
+  if (batches == 0 || M == 0 || N == 0) return;
+  if (K == 0) {  // an empty sum
+    out.fill_(0);
+    return;
+  }
+
+  // Where each matrix of the batch starts (element offsets; a broadcast batch dim has stride
+  // 0, so several batches may share one matrix of a or b).
+  std::vector<std::int64_t> a_offset(batches), b_offset(batches), c_offset(batches);
+  for (std::int64_t batch = 0; batch < batches; ++batch) {
+    std::int64_t rest = batch;
+    for (std::int64_t d = batch_dims - 1; d >= 0; --d) {
+      const std::int64_t index = rest % out.shape()[d];
+      rest /= out.shape()[d];
+      a_offset[batch] += index * a.strides()[d];
+      b_offset[batch] += index * b.strides()[d];
+      c_offset[batch] += index * out.strides()[d];
+    }
+  }
+  const MatrixRef<const T> a_first{a.data<T>(), M, K, a.strides()[batch_dims],
+                                   a.strides()[batch_dims + 1]};
+  const MatrixRef<const T> b_first{b.data<T>(), K, N, b.strides()[batch_dims],
+                                   b.strides()[batch_dims + 1]};
+  const MatrixRef<T> c_first{out.data<T>(), M, N, out.strides()[batch_dims],
+                             out.strides()[batch_dims + 1]};
+
+  // Threads: never more than OpenMP allows, none inside another parallel region, and none
+  // that would get less than kMinFlopsPerThread of work.
+  const double flops_per_matrix = 2.0 * double(M) * double(N) * double(K);
+  const std::int64_t max_threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const std::int64_t threads = std::clamp<std::int64_t>(
+      std::int64_t(flops_per_matrix * double(batches) / kMinFlopsPerThread), 1, max_threads);
+
+  // Stripes per matrix: 1 when whole matrices share out evenly enough among the threads
+  // (an uneven split costs at most a quarter), else one per thread.
+  const bool whole_matrices =
+      batches >= threads && (batches % threads == 0 || batches >= 4 * threads);
+  const std::int64_t stripes = whole_matrices ? 1 : threads;
+  const std::int64_t row_tiles = (M + Block::MR - 1) / Block::MR;
+  const std::int64_t column_panels = (N + Block::NR - 1) / Block::NR;
+  const bool row_stripes = row_tiles >= 2 * stripes || row_tiles >= column_panels;
+  // Stripe s covers rows (or columns) [edge(s), edge(s + 1)), cut at tile edges.
+  auto edge = [&](std::int64_t s) {
+    if (row_stripes) return std::min(M, row_tiles * s / stripes * Block::MR);
+    return std::min(N, column_panels * s / stripes * Block::NR);
+  };
+
+  const std::int64_t grain = std::max<std::int64_t>(
+      1, std::int64_t(kMinFlopsPerThread * double(stripes) / flops_per_matrix));
+  parallel_for(batches * stripes, grain, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t task = begin; task < end; ++task) {
+      const std::int64_t batch = task / stripes, stripe = task % stripes;
+      const std::int64_t from = edge(stripe), to = edge(stripe + 1);
+      if (from >= to) continue;
+      MatrixRef<const T> a_batch = a_first, b_batch = b_first;
+      MatrixRef<T> c_batch = c_first;
+      a_batch.data += a_offset[batch];
+      b_batch.data += b_offset[batch];
+      c_batch.data += c_offset[batch];
+      if (row_stripes) {
+        gemm_serial(a_batch.block(from, 0, to - from, K), b_batch,
+                    c_batch.block(from, 0, to - from, N));
+      } else {
+        gemm_serial(a_batch, b_batch.block(0, from, K, to - from),
+                    c_batch.block(0, from, M, to - from));
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void gemm(const Array& a, const Array& b, const Array& out) {
+  check_cpu(out, "gemm");
+  if (a.dtype() != out.dtype() || b.dtype() != out.dtype())
+    throw std::invalid_argument("gemm: a, b and out must have the same dtype, got " +
+                                dtype_name(a.dtype()) + ", " + dtype_name(b.dtype()) + " and " +
+                                dtype_name(out.dtype()));
+  if (out.dtype() == DType::Float32) {
+    gemm_typed<float>(a, b, out);
+  } else if (out.dtype() == DType::Float64) {
+    gemm_typed<double>(a, b, out);
+  } else {
+    throw std::invalid_argument("gemm: expected float32 or float64, got " +
+                                dtype_name(out.dtype()) + " (use matmul_reference)");
+  }
+}
+
+bool gemm_pays_off(std::int64_t M, std::int64_t N, std::int64_t K) {
+  // Measured against matmul_reference on one thread, for M in 1..64 and N, K in 1..512: the
+  // packed kernel wins everywhere above a few thousand multiply-adds, except when most of its
+  // 12 x 32 tile would be padding (1 or 2 rows with few columns) or when there is almost
+  // nothing to sum (K < 4: packing then costs as much as the product).
+  return M * N * K >= 4096 && N >= 16 && K >= 4 && (M >= 4 || N >= 64);
+}
+
+std::string gemm_kernel_name() {
+  using Block = Blocking<float>;
+  return std::string(kInstructionSet) + " float32 " + std::to_string(Block::MR) + "x" +
+         std::to_string(Block::NR) + " tile, kc=" + std::to_string(Block::kc) +
+         " mc=" + std::to_string(Block::mc) + " nc=" + std::to_string(Block::nc);
+}
+
+}  // namespace tensor::cpu

@@ -1,0 +1,26 @@
+// gemm.hpp — the fast cpu matrix multiply: a cache-blocked, packed GEMM in the style of
+// Goto's algorithm and BLIS, with a register-tiled micro-kernel written in SIMD intrinsics.
+// gemm.cpp explains the blocking; matmul_reference.hpp holds the plain loop it is tested against.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "tensor/array.hpp"
+
+namespace tensor::cpu {
+
+// out[..., M, N] = a[..., M, K] @ b[..., K, N], with the Backend::matmul contract (batch dims
+// already broadcast, any strides on all three arrays, out allocated), for float32 and float64.
+// Always runs the packed kernel, whatever the sizes (the tests rely on that); threads with
+// OpenMP over batches and over column or row stripes of each matrix.
+void gemm(const Array& a, const Array& b, const Array& out);
+
+// Whether gemm() beats matmul_reference for one [M, K] x [K, N] product: packing costs about
+// M*K + K*N copies and pads edge tiles, which only pays when every side is a few tiles long.
+bool gemm_pays_off(std::int64_t M, std::int64_t N, std::int64_t K);
+
+// What this build runs, e.g. "avx512 float32 12x32 tile, kc=256 mc=192 nc=4096".
+std::string gemm_kernel_name();
+
+}  // namespace tensor::cpu
