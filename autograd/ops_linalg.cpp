@@ -17,6 +17,17 @@ Tensor matmul(const Tensor& a, const Tensor& b, Site site) {
     if (b.dim() == 1) product = squeeze(product, -1, site);
     return product;
   }
+  // A batch of matrices times one matrix ([B, T, K] x [K, N], every Linear layer) is really one
+  // big product: fold the batch into the rows, [B*T, K] x [K, N]. Same result, but one GEMM
+  // instead of B small ones, and in backward dB = A^T g comes out as one [K, N] product instead
+  // of B products summed afterwards.
+  if (a.dim() > 2 && b.dim() == 2) {
+    if (a.size(-1) != b.size(0)) tensor::matmul(a.data(), b.data());  // throws, naming both shapes
+    Shape out_shape(a.shape().begin(), a.shape().end() - 1);
+    out_shape.push_back(b.size(1));
+    Tensor rows = reshape(a, {-1, a.size(-1)}, site);
+    return reshape(matmul(rows, b, site), out_shape, site);
+  }
   Array c = tensor::matmul(a.data(), b.data());
   bool need_a = a.requires_grad(), need_b = b.requires_grad();
   SavedArray saved_a(need_b ? a.data() : Array(), "matmul");
