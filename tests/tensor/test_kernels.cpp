@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "tensor/scalar_math.hpp"
 #include "tests/helpers.hpp"
 
 using namespace tensor;
@@ -65,6 +66,55 @@ TEST_CASE("every unary op matches its textbook formula, packed and strided, floa
       check_close(values(unary(c.op, xt)), expected_t, rtol, rtol);
     }
   }
+}
+
+// float32 GELU uses tensor/scalar_math.hpp's own exp and normal CDF (no libm call, so the loop
+// vectorises). Checked here on a dense grid against float64 libm, written out independently.
+TEST_CASE("exp_float matches exp in float64, with inf, 0, denormals and NaN at the edges") {
+  double worst = 0;
+  for (double x = -87.3; x <= 88.7; x += 0.00731) {
+    float xf = float(x);
+    double expected = std::exp(double(xf));
+    worst = std::max(worst, std::abs(tensor::math::exp_float(xf) - expected) / expected);
+  }
+  CHECK(worst < 2e-7);  // a float ulp is 6e-8 to 1.2e-7 relative
+  // Denormal results: absolute error within the denormal spacing (1.4e-45) times a few.
+  for (double x = -103.9; x < -87.4; x += 0.0917) {
+    float xf = float(x);
+    CHECK(std::abs(tensor::math::exp_float(xf) - std::exp(double(xf))) < 6e-45);
+  }
+  CHECK(tensor::math::exp_float(-200.0f) == 0.0f);
+  CHECK(tensor::math::exp_float(-INFINITY) == 0.0f);
+  CHECK(tensor::math::exp_float(0.0f) == 1.0f);
+  CHECK(std::isinf(tensor::math::exp_float(89.0f)));
+  CHECK(std::isinf(tensor::math::exp_float(INFINITY)));
+  CHECK(std::isfinite(tensor::math::exp_float(88.7f)));
+  CHECK(std::isnan(tensor::math::exp_float(NAN)));
+}
+
+TEST_CASE("float32 GELU and its derivative match float64 erfc on [-12, 12]") {
+  const double inv_sqrt_2pi = 0.3989422804014327;
+  double worst_gelu_abs = 0, worst_gelu_rel = 0, worst_derivative_abs = 0;
+  for (double x = -12; x <= 12; x += 0.000977) {
+    float xf = float(x);
+    double xd = xf;
+    double cdf = 0.5 * std::erfc(-xd / std::sqrt(2.0));
+    double gelu = xd * cdf;
+    double derivative = cdf + xd * inv_sqrt_2pi * std::exp(-0.5 * xd * xd);
+    double error = std::abs(tensor::math::gelu(xf) - gelu);
+    worst_gelu_abs = std::max(worst_gelu_abs, error);
+    if (std::abs(xd) <= 6 && gelu != 0) worst_gelu_rel = std::max(worst_gelu_rel, error / std::abs(gelu));
+    worst_derivative_abs =
+        std::max(worst_derivative_abs, std::abs(tensor::math::gelu_derivative(xf) - derivative));
+  }
+  CAPTURE(worst_gelu_abs);
+  CAPTURE(worst_gelu_rel);
+  CAPTURE(worst_derivative_abs);
+  CHECK(worst_gelu_abs < 1e-6);
+  CHECK(worst_gelu_rel < 5e-6);  // the tail: exp(-x^2/2) with x^2 rounded to float
+  CHECK(worst_derivative_abs < 1e-6);
+  CHECK(std::isnan(tensor::math::gelu(NAN)));
+  CHECK(tensor::math::gelu(INFINITY) == INFINITY);
 }
 
 TEST_CASE("sigmoid does not overflow for large negative inputs") {
