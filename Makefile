@@ -9,6 +9,7 @@
 #   make exercises    check every exercise and list the ones done
 #   make tutorials    build every tutorial into build/tutorials/
 #   make bench        benchmarks against PyTorch and NumPy (bench/; writes out/bench.json)
+#                     BENCH_FLAGS="--quick --no-python": our rows alone in seconds, as CI runs it
 #   make debug        library + tutorials built -O0 -g3 into build/debug/ (for gdb)
 #   make fuzz         fuzz the .npy and safetensors readers (clang++ libFuzzer; FUZZ_SECONDS=60 each)
 #   make clean        remove build/
@@ -210,18 +211,21 @@ test unit-test: export ATTN_EXERCISE_DIR := $(EXERCISE_DIR)
 
 -include $(wildcard $(EXERCISE_OBJ)/*.d $(EXERCISE_OBJ)/*/*.d)
 
-# Benchmarks: our kernels next to PyTorch and NumPy (bench/), table on stdout and out/bench.json.
-# Installs the Python side's Debian packages when missing (or shows our figures alone).
-#   make bench BENCH_FLAGS="--quick"      flags: --threads N, --runs N, --json PATH (see --help)
+# Benchmarks: our kernels and models next to PyTorch and NumPy (bench/), table on stdout and
+# out/bench.json. Installs the Python side's Debian packages when missing (or shows our figures
+# alone); with --no-python it installs nothing and runs our rows alone (CI's smoke test).
+#   make bench BENCH_FLAGS="--quick"      flags: --threads N, --runs N, --only NAMES, --with-run,
+#                                         --no-python, --json PATH (build/bench/bench --help)
+# --with-run (the reverse-to-99 row) runs tutorial 12, so it is built first.
 BENCH_BIN := $(BUILD_DIR)/bench/bench
 .PHONY: bench
-bench: $(BENCH_BIN)
-	@bench/ensure_python_deps.sh
+bench: $(BENCH_BIN) $(if $(findstring --with-run,$(BENCH_FLAGS)),$(BUILD_DIR)/tutorials/12_train_transformer)
+	$(if $(findstring --no-python,$(BENCH_FLAGS)),,@bench/ensure_python_deps.sh)
 	$(BENCH_BIN) $(BENCH_FLAGS)
 
 $(BENCH_BIN): $(BUILD_DIR)/obj/bench/bench.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(CXX) $(LDFLAGS) $(filter-out $(LIB),$^) $(LINK_LIB) -o $@ $(LDLIBS)
 
 -include $(BUILD_DIR)/obj/bench/bench.d
 

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """torch_bench.py — the PyTorch and NumPy side of `make bench` (bench/bench.cpp runs it).
 
-    /usr/bin/python3 bench/torch_bench.py [--quick] [--threads N] [--runs N]
+    /usr/bin/python3 bench/torch_bench.py [--quick] [--threads N] [--runs N] [--only NAMES]
+                                          [--with-run] [--attention-impl auto|IMPL]
 
 Run it with Debian's /usr/bin/python3 and the Debian packages python3-torch, python3-numpy and
 python3-threadpoolctl (both libraries then use the system OpenBLAS). Prints one JSON object per
@@ -9,30 +10,34 @@ line on stdout:
 
     {"type": "info", "blas_kernel": "SkylakeX", "torch_version": ..., ...}
     {"type": "row", "name": "sgemm-512", "unit": "GFLOP/s", "torch": 151.2, "numpy": 149.8}
+    {"type": "row", "name": "gpt-small", "unit": "ms", "torch": 150.3, "torch_params": 817920,
+     "torch_attention": "packed-sdpa", ...}
+
+The model rows (attention-fwd-bwd, gpt-small, seq2seq-small, their peak RSS, reverse-to-99)
+build the architecture of nn/transformer.hpp written out in PyTorch (bench/torch_models.py).
+"PyTorch at its best": each model row first times every way torch_models.py can compute
+attention (a few steps each) and Adam's two implementations, keeps the fastest, reports its
+median, and names the winner (torch_attention, torch_adam). Peak memory runs in a child process
+(this script again, --rss-child NAME): RSS after `import torch`, then N training steps, then
+the peak (VmHWM); the row's torch figure is the peak minus that import baseline.
 
 Same threads for everyone: torch.set_num_threads(N) sets torch's own OpenMP pool, but torch's
 matmul calls the BLAS, and OpenBLAS keeps its own thread pool, which only threadpoolctl's
 threadpool_limits(N) (or OPENBLAS_NUM_THREADS before loading) can limit. OMP_WAIT_POLICY=PASSIVE
 keeps idle OpenMP threads from spinning on the cores the BLAS threads need.
 
-To add a row: write a function returning {"torch": x, "numpy": y} (either may be None) and add
-an entry to BENCHMARKS with the name bench.cpp uses for the same measurement.
+To add a row: write a function returning {"torch": x, "numpy": y} (either may be None; more
+keys are passed through to out/bench.json) and add an entry to BENCHMARKS with the name bench.cpp
+uses for the same measurement. The sizes here and in bench.cpp must agree.
 """
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 
-
-def fastest_openblas_core():
-    """SkylakeX (AVX-512 kernels) when the cpu has avx512f, else Haswell (AVX2)."""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            flags = next((line for line in cpuinfo if line.startswith("flags")), "")
-    except OSError:
-        flags = ""
-    return "SkylakeX" if " avx512f" in flags else "Haswell"
+import torch_env
 
 
 def parse_args():
@@ -40,6 +45,17 @@ def parse_args():
     parser.add_argument("--quick", action="store_true", help="small sizes, one run (CI)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for all")
     parser.add_argument("--runs", type=int, default=7, help="timed runs; the median is reported")
+    parser.add_argument("--only", default="",
+                        help="comma-separated row names (or prefixes) to run; default all")
+    parser.add_argument("--with-run", action="store_true",
+                        help="also the reverse-to-99 row (bench/torch_reverse.py, minutes; "
+                             "with --quick the tutorial's --quick run, seconds)")
+    parser.add_argument("--attention-impl", default="auto",
+                        help="auto (the fastest) or one of torch_models.ATTENTION_IMPLS")
+    parser.add_argument("--rss-steps", type=int, default=5, help="training steps of a peak-RSS run")
+    # The peak-RSS child (run by this script itself): one model, --rss-steps steps.
+    parser.add_argument("--rss-child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--adam", default="for-loop", help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
@@ -48,10 +64,7 @@ if ARGS.quick:
     ARGS.runs = 1
 
 # The environment must be set before numpy or torch load OpenBLAS and OpenMP.
-os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-os.environ.setdefault("OPENBLAS_CORETYPE", fastest_openblas_core())
-os.environ["OPENBLAS_NUM_THREADS"] = str(ARGS.threads)
-os.environ["OMP_NUM_THREADS"] = str(ARGS.threads)
+torch_env.configure(ARGS.threads)
 
 
 def emit(record):
@@ -65,6 +78,9 @@ except ImportError as error:
     sys.exit(0)
 try:
     import torch
+    import torch.nn.functional as F
+
+    import torch_models as tm
 except ImportError as error:
     torch = None
     torch_error = str(error)
@@ -75,9 +91,10 @@ except ImportError as error:
     sys.exit(0)
 
 
-def median_seconds(f, runs):
-    """Median wall-clock seconds of `runs` calls of f, after one warm-up call."""
-    f()
+def median_seconds(f, runs, warmup=1):
+    """Median wall-clock seconds of `runs` calls of f, after `warmup` untimed calls."""
+    for _ in range(warmup):
+        f()
     seconds = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -136,6 +153,197 @@ def attention_values(batches, T=128, D=32):
     return timed_gflops(2.0 * batches * T * T * D, lambda: weights @ v, lambda: tw @ tv)
 
 
+# ---- the model rows -------------------------------------------------------------------------
+#
+# Sizes: bench.cpp's model_size() and attention_size() hold the same numbers.
+MODELS = {
+    "gpt-small": dict(kind="gpt", vocab=64, length=64, d_model=128, nhead=4, layers=4, d_ff=512,
+                      batch=32),
+    "seq2seq-small": dict(kind="seq2seq", vocab=32, length=32, d_model=128, nhead=4, layers=2,
+                          d_ff=512, batch=64),
+}
+QUICK_MODELS = {
+    "gpt-small": dict(kind="gpt", vocab=64, length=16, d_model=32, nhead=2, layers=1, d_ff=64,
+                      batch=4),
+    "seq2seq-small": dict(kind="seq2seq", vocab=32, length=8, d_model=32, nhead=2, layers=1,
+                          d_ff=64, batch=4),
+}
+ATTENTION = dict(batch=32, length=128, d_model=256, nhead=8)
+QUICK_ATTENTION = dict(batch=2, length=16, d_model=32, nhead=4)
+TRAINING_WARMUP = 2  # untimed steps before the timed ones (Adam's state, first-touch memory)
+PROBE_RUNS = 3       # timed steps per candidate when picking the fastest implementation
+PICKS = {}           # model name -> (attention impl, adam foreach), from the timing rows
+
+
+def model_config(name):
+    return (QUICK_MODELS if ARGS.quick else MODELS)[name]
+
+
+def attention_impls():
+    if ARGS.attention_impl == "auto":
+        return tm.ATTENTION_IMPLS
+    if ARGS.attention_impl not in tm.ATTENTION_IMPLS:
+        raise SystemExit(f"--attention-impl {ARGS.attention_impl}: not one of {tm.ATTENTION_IMPLS}")
+    return (ARGS.attention_impl,)
+
+
+def training_step(name, impl, adam_foreach, seed=0):
+    """(model, step): one training step of model `name` on a fixed random batch: forward,
+    cross-entropy over every position, backward, Adam (lr 3e-4)."""
+    c = model_config(name)
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed + 1)
+    V, L, B = c["vocab"], c["length"], c["batch"]
+    if c["kind"] == "gpt":
+        model = tm.GPT(V, L, c["d_model"], c["nhead"], c["layers"], c["d_ff"], impl)
+        ids = torch.randint(0, V, (B, L), generator=gen)
+        targets = torch.randint(0, V, (B, L), generator=gen)
+        forward = lambda: model(ids)  # noqa: E731
+    else:  # teacher forcing: the decoder reads tgt_in, predicts targets (random tokens, no PAD)
+        model = tm.Seq2Seq(V, V, L, c["d_model"], c["nhead"], c["layers"], c["layers"],
+                           c["d_ff"], impl)
+        src = torch.randint(0, V, (B, L), generator=gen)
+        tgt_in = torch.randint(0, V, (B, L), generator=gen)
+        targets = torch.randint(0, V, (B, L), generator=gen)
+        forward = lambda: model(src, tgt_in)  # noqa: E731
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-4, foreach=adam_foreach)
+
+    def step():
+        logits = forward()
+        loss = F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return model, step
+
+
+def fastest(make_step, candidates):
+    """The candidate whose step is fastest over a short probe, and every candidate's time (ms)."""
+    probe_ms = {}
+    for candidate in candidates:
+        step = make_step(candidate)
+        probe_ms[candidate] = 1e3 * median_seconds(step, PROBE_RUNS if not ARGS.quick else 1,
+                                                   warmup=1)
+        del step
+    return min(probe_ms, key=probe_ms.get), probe_ms
+
+
+def fastest_adam(model):
+    """True when torch's multi-tensor (foreach) Adam steps this model's parameters faster than
+    the default per-tensor loop (on CPU, torch 1.13 defaults to the loop)."""
+    params = [p.detach().clone().requires_grad_() for p in model.parameters()]
+    for p in params:
+        p.grad = torch.randn_like(p)
+    ms = {}
+    for foreach in (False, True):
+        optimizer = torch.optim.Adam(params, lr=3e-4, foreach=foreach)
+        ms[foreach] = 1e3 * median_seconds(optimizer.step, 1 if ARGS.quick else 9, warmup=2)
+    return min(ms, key=ms.get)
+
+
+def describe(probe_ms):
+    return ", ".join(f"{impl} {ms:.1f}" for impl, ms in sorted(probe_ms.items(), key=lambda x: x[1]))
+
+
+def attention_fwd_bwd():
+    """One self-attention layer on x [B, T, E] (x requires grad, as inside a model): forward,
+    then backward of sum(output * R) with a fixed random R."""
+    if torch is None:
+        return {}
+    c = QUICK_ATTENTION if ARGS.quick else ATTENTION
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(c["batch"], c["length"], c["d_model"], generator=gen).requires_grad_()
+    projection = torch.randn(c["batch"], c["length"], c["d_model"], generator=gen)
+
+    def make_step(impl):
+        torch.manual_seed(0)
+        attention = tm.Attention(c["d_model"], c["nhead"], impl)
+
+        def step():
+            attention.zero_grad(set_to_none=True)
+            x.grad = None
+            (attention(x) * projection).sum().backward()
+
+        step.params = tm.num_parameters(attention)
+        return step
+
+    impl, probe_ms = fastest(make_step, attention_impls())
+    step = make_step(impl)
+    ms = 1e3 * median_seconds(step, ARGS.runs, warmup=TRAINING_WARMUP)
+    return {"torch": ms, "torch_params": step.params, "torch_attention": impl,
+            "torch_probe_ms": describe(probe_ms)}
+
+
+def training(name):
+    """ms per training step of model `name`, with the fastest attention and Adam."""
+    if torch is None:
+        return {}
+
+    def make_step(impl):
+        return training_step(name, impl, False)[1]
+
+    impl, probe_ms = fastest(make_step, attention_impls())
+    model, _ = training_step(name, impl, False)
+    foreach = fastest_adam(model)
+    model, step = training_step(name, impl, foreach)
+    ms = 1e3 * median_seconds(step, ARGS.runs, warmup=TRAINING_WARMUP)
+    PICKS[name] = (impl, foreach)
+    return {"torch": ms, "torch_params": tm.num_parameters(model), "torch_attention": impl,
+            "torch_adam": "foreach" if foreach else "for-loop",
+            "torch_probe_ms": describe(probe_ms)}
+
+
+def peak_rss(name):
+    """Peak RSS of a child process that imports torch and trains `name` for --rss-steps steps:
+    torch's figure is the peak minus the RSS right after the imports."""
+    if torch is None:
+        return {}
+    impl, foreach = PICKS.get(name, (attention_impls()[0], False))
+    command = [sys.executable, os.path.abspath(__file__), "--rss-child", name,
+               "--rss-steps", str(ARGS.rss_steps), "--threads", str(ARGS.threads),
+               "--attention-impl", impl, "--adam", "foreach" if foreach else "for-loop"]
+    if ARGS.quick:
+        command.append("--quick")
+    child = subprocess.run(command, capture_output=True, text=True)
+    record = None
+    for line in child.stdout.splitlines():
+        if line.startswith("{"):
+            fields = json.loads(line)
+            if fields.get("type") == "rss":
+                record = fields
+    if child.returncode != 0 or record is None:
+        return {"torch_error": f"peak-RSS child failed: {(child.stderr or child.stdout)[-300:]}"}
+    return {"torch": record["peak_mb"] - record["baseline_mb"], "torch_peak_mb": record["peak_mb"],
+            "torch_baseline_mb": record["baseline_mb"], "torch_params": record["params"],
+            "torch_attention": impl, "torch_steps": ARGS.rss_steps}
+
+
+def rss_child(name):
+    """The child of peak_rss(): the imports are done; measure, train, measure."""
+    baseline = torch_env.rss_mb("VmRSS")
+    model, step = training_step(name, ARGS.attention_impl, ARGS.adam == "foreach")
+    for _ in range(ARGS.rss_steps):
+        step()
+    emit({"type": "rss", "name": name, "peak_mb": torch_env.rss_mb("VmHWM"),
+          "baseline_mb": baseline, "params": tm.num_parameters(model)})
+
+
+def reverse_to_99():
+    """Seconds of training until 99% held-out exact match on the reverse task (make run); with
+    --quick, the tutorial's --quick run instead (30 small steps, a smoke test of the row)."""
+    if torch is None:
+        return {}
+    import torch_reverse
+
+    impl, foreach = PICKS.get("seq2seq-small", (attention_impls()[0], False))
+    result = torch_reverse.run(torch, tm, impl, foreach, quick=ARGS.quick)
+    return {"torch": result["seconds"], "torch_steps": result["steps"],
+            "torch_accuracy": result["accuracy"], "torch_correct": result["correct"],
+            "torch_total": result["total"], "torch_params": result["params"],
+            "torch_attention": impl, "torch_adam": result["adam"]}
+
+
 SIZES = [128, 256] if ARGS.quick else [128, 256, 512, 1024, 2048]
 N_TRANSPOSED = 256 if ARGS.quick else 1024
 BATCHES = 16 if ARGS.quick else 256
@@ -145,11 +353,29 @@ BENCHMARKS += [
     (f"bmm-qkT-{BATCHES}x128x32", "GFLOP/s", lambda: attention_scores(BATCHES)),
     (f"bmm-pv-{BATCHES}x128x128", "GFLOP/s", lambda: attention_values(BATCHES)),
 ]
-# New rows go here, e.g.:
-#   BENCHMARKS.append(("attention-fwd-bwd", "ms", attention_fwd_bwd_ms))
+BENCHMARKS += [
+    ("attention-fwd-bwd", "ms", attention_fwd_bwd),
+    ("gpt-small", "ms", lambda: training("gpt-small")),
+    ("seq2seq-small", "ms", lambda: training("seq2seq-small")),
+    ("gpt-small-peak-rss", "MB", lambda: peak_rss("gpt-small")),
+    ("seq2seq-small-peak-rss", "MB", lambda: peak_rss("seq2seq-small")),
+]
+if ARGS.with_run:
+    BENCHMARKS.append(("reverse-to-99", "s", reverse_to_99))
+
+
+def selected(name):
+    """--only a,b: rows named a or b, or starting with them (e.g. sgemm)."""
+    if not ARGS.only:
+        return True
+    return any(name == want or name.startswith(want) for want in ARGS.only.split(",") if want)
 
 
 def main():
+    if ARGS.rss_child:
+        limiter = torch_env.pin(torch, ARGS.threads)  # noqa: F841 (kept alive)
+        rss_child(ARGS.rss_child)
+        return
     if torch is not None:
         torch.set_num_threads(ARGS.threads)
     with threadpool_limits(limits=ARGS.threads):
@@ -168,13 +394,20 @@ def main():
             "blas_kernel": next((pool.get("architecture") for pool in blas
                                  if pool.get("internal_api") == "openblas"), None),
             "openblas_coretype": os.environ["OPENBLAS_CORETYPE"],
+            "aten_cpu_capability": torch_env.aten_cpu_capability(torch) if torch else None,
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         }
         if torch is None:
             info["torch_error"] = torch_error
         emit(info)
         for name, unit, run in BENCHMARKS:
+            if not selected(name):
+                continue
             row = {"type": "row", "name": name, "unit": unit, "torch": None, "numpy": None}
-            row.update(run())
+            try:
+                row.update(run())
+            except Exception as error:  # one broken row must not hide the others
+                row["torch_error"] = f"{type(error).__name__}: {error}"
             emit(row)
 
 
