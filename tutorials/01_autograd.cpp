@@ -18,7 +18,7 @@
 //   5. a finite-difference check in float64 agreeing to ~1e-6 or better;
 //   6. a few training steps of gradient descent with the loss going down.
 //
-// Run:  make run            (or build/tutorials/01_autograd --help)
+// Run:  build/tutorials/01_autograd   (make tutorials builds it; --help lists the flags)
 #include <cmath>
 #include <cstdio>
 
