@@ -73,6 +73,16 @@ TENSOR_HD TENSOR_ALWAYS_INLINE float exp_float(float x) {
   return x == x ? result : x;
 }
 
+// e^x: exp_float for float (vectorisable), libm for double.
+template <typename T>
+TENSOR_HD TENSOR_ALWAYS_INLINE T exp(T x) {
+  if constexpr (std::is_same_v<T, float>) {
+    return exp_float(x);
+  } else {
+    return std::exp(x);
+  }
+}
+
 // Phi(x) = P(N(0,1) <= x) = erfc(-x / sqrt 2) / 2, with erfc(z) for z >= 0 from the Chebyshev
 // fit in Numerical Recipes (section 6.2, "erfcc"): t = 1 / (1 + z/2),
 // erfc(z) = t * exp(-z^2 + P(t)), fractional error below 1.2e-7 for every z >= 0. Being a
