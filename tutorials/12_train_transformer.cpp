@@ -14,7 +14,7 @@
 //   reverse 16-token sequences over 10 symbols): a progress bar, periodic exact-match accuracy on
 //   held-out sequences it never trained on, decoded examples, a checkpoint (resume with
 //   --resume), a loss curve and attention heatmaps in --out. The last line is for scripts:
-//     held-out exact match: 99.8% (511/512) after 100 steps, 41.2 s of training
+//     held-out exact match: 100.0% (512/512) after 75 steps, 7.9 s of training
 //
 // Run:  make run     (or build/tutorials/12_train_transformer --help)
 #include <cstdio>
