@@ -81,17 +81,18 @@ void CpuBackend::scatter_add(const Array& out, const Array& index, const Array& 
 
 // ---- layer norm ----------------------------------------------------------------------------------
 
-// One row of C values per call; sums in double (8 lanes at a time under `omp simd`), the
-// elementwise work in T. weight and bias are optional (nullptr): the loops are written once for
-// each case so that none of them tests a pointer per element.
+// One row of C values at a time; sums in double (8 lanes at a time under `omp simd`), the
+// elementwise work in T. weight and bias are optional: a missing one is a row of ones (zeros),
+// so one loop serves every case and none of them tests a pointer per element.
 void CpuBackend::layer_norm(const Array& x, const Array& weight, const Array& bias, double eps,
                             const Array& out, const Array& mean, const Array& rstd) {
   dispatch_floating(x.dtype(), "layer_norm", [&](auto zero) {
     using T = decltype(zero);
     const std::int64_t rows = x.size(0), C = x.size(1);
     const T* in = x.data<T>();
-    const T* w = weight.defined() ? weight.data<T>() : nullptr;
-    const T* b = bias.defined() ? bias.data<T>() : nullptr;
+    std::vector<T> ones, zeros;
+    const T* w = weight.defined() ? weight.data<T>() : (ones.assign(C, T(1)), ones.data());
+    const T* b = bias.defined() ? bias.data<T>() : (zeros.assign(C, T(0)), zeros.data());
     T* y = out.data<T>();
     T* mu_out = mean.data<T>();
     T* rstd_out = rstd.data<T>();
@@ -110,16 +111,8 @@ void CpuBackend::layer_norm(const Array& x, const Array& weight, const Array& bi
         rstd_out[r] = T(r_std);
         const T mu_t = T(mu), rstd_t = T(r_std);
         T* dst = y + r * C;
-        if (w && b) {
 #pragma omp simd
-          for (std::int64_t c = 0; c < C; ++c) dst[c] = (row[c] - mu_t) * rstd_t * w[c] + b[c];
-        } else {
-#pragma omp simd
-          for (std::int64_t c = 0; c < C; ++c) {
-            T normalized = (row[c] - mu_t) * rstd_t;
-            dst[c] = normalized * (w ? w[c] : T(1)) + (b ? b[c] : T(0));
-          }
-        }
+        for (std::int64_t c = 0; c < C; ++c) dst[c] = (row[c] - mu_t) * rstd_t * w[c] + b[c];
       }
     });
   });
@@ -136,13 +129,9 @@ void CpuBackend::layer_norm_backward(const Array& grad_out, const Array& x, cons
     const T* mu = mean.data<T>();
     const T* rs = rstd.data<T>();
     T* dx = grad_x.data<T>();
-    // No weight is a weight of ones: one code path, no test per element.
+    // No weight is a weight of ones, as in the forward.
     std::vector<T> ones;
-    const T* w = weight.defined() ? weight.data<T>() : nullptr;
-    if (!w) {
-      ones.assign(C, T(1));
-      w = ones.data();
-    }
+    const T* w = weight.defined() ? weight.data<T>() : (ones.assign(C, T(1)), ones.data());
     // Per-thread partial sums for dweight and dbias (rows are split between threads), always
     // kept (it costs two adds per element); written out only where asked for.
     const int threads = omp_get_max_threads();
