@@ -23,6 +23,7 @@
 #include <cstdio>
 
 #include "autograd/autograd.hpp"
+#include "tutorials/common/legacy_flags.hpp"  // TEMPORARY, until this program moves to tutorial::Flags
 #include "tutorials/common/tutorial.hpp"
 
 using namespace autograd;

@@ -33,6 +33,7 @@
 #include "nn/nn.hpp"
 #include "tutorials/common/attention_checks.hpp"
 #include "tutorials/common/qkv_files.hpp"
+#include "tutorials/common/legacy_flags.hpp"  // TEMPORARY, until this program moves to tutorial::Flags
 #include "tutorials/common/tutorial.hpp"
 #include "viz/heatmap.hpp"
 
@@ -99,9 +100,9 @@ int main(int argc, char** argv) {
     const bool own_inputs = !files.q.empty() || !files.k.empty() || !files.v.empty();
     std::printf("  %s\n", own_inputs ? "Your inputs (any missing one is the article's):"
                                      : "The seed article's example (seeds/004):");
-    Tensor Q = tutorial::load_or(files.q, seed_q, "Q");
-    Tensor K = tutorial::load_or(files.k, seed_k, "K");
-    Tensor V = tutorial::load_or(files.v, seed_v, "V");
+    Tensor Q = tutorial::load_or(files.q, seed_q, "Q", files.allow_non_finite);
+    Tensor K = tutorial::load_or(files.k, seed_k, "K", files.allow_non_finite);
+    Tensor V = tutorial::load_or(files.v, seed_v, "V", files.allow_non_finite);
     tutorial::print_matrix("Q  (Tq queries of size D)", Q);
     tutorial::print_matrix("K  (Tk keys of size D)", K);
     tutorial::print_matrix("V  (Tk values of size Dv)", V);

@@ -35,6 +35,7 @@
 #include "nn/nn.hpp"
 #include "tutorials/common/attention_checks.hpp"
 #include "tutorials/common/qkv_files.hpp"
+#include "tutorials/common/legacy_flags.hpp"  // TEMPORARY, until this program moves to tutorial::Flags
 #include "tutorials/common/tutorial.hpp"
 #include "viz/plot.hpp"
 
@@ -281,11 +282,11 @@ int main(int argc, char** argv) {
     const std::int64_t d_example = 16;
     tensor::Generator example_gen(options.seed + 1);
     Tensor Q = tutorial::load_or(files.q,
-                                 autograd::randn({4, d_example}, example_gen, DType::Float64), "Q");
+                                 autograd::randn({4, d_example}, example_gen, DType::Float64), "Q", files.allow_non_finite);
     Tensor K = tutorial::load_or(files.k,
-                                 autograd::randn({6, d_example}, example_gen, DType::Float64), "K");
+                                 autograd::randn({6, d_example}, example_gen, DType::Float64), "K", files.allow_non_finite);
     Tensor V =
-        tutorial::load_or(files.v, autograd::randn({6, 5}, example_gen, DType::Float64), "V");
+        tutorial::load_or(files.v, autograd::randn({6, 5}, example_gen, DType::Float64), "V", files.allow_non_finite);
     const double scale = 1.0 / std::sqrt(double(Q.size(-1)));
     nn::AttentionOutput attention = nn::scaled_dot_product_attention(Q, K, V);
     std::printf("  Q %s, K %s, V %s -> output %s, d_k = %lld, scale 1/sqrt(d_k) = %.6f\n",

@@ -39,6 +39,7 @@
 
 #include "nn/nn.hpp"
 #include "tutorials/common/attention_checks.hpp"
+#include "tutorials/common/legacy_flags.hpp"  // TEMPORARY, until this program moves to tutorial::Flags
 #include "tutorials/common/tutorial.hpp"
 #include "viz/plot.hpp"
 

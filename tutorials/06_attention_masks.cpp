@@ -44,6 +44,7 @@
 #include "nn/nn.hpp"
 #include "tutorials/common/attention_checks.hpp"
 #include "tutorials/common/qkv_files.hpp"
+#include "tutorials/common/legacy_flags.hpp"  // TEMPORARY, until this program moves to tutorial::Flags
 #include "tutorials/common/tutorial.hpp"
 #include "viz/heatmap.hpp"
 
@@ -337,12 +338,12 @@ int main(int argc, char** argv) {
     }
 
     tutorial::section("7. Your own inputs (--q, --k, --v, --mask), or the example of part 4");
-    Tensor Q = tutorial::load_or(files.q, q, "Q");
-    Tensor K = tutorial::load_or(files.k, k, "K");
-    Tensor V = tutorial::load_or(files.v, v, "V");
+    Tensor Q = tutorial::load_or(files.q, q, "Q", files.allow_non_finite);
+    Tensor K = tutorial::load_or(files.k, k, "K", files.allow_non_finite);
+    Tensor V = tutorial::load_or(files.v, v, "V", files.allow_non_finite);
     // Your Q, K, V without --mask are used unmasked; the example keeps its combined mask.
     const bool own_inputs = !files.q.empty() || !files.k.empty() || !files.v.empty();
-    Tensor M = tutorial::load_or(files.mask, own_inputs ? Tensor() : combined, "mask");
+    Tensor M = tutorial::load_or(files.mask, own_inputs ? Tensor() : combined, "mask", files.allow_non_finite);
     const double own_scale = 1.0 / std::sqrt(double(Q.size(-1)));
     nn::AttentionOutput own = nn::scaled_dot_product_attention(Q, K, V, M);
     tutorial::LoopAttention own_loops = tutorial::attention_by_loops(Q, K, V, own_scale, M);

@@ -36,6 +36,7 @@
 #include "nn/nn.hpp"
 #include "tutorials/common/layer_checks.hpp"
 #include "tutorials/common/training.hpp"
+#include "tutorials/common/legacy_flags.hpp"  // TEMPORARY, until this program moves to tutorial::Flags
 #include "tutorials/common/tutorial.hpp"
 
 using autograd::DType;

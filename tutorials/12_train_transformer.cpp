@@ -17,9 +17,12 @@
 //     held-out exact match: 100.0% (512/512) after 75 steps, 7.9 s of training
 //
 // Run:  make run     (or build/tutorials/12_train_transformer --help)
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "nn/checkpoint.hpp"
@@ -52,54 +55,53 @@ struct History {
   double training_seconds = 0;
 };
 
-std::string join(const std::vector<double>& values) {
-  std::ostringstream s;
-  s.precision(9);
-  for (std::size_t i = 0; i < values.size(); ++i) s << (i ? "," : "") << values[i];
-  return s.str();
-}
-
-std::vector<double> split_numbers(const std::string& text) {
-  std::vector<double> values;
-  std::stringstream s(text);
-  std::string item;
-  while (std::getline(s, item, ',')) values.push_back(std::stod(item));
-  return values;
-}
-
 }  // namespace
 
-int main(int argc, char** argv) {
-  CLI::App app{"12_train_transformer: train an encoder-decoder Transformer on a synthetic task"};
-  tutorial::Options options;
-  tutorial::add_common_flags(app, options, /*with_device=*/true);
+const tutorial::Question kQuestion{
+    .program = "12_train_transformer",
+    .chinese = "从零搭建并训练一个完整的 Transformer。",
+    .english = "Build and train a full Transformer.",
+    .answer = "An encoder reads the source with self-attention; a decoder writes the target one\n"
+              "token at a time, with causal self-attention over what it wrote and cross-attention\n"
+              "over the encoder's output. Training uses teacher forcing and cross-entropy on every\n"
+              "position at once; at test time the decoder decodes greedily from its own output.",
+    .article = "深度学习与注意力模型应用解析：面试题与编程题满分答案",
+};
+
+int main(int argc, char** argv) try {
+  tutorial::Flags flags(kQuestion, /*with_device=*/true);
+  tutorial::Options& options = flags.options;
   Settings s;
-  app.add_option("--task", s.task, "copy, reverse, sort or addition")->capture_default_str();
-  app.add_option("--symbols", s.symbols, "vocabulary symbols (besides PAD/BOS/EOS)")->capture_default_str();
-  app.add_option("--min-len", s.min_len, "shortest sequence")->capture_default_str();
-  app.add_option("--max-len", s.max_len, "longest sequence")->capture_default_str();
-  app.add_option("--held-out", s.held_out, "held-out sequences for evaluation")->capture_default_str();
-  app.add_option("--d-model", s.d_model, "model width")->capture_default_str();
-  app.add_option("--heads", s.heads, "attention heads")->capture_default_str();
-  app.add_option("--layers", s.layers, "encoder layers (and as many decoder layers)")->capture_default_str();
-  app.add_option("--d-ff", s.d_ff, "feed-forward width")->capture_default_str();
-  app.add_option("--dropout", s.dropout, "dropout probability")->capture_default_str();
-  app.add_option("--batch", s.batch, "sequences per step")->capture_default_str();
-  app.add_option("--steps", s.steps, "most training steps")->capture_default_str();
-  app.add_option("--lr", s.lr, "Adam learning rate")->capture_default_str();
-  app.add_option("--target", s.target, "stop once held-out exact match reaches this")->capture_default_str();
-  app.add_option("--eval-every", s.eval_every, "evaluate every N steps")->capture_default_str();
-  app.add_option("--checkpoint-every", s.checkpoint_every, "save a checkpoint every N steps")->capture_default_str();
-  app.add_flag("--resume", s.resume, "continue from <out>/checkpoint.safetensors");
-  CLI11_PARSE(app, argc, argv);
-  if (options.quick) {  // a few seconds: a small model on short sequences
-    s.min_len = std::min<std::int64_t>(s.min_len, 6);
-    s.max_len = std::min<std::int64_t>(s.max_len, 6);
-    s.d_model = 32, s.heads = 2, s.layers = 1, s.d_ff = 64, s.batch = 32, s.held_out = 64;
-    s.steps = std::min<std::int64_t>(s.steps, 30), s.eval_every = 15, s.checkpoint_every = 15;
-    s.lr = 3e-3;
+  flags.add("--task", s.task, "the synthetic task", {"copy", "reverse", "sort", "addition"});
+  flags.add("--symbols", s.symbols, "vocabulary symbols (besides PAD/BOS/EOS)", tutorial::between(2, 1000));
+  flags.add("--min-len", s.min_len, "shortest sequence", tutorial::between(1, 256));
+  flags.add("--max-len", s.max_len, "longest sequence", tutorial::between(1, 256));
+  flags.add("--held-out", s.held_out, "held-out sequences for evaluation", tutorial::between(1, 100000));
+  flags.add("--d-model", s.d_model, "model width", tutorial::between(1, 4096));
+  flags.add("--heads", s.heads, "attention heads (must divide --d-model)", tutorial::between(1, 256));
+  flags.add("--layers", s.layers, "encoder layers (and as many decoder layers)", tutorial::between(1, 64));
+  flags.add("--d-ff", s.d_ff, "feed-forward width", tutorial::between(1, 65536));
+  flags.add("--dropout", s.dropout, "dropout probability", tutorial::between(0, 0.99));
+  flags.add("--batch", s.batch, "sequences per step", tutorial::between(1, 65536));
+  flags.add("--steps", s.steps, "most training steps", tutorial::between(1, 1000000));
+  flags.add("--lr", s.lr, "Adam learning rate", tutorial::positive(10));
+  flags.add("--target", s.target, "stop once held-out exact match reaches this", tutorial::probability());
+  flags.add("--eval-every", s.eval_every, "evaluate every N steps", tutorial::between(1, 1000000));
+  flags.add("--checkpoint-every", s.checkpoint_every, "save a checkpoint every N steps", tutorial::between(1, 1000000));
+  flags.add_switch("--resume", s.resume, "continue from <out>/checkpoint.safetensors");
+  flags.parse(argc, argv);
+  if (options.quick) {  // a few seconds: a small model on short sequences (flags given win)
+    flags.quick(s.min_len, std::min<std::int64_t>(s.min_len, 6));
+    flags.quick(s.max_len, std::min<std::int64_t>(s.max_len, 6));
+    flags.quick(s.d_model, 32), flags.quick(s.heads, 2), flags.quick(s.layers, 1);
+    flags.quick(s.d_ff, 64), flags.quick(s.batch, 32), flags.quick(s.held_out, 64);
+    flags.quick(s.steps, std::min<std::int64_t>(s.steps, 30));
+    flags.quick(s.eval_every, 15), flags.quick(s.checkpoint_every, 15), flags.quick(s.lr, 3e-3);
   }
-  tutorial::apply(options);
+  tutorial::Flags::require(s.min_len <= s.max_len, "--min-len " + std::to_string(s.min_len) +
+                                                       " is longer than --max-len " + std::to_string(s.max_len));
+  tutorial::Flags::require(s.d_model % s.heads == 0, "--heads " + std::to_string(s.heads) +
+                                                         " does not divide --d-model " + std::to_string(s.d_model));
   tutorial::Checks checks;
 
   tutorial::section("1. The task and the data");
@@ -139,15 +141,24 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "--resume: no checkpoint at %s\n", checkpoint.c_str());
       return 2;
     }
-    std::map<std::string, std::string> meta = load_checkpoint(checkpoint, model, &optimizer);
-    start_step = std::stoll(meta.at("step"));
-    data_gen.set_offset(std::stoull(meta.at("data_offset")));
-    model_gen.set_offset(std::stoull(meta.at("model_offset")));
-    history.losses = split_numbers(meta.at("losses"));
-    std::vector<double> acc = split_numbers(meta.at("accuracy"));
-    for (std::size_t i = 0; i + 1 < acc.size(); i += 2)
+    // Every key checked (present, a number, in range) with a message naming the file and the key.
+    CheckpointMetadata meta(load_checkpoint(checkpoint, model, &optimizer), checkpoint.string());
+    start_step = meta.integer("step", 0, s.steps, "this run's --steps");
+    data_gen.set_offset(meta.unsigned_integer("data_offset"));
+    model_gen.set_offset(meta.unsigned_integer("model_offset"));
+    history.losses = meta.numbers("losses");
+    if (history.losses.size() != static_cast<std::size_t>(start_step))
+      meta.fail("losses", "holds " + std::to_string(history.losses.size()) +
+                              " losses, expected one per step: " + std::to_string(start_step));
+    std::vector<double> acc = meta.numbers("accuracy");  // step, fraction, step, fraction, ...
+    if (acc.size() % 2 != 0) meta.fail("accuracy", "holds an odd count of numbers, expected (step, fraction) pairs");
+    for (std::size_t i = 0; i + 1 < acc.size(); i += 2) {
+      if (acc[i] != std::floor(acc[i]) || acc[i] < 1 || acc[i] > double(start_step) || !(acc[i + 1] >= 0 && acc[i + 1] <= 1))
+        meta.fail("accuracy", "holds the pair (" + std::to_string(acc[i]) + ", " + std::to_string(acc[i + 1]) +
+                                  "), expected a step in 1.." + std::to_string(start_step) + " and a fraction in [0, 1]");
       history.accuracy.emplace_back(static_cast<std::int64_t>(acc[i]), acc[i + 1]);
-    history.training_seconds = std::stod(meta.at("seconds"));
+    }
+    history.training_seconds = meta.number("seconds", 0, 1e9);
     std::printf("  resumed from %s at step %lld\n", checkpoint.c_str(), static_cast<long long>(start_step));
   }
   auto save = [&](std::int64_t step) {
@@ -157,8 +168,8 @@ int main(int argc, char** argv) {
                     {{"step", std::to_string(step)},
                      {"data_offset", std::to_string(data_gen.offset())},
                      {"model_offset", std::to_string(model_gen.offset())},
-                     {"losses", join(history.losses)},
-                     {"accuracy", join(acc)},
+                     {"losses", join_numbers(history.losses)},
+                     {"accuracy", join_numbers(acc)},
                      {"seconds", std::to_string(history.training_seconds)},
                      {"task", s.task}});
   };
@@ -166,7 +177,10 @@ int main(int argc, char** argv) {
   tutorial::section("3. Training: teacher forcing, cross-entropy, Adam");
   std::printf("  each step: %lld sequences; evaluation every %lld steps on the held-out set\n\n",
               static_cast<long long>(s.batch), static_cast<long long>(s.eval_every));
-  tutorial::Progress progress(s.steps);
+  tutorial::Progress progress(s.steps, /*may_stop_early=*/true);  // stops at --target
+  // A non-finite loss or gradient stops the run before it touches the weights (and so before any
+  // checkpoint could hold them): the last checkpoint saved stays the last good one.
+  DivergenceGuard guard(tutorial::lower_lr_advice(s.lr));
   std::int64_t step = start_step;
   double best = history.accuracy.empty() ? 0 : history.accuracy.back().second;
   while (step < s.steps && best < s.target) {
@@ -178,6 +192,7 @@ int main(int argc, char** argv) {
                                           batch.tgt_out.reshape({-1}), data::PAD);
     optimizer.zero_grad();
     loss.backward();
+    guard.check(step + 1, loss.item(), grad_norm(model.parameters()));  // throws on NaN or inf
     optimizer.step();
     ++step;
     history.training_seconds += step_clock.seconds();
@@ -226,5 +241,14 @@ int main(int argc, char** argv) {
   std::printf("held-out exact match: %.1f%% (%lld/%lld) after %lld steps, %.1f s of training\n",
               100 * best, static_cast<long long>(correct), static_cast<long long>(s.held_out),
               static_cast<long long>(step), history.training_seconds);
+  char answer[400];
+  std::snprintf(answer, sizeof answer,
+                "Encoder self-attention, decoder causal self-attention and cross-attention, trained\n"
+                "with teacher forcing: %lld steps (%.1f s) took the loss from %.3f to %.3f and held-out\n"
+                "exact match to %.1f%% on sequences it never saw, decoded greedily.",
+                static_cast<long long>(step), history.training_seconds, first, last, 100 * best);
+  tutorial::print_answer(kQuestion, answer);
   return code;
+} catch (...) {
+  return tutorial::report_error();
 }

@@ -37,6 +37,7 @@
 #include "nn/nn.hpp"
 #include "tutorials/common/going_further.hpp"
 #include "tutorials/common/training.hpp"
+#include "tutorials/common/legacy_flags.hpp"  // TEMPORARY, until this program moves to tutorial::Flags
 #include "tutorials/common/tutorial.hpp"
 #include "viz/heatmap.hpp"
 
@@ -153,7 +154,8 @@ int main(int argc, char** argv) {
   Adam optimizer(model.parameters(), lr);
   std::vector<double> losses;
   std::vector<std::pair<std::int64_t, double>> accuracy;
-  tutorial::Progress progress(steps);
+  tutorial::Progress progress(steps, /*may_stop_early=*/true);  // stops at --target
+  nn::DivergenceGuard guard(tutorial::lower_lr_advice(lr));      // stops on a NaN or inf
   tutorial::Stopwatch clock;
   double best = 0;
   std::int64_t step = 0;
@@ -164,6 +166,7 @@ int main(int argc, char** argv) {
     Tensor loss = autograd::cross_entropy(model.classify(hidden), batch.labels);  // one per sequence
     optimizer.zero_grad();
     loss.backward();
+    guard.check(step + 1, loss.item(), grad_norm(model.parameters()));  // before the update
     optimizer.step();
     ++step;
     losses.push_back(loss.item());

@@ -37,6 +37,7 @@
 #include "nn/nn.hpp"
 #include "tutorials/common/going_further.hpp"
 #include "tutorials/common/training.hpp"
+#include "tutorials/common/legacy_flags.hpp"  // TEMPORARY, until this program moves to tutorial::Flags
 #include "tutorials/common/tutorial.hpp"
 
 using namespace nn;
@@ -151,7 +152,8 @@ int main(int argc, char** argv) {
   std::vector<std::pair<std::int64_t, double>> accuracy;
   AdamW optimizer(model.parameters(), lr, 0.9, 0.98, 1e-8, 0.01);
   const std::int64_t warmup = std::max<std::int64_t>(1, steps / 20);
-  tutorial::Progress progress(steps);
+  tutorial::Progress progress(steps, /*may_stop_early=*/true);  // stops at --target
+  nn::DivergenceGuard guard(tutorial::lower_lr_advice(lr));      // stops on a NaN or inf
   tutorial::Stopwatch clock;
   double best = 0;
   std::int64_t step = 0;
@@ -172,7 +174,8 @@ int main(int argc, char** argv) {
                                           Tensor(tensor::from_vector(targets, {batch_size * (LENGTH - 1)})));
     optimizer.zero_grad();
     loss.backward();
-    clip_grad_norm_(model.parameters(), 1.0);
+    // The norm before clipping: a NaN or inf there stops the run before the update.
+    guard.check(step + 1, loss.item(), clip_grad_norm_(model.parameters(), 1.0));
     optimizer.step();
     ++step;
     losses.push_back(loss.item());

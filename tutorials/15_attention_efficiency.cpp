@@ -44,6 +44,7 @@
 #include "autograd/record.hpp"
 #include "nn/nn.hpp"
 #include "tutorials/common/going_further.hpp"
+#include "tutorials/common/legacy_flags.hpp"  // TEMPORARY, until this program moves to tutorial::Flags
 #include "tutorials/common/tutorial.hpp"
 
 using autograd::Tensor;

@@ -34,6 +34,7 @@
 #include "nn/nn.hpp"
 #include "tutorials/common/going_further.hpp"
 #include "tutorials/common/training.hpp"
+#include "tutorials/common/legacy_flags.hpp"  // TEMPORARY, until this program moves to tutorial::Flags
 #include "tutorials/common/tutorial.hpp"
 #include "viz/heatmap.hpp"
 
@@ -184,6 +185,7 @@ Run train(Seq2Seq& model, const data::Dataset& dataset, std::int64_t steps, std:
   Run run;
   Adam optimizer(model.parameters(), lr);
   tutorial::Progress progress(steps);
+  nn::DivergenceGuard guard(name + ": " + tutorial::lower_lr_advice(lr));  // stops on a NaN or inf
   tutorial::Stopwatch clock;
   for (std::int64_t step = 1; step <= steps; ++step) {
     data::Batch batch = data::make_batch(dataset.sample_train(batch_size, data_gen));
@@ -191,7 +193,8 @@ Run train(Seq2Seq& model, const data::Dataset& dataset, std::int64_t steps, std:
     Tensor loss = autograd::cross_entropy(logits.reshape({-1, logits.size(-1)}), batch.tgt_out.reshape({-1}), data::PAD);
     optimizer.zero_grad();
     loss.backward();
-    clip_grad_norm_(model.parameters(), 1.0);  // RNNs: a long chain of products can spike
+    // RNNs: a long chain of products can spike. The norm before clipping is checked first.
+    guard.check(step, loss.item(), clip_grad_norm_(model.parameters(), 1.0));
     optimizer.step();
     run.losses.push_back(loss.item());
     progress.update(step, loss.item(), double(batch.target_tokens) / (clock.seconds() / step));

@@ -37,6 +37,7 @@
 #include "nn/nn.hpp"
 #include "tutorials/common/going_further.hpp"
 #include "tutorials/common/training.hpp"
+#include "tutorials/common/legacy_flags.hpp"  // TEMPORARY, until this program moves to tutorial::Flags
 #include "tutorials/common/tutorial.hpp"
 #include "viz/heatmap.hpp"
 

@@ -39,6 +39,7 @@
 #include "nn/nn.hpp"
 #include "tutorials/common/going_further.hpp"
 #include "tutorials/common/training.hpp"
+#include "tutorials/common/legacy_flags.hpp"  // TEMPORARY, until this program moves to tutorial::Flags
 #include "tutorials/common/tutorial.hpp"
 
 using namespace nn;
@@ -205,6 +206,7 @@ int main(int argc, char** argv) {
     std::vector<double> losses;              // training loss per step, mean over seeds
     double seconds = 0;
     bool diverged = false;
+    std::string divergence;  // the first diverged seed's message
     double mean(const std::vector<double>& v) const {
       double sum = 0;
       for (double x : v) sum += x;
@@ -222,7 +224,11 @@ int main(int argc, char** argv) {
       config.layer = {d_model, heads, d_ff, variants[i].dropout, "gelu", /*norm_first=*/false, 1e-5};
       config.num_layers = layers, config.num_classes = 2;
       BertEncoder model(config, model_gen);
-      tutorial::TrainingHistory h = tutorial::train_classifier(model, data, variants[i].recipe, data_gen);
+      // A variant that diverges is one of the results (DIVERGED below), not the end of the program.
+      tutorial::TrainingRecipe recipe = variants[i].recipe;
+      recipe.divergence_is_a_result = true;
+      tutorial::TrainingHistory h = tutorial::train_classifier(model, data, recipe, data_gen);
+      if (h.diverged && !r.diverged) r.divergence = "seed " + std::to_string(seed) + ": " + h.divergence;
       r.diverged = r.diverged || h.diverged;
       r.seconds += h.seconds;
       r.final_accuracy.push_back(h.accuracy.empty() ? 0.5 : h.accuracy.back().second);
@@ -238,6 +244,7 @@ int main(int argc, char** argv) {
     }
     std::printf("  %-20s held-out %5.1f%% (mean of %lld seeds, %.1f s)%s\n", variants[i].name.c_str(),
                 100 * r.mean(r.final_accuracy), (long long)seeds, r.seconds, r.diverged ? "  DIVERGED (non-finite loss)" : "");
+    if (r.diverged) std::printf("    %s\n", r.divergence.c_str());
     std::fflush(stdout);
   }
   double total_seconds = total_clock.seconds();

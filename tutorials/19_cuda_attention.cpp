@@ -38,6 +38,7 @@
 
 #include "cuda/cuda.hpp"
 #include "nn/nn.hpp"
+#include "tutorials/common/legacy_flags.hpp"  // TEMPORARY, until this program moves to tutorial::Flags
 #include "tutorials/common/tutorial.hpp"
 
 using namespace autograd;

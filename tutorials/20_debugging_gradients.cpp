@@ -37,6 +37,7 @@
 
 #include "autograd/autograd.hpp"
 #include "autograd/record.hpp"
+#include "tutorials/common/legacy_flags.hpp"  // TEMPORARY, until this program moves to tutorial::Flags
 #include "tutorials/common/tutorial.hpp"
 
 using namespace autograd;
