@@ -8,7 +8,7 @@
 #include <iostream>
 #include <string>
 
-#include "nn/safetensors.hpp"
+#include "tensor/safetensors.hpp"
 #include "tensor/factory.hpp"
 #include "tensor/npy.hpp"
 
@@ -57,15 +57,15 @@ int main(int argc, char** argv) {
       << npy_by_hand(3, "{\"shape\": (1L, 1L), \"descr\": \"<f4\", \"fortran_order\": False}",
                      std::string(4, '\0'));
 
-  nn::save_safetensors(st("model.safetensors"),
+  tensor::save_safetensors(st("model.safetensors"),
                        {{"layer.weight", matrix},
                         {"layer.bias", from_vector(std::vector<float>{1, 2})},
                         {"ids", ids},
                         {"mask", mask}},
                        {{"step", "100"}, {"note", "caf\xc3\xa9 \"quoted\"\n"}});
-  nn::save_safetensors(st("shapes.safetensors"),
+  tensor::save_safetensors(st("shapes.safetensors"),
                        {{"scalar", zero_d}, {"empty", empty}, {"cube", cube}});
-  nn::save_safetensors(st("empty.safetensors"), {});
+  tensor::save_safetensors(st("empty.safetensors"), {});
   std::cout << "seeds written to " << dir.string() << "\n";
   return 0;
 }

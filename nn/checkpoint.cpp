@@ -3,8 +3,14 @@
 #include "nn/checkpoint.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <limits>
 #include <set>
 #include <stdexcept>
+
+#include "tensor/finite.hpp"
 
 namespace nn {
 
@@ -106,12 +112,11 @@ void plan_optimizer(const Optimizer& optimizer, const NamedArrays& file, LoadPla
     if (name.rfind(prefix, 0) != 0) continue;
     std::string key = name.substr(prefix.size());
     if (key == "steps") {
-      if (array.numel() != 1)
-        plan.optimizer_problems.push_back("'" + name + "' has shape " +
-                                          tensor::shape_str(array.shape()) +
-                                          ", expected one number");
       has_steps = true;
-      plan.optimizer_state.emplace_back(key, array);
+      if (std::string problem = Optimizer::step_count_problem(array); !problem.empty())
+        plan.optimizer_problems.push_back("'" + name + "' " + problem);
+      else
+        plan.optimizer_state.emplace_back(key, array);
       continue;
     }
     std::size_t dot = key.find('.');
@@ -134,6 +139,9 @@ void plan_optimizer(const Optimizer& optimizer, const NamedArrays& file, LoadPla
       plan.optimizer_problems.push_back(
           "'" + name + "' has shape " + tensor::shape_str(array.shape()) + " but parameter " +
           index_text + " has shape " + tensor::shape_str(params[index].shape()));
+    else if (tensor::NonFinite bad = tensor::find_non_finite(array); bad.any())
+      plan.optimizer_problems.push_back("'" + name + "' has " + tensor::describe_non_finite(bad) +
+                                        " (saved from a diverged run?)");
     else
       plan.optimizer_state.emplace_back(key, array);
   }
@@ -147,11 +155,24 @@ void apply_copies(const LoadPlan& plan) {
   for (const auto& [tensor, value] : plan.copies) tensor.data().copy_(value);
 }
 
+// Throws when any array is NaN or infinite anywhere, before a byte is written: the previous
+// file at `path` stays as it was.
+void refuse_non_finite(const std::string& op, const std::string& path, const NamedArrays& arrays) {
+  for (const auto& [name, array] : arrays)
+    if (tensor::NonFinite bad = tensor::find_non_finite(array); bad.any())
+      throw std::runtime_error(op + ": " + path + ": '" + name + "' has " +
+                               tensor::describe_non_finite(bad) +
+                               "; nothing was written, the previous file is unchanged (the "
+                               "training diverged? save only from a finite model)");
+}
+
 }  // namespace
 
 void save(const Module& module, const std::string& path,
           const std::map<std::string, std::string>& metadata) {
-  save_safetensors(path, model_arrays(module), metadata);
+  NamedArrays arrays = model_arrays(module);
+  refuse_non_finite("save", path, arrays);
+  save_safetensors(path, arrays, metadata);
 }
 
 std::map<std::string, std::string> load(Module& module, const std::string& path) {
@@ -174,6 +195,7 @@ void save_checkpoint(const std::string& path, const Module& module, const Optimi
   if (optimizer)
     for (const auto& [name, array] : optimizer->state())
       arrays.emplace_back(kOptimizerPrefix + name, array);
+  refuse_non_finite("save_checkpoint", path, arrays);
   save_safetensors(path, arrays, metadata);
 }
 
@@ -187,6 +209,97 @@ std::map<std::string, std::string> load_checkpoint(const std::string& path, Modu
   apply_copies(plan);
   if (optimizer) optimizer->load_state(plan.optimizer_state);
   return file.metadata;
+}
+
+// ---- metadata ----------------------------------------------------------------------------------
+
+CheckpointMetadata::CheckpointMetadata(std::map<std::string, std::string> values, std::string path)
+    : values_(std::move(values)), path_(std::move(path)) {}
+
+void CheckpointMetadata::fail(const std::string& key, const std::string& problem) const {
+  throw std::runtime_error("load_checkpoint: " + path_ + ": metadata \"" + key + "\" " + problem);
+}
+
+const std::string& CheckpointMetadata::text(const std::string& key) const {
+  auto found = values_.find(key);
+  if (found == values_.end())
+    fail(key, "is missing (the file was not written by this program, or by an older version)");
+  return found->second;
+}
+
+namespace {
+
+// The value as shown in a message: quoted, long ones cut.
+std::string quoted(const std::string& value) {
+  return "\"" + (value.size() > 40 ? value.substr(0, 40) + "..." : value) + "\"";
+}
+
+// Parses all of `text` as T with from_chars (no spaces, no "0x", no trailing junk).
+template <typename T>
+bool parse_all(const std::string& text, T& value) {
+  const char* end = text.data() + text.size();
+  auto [stop, error] = std::from_chars(text.data(), end, value);
+  return !text.empty() && error == std::errc() && stop == end;
+}
+
+}  // namespace
+
+std::int64_t CheckpointMetadata::integer(const std::string& key, std::int64_t min,
+                                         std::int64_t max, const std::string& why_max) const {
+  const std::string& value = text(key);
+  std::int64_t parsed = 0;
+  if (!parse_all(value, parsed) || parsed < min || parsed > max)
+    fail(key, "is " + quoted(value) + ", expected an integer in " + std::to_string(min) + ".." +
+                  std::to_string(max) + (why_max.empty() ? "" : " (" + why_max + ")"));
+  return parsed;
+}
+
+std::uint64_t CheckpointMetadata::unsigned_integer(const std::string& key) const {
+  const std::string& value = text(key);
+  std::uint64_t parsed = 0;
+  if (!parse_all(value, parsed))
+    fail(key, "is " + quoted(value) + ", expected a non-negative integer below 2^64");
+  return parsed;
+}
+
+double CheckpointMetadata::number(const std::string& key, double min, double max) const {
+  const std::string& value = text(key);
+  double parsed = 0;
+  if (!parse_all(value, parsed) || !std::isfinite(parsed) || parsed < min || parsed > max) {
+    char range[80];
+    std::snprintf(range, sizeof range, "%g..%g", min, max);
+    fail(key, "is " + quoted(value) + ", expected a finite number in " + range);
+  }
+  return parsed;
+}
+
+std::vector<double> CheckpointMetadata::numbers(const std::string& key) const {
+  const std::string& value = text(key);
+  std::vector<double> parsed;
+  if (value.empty()) return parsed;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t comma = value.find(',', start);
+    std::string item = value.substr(start, comma == std::string::npos ? std::string::npos
+                                                                      : comma - start);
+    double number = 0;
+    if (!parse_all(item, number) || !std::isfinite(number))
+      fail(key, "holds " + quoted(item) + " at position " + std::to_string(parsed.size()) +
+                    ", expected finite numbers separated by commas");
+    parsed.push_back(number);
+    if (comma == std::string::npos) return parsed;
+    start = comma + 1;
+  }
+}
+
+std::string join_numbers(const std::vector<double>& values) {
+  std::string text;
+  char number[32];
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    std::snprintf(number, sizeof number, "%.17g", values[i]);  // 17 digits: read back exactly
+    text += (i ? "," : "") + std::string(number);
+  }
+  return text;
 }
 
 }  // namespace nn

@@ -6,6 +6,7 @@
 #include "nn/attention.hpp"
 #include "nn/checkpoint.hpp"
 #include "nn/data.hpp"
+#include "nn/divergence.hpp"
 #include "nn/init.hpp"
 #include "nn/layers.hpp"
 #include "nn/module.hpp"

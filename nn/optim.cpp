@@ -1,6 +1,7 @@
 #include "nn/optim.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <stdexcept>
 
 #include "tensor/factory.hpp"
@@ -37,11 +38,35 @@ NamedArrays Optimizer::state() const {
   return out;
 }
 
+// A float NaN or 1e300 would be undefined behaviour to convert to int64: check first.
+std::string Optimizer::step_count_problem(const Array& array) {
+  if (array.numel() != 1)
+    return "has shape " + tensor::shape_str(array.shape()) + ", expected one number";
+  if (array.dtype() == DType::Int64) {
+    std::int64_t steps = array.to_vector<std::int64_t>()[0];
+    return steps < 0 ? "is " + std::to_string(steps) + ", expected a step count >= 0" : "";
+  }
+  if (array.dtype() == DType::Bool) return "is a bool, expected a step count (int64)";
+  double steps = array.to_vector<double>()[0];
+  // 2^63 is the first double beyond int64; compare before converting.
+  if (!std::isfinite(steps) || steps < 0 || steps != std::floor(steps) || steps >= 0x1p63) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.17g", steps);
+    return std::string("is ") + text + ", expected a step count: an integer in 0..2^63-1";
+  }
+  return "";
+}
+
 void Optimizer::load_state(const NamedArrays& state) {
+  for (const auto& [name, array] : state)
+    if (name == "steps")
+      if (std::string problem = step_count_problem(array); !problem.empty())
+        throw std::invalid_argument("optimizer: state entry 'steps' " + problem);
   for (auto& s : slots_) s.clear();
   for (const auto& [name, array] : state) {
     if (name == "steps") {
-      steps_ = static_cast<std::int64_t>(array.item());
+      steps_ = array.dtype() == DType::Int64 ? array.to_vector<std::int64_t>()[0]
+                                             : static_cast<std::int64_t>(array.item());
       continue;
     }
     std::size_t dot = name.find('.');
@@ -126,11 +151,15 @@ void Adam::step() {
 
 // ---- gradient clipping -------------------------------------------------------------------------
 
-double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm) {
+double grad_norm(const std::vector<Tensor>& params) {
   double total_sq = 0;
   for (const Tensor& p : params)
     if (p.grad().defined()) total_sq += tensor::sum(tensor::square(p.grad().data().to(DType::Float64))).item();
-  double norm = std::sqrt(total_sq);
+  return std::sqrt(total_sq);
+}
+
+double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm) {
+  double norm = grad_norm(params);
   double factor = max_norm / (norm + 1e-6);  // the small constant is PyTorch's
   if (factor < 1) {
     autograd::NoGradGuard no_grad;

@@ -29,6 +29,9 @@ class Optimizer {
   // "<param index>.<what>" (e.g. "3.exp_avg"), plus "steps" as a 0-d int64 array.
   virtual NamedArrays state() const;
   virtual void load_state(const NamedArrays& state);
+  // What is wrong with `array` as a saved "steps" entry ("" when nothing): it must be one number
+  // holding an integer in 0..2^63-1. load_state and load_checkpoint check with it.
+  static std::string step_count_problem(const Array& array);
 
  protected:
   std::vector<Tensor> params_;
@@ -76,8 +79,12 @@ class AdamW : public Adam {
       : Adam(std::move(params), lr, beta1, beta2, eps, weight_decay, true) {}
 };
 
+// The global L2 norm of the parameters' gradients (a parameter without one counts as zero),
+// summed in float64. Changes nothing; DivergenceGuard (divergence.hpp) checks it every step.
+double grad_norm(const std::vector<Tensor>& params);
+
 // Scales all gradients down together so that their global L2 norm is at most max_norm.
-// Returns the norm before clipping (as torch.nn.utils.clip_grad_norm_).
+// Returns the norm before clipping, grad_norm(params) (as torch.nn.utils.clip_grad_norm_).
 double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm);
 
 // Learning-rate schedules: call step() once per optimizer step; the optimizer's lr becomes

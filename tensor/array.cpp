@@ -94,6 +94,8 @@ bool view_strides(const Shape& old_shape, const Strides& old_strides, const Shap
 Array::Array(const Shape& shape, DType dtype, Device device)
     : shape_(shape), strides_(contiguous_strides(shape)), dtype_(dtype) {
   check_shape(shape, "Array");
+  // Every stride * itemsize of this array and of any view of it fits in int64 (shape.hpp).
+  layout_span_bytes(shape, dtype_size(dtype), "Array");
   storage_ = std::make_shared<Storage>(
       static_cast<std::size_t>(shape_numel(shape)) * dtype_size(dtype), device);
 }

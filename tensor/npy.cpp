@@ -6,12 +6,8 @@
 // crash or a huge allocation (fuzz/fuzz_npy.cpp tries).
 #include "tensor/npy.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
+#include <algorithm>
 #include <bit>
-#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -284,32 +280,59 @@ std::string npy_descr(DType dtype) {
   throw std::logic_error("npy_descr: unknown dtype");
 }
 
-Array parse_npy(std::string_view bytes, const std::string& source) {
-  // ---- preamble: magic, version, header length
-  if (bytes.size() < kMagic.size() || bytes.substr(0, kMagic.size()) != kMagic)
+namespace {
+
+// What the fixed-size start of a .npy file says: where the header lies.
+struct Preamble {
+  std::size_t size = 0;            // magic + version + header length field: 10 or 12 bytes
+  std::uint64_t header_length = 0;
+};
+
+constexpr std::size_t kMaxPreamble = 12;
+
+// Checks the magic, the version and the header length against `file_size`. `first_bytes` holds
+// the file's first min(12, file_size) bytes: nothing beyond them is needed.
+Preamble parse_preamble(std::string_view first_bytes, std::uint64_t file_size,
+                        const std::string& source) {
+  if (first_bytes.size() < kMagic.size() || first_bytes.substr(0, kMagic.size()) != kMagic)
     fail(source, "not a .npy file (it does not start with the magic bytes \\x93NUMPY)");
-  if (bytes.size() < 8) fail(source, "truncated: the file ends inside the version bytes");
-  unsigned major = static_cast<unsigned char>(bytes[6]),
-           minor = static_cast<unsigned char>(bytes[7]);
+  if (first_bytes.size() < 8) fail(source, "truncated: the file ends inside the version bytes");
+  unsigned major = static_cast<unsigned char>(first_bytes[6]),
+           minor = static_cast<unsigned char>(first_bytes[7]);
   if (major < 1 || major > 3 || minor != 0)
     fail(source, "unsupported .npy format version " + std::to_string(major) + "." +
                      std::to_string(minor) + " (supported: 1.0, 2.0, 3.0)");
+  Preamble preamble;
   std::size_t length_bytes = major == 1 ? 2 : 4;  // uint16 in 1.0, uint32 in 2.0 and 3.0
-  std::size_t preamble = 8 + length_bytes;
-  if (bytes.size() < preamble) fail(source, "truncated: the file ends inside the header length");
-  std::uint64_t header_length = 0;
+  preamble.size = 8 + length_bytes;
+  if (first_bytes.size() < preamble.size)
+    fail(source, "truncated: the file ends inside the header length");
   for (std::size_t i = 0; i < length_bytes; ++i)
-    header_length |= std::uint64_t(static_cast<unsigned char>(bytes[8 + i])) << (8 * i);
-  if (header_length > kMaxHeaderBytes)
-    fail(source, "header length " + std::to_string(header_length) +
+    preamble.header_length |= std::uint64_t(static_cast<unsigned char>(first_bytes[8 + i]))
+                              << (8 * i);
+  if (preamble.header_length > kMaxHeaderBytes)
+    fail(source, "header length " + std::to_string(preamble.header_length) +
                      " exceeds the limit of 1 MiB (a corrupt file?)");
-  if (header_length > bytes.size() - preamble)
-    fail(source, "header length " + std::to_string(header_length) +
+  if (preamble.header_length > file_size - preamble.size)
+    fail(source, "header length " + std::to_string(preamble.header_length) +
                      " goes beyond the end of the file (only " +
-                     std::to_string(bytes.size() - preamble) + " bytes follow the length field)");
+                     std::to_string(file_size - preamble.size) +
+                     " bytes follow the length field)");
+  return preamble;
+}
 
-  // ---- header: {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
-  Literal header = HeaderParser(bytes.substr(preamble, header_length), source).parse();
+// What the header says about the array, and where its data lies in the file.
+struct NpyLayout {
+  DType dtype = DType::Float32;
+  Shape shape;
+  std::uint64_t data_offset = 0, data_bytes = 0;
+};
+
+// Parses the header {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } and checks the
+// data size it promises against the `file_size` bytes of the file.
+NpyLayout parse_header(std::string_view header_text, const Preamble& preamble,
+                       std::uint64_t file_size, const std::string& source) {
+  Literal header = HeaderParser(header_text, source).parse();
   if (header.kind != Literal::Kind::Dict)
     fail(source, "the header is " + kind_name(header.kind) + ", expected a dict");
   for (std::size_t i = 0; i < header.items.size(); i += 2) {
@@ -325,11 +348,12 @@ Array parse_npy(std::string_view bytes, const std::string& source) {
                             std::pair{shape_literal, "shape"}})
     if (!value) fail(source, std::string("the header has no '") + key + "' key");
 
+  NpyLayout layout;
   if (descr->kind == Literal::Kind::List)
     fail(source, "structured dtypes (records with named fields) are not supported");
   if (descr->kind != Literal::Kind::String)
     fail(source, "'descr' is " + kind_name(descr->kind) + ", expected a string such as '<f4'");
-  DType dtype = dtype_from_descr(descr->text, source);
+  layout.dtype = dtype_from_descr(descr->text, source);
 
   if (fortran_order->kind != Literal::Kind::Boolean)
     fail(source,
@@ -343,7 +367,7 @@ Array parse_npy(std::string_view bytes, const std::string& source) {
   if (shape_literal->items.size() > kMaxDims)
     fail(source, "the shape has " + std::to_string(shape_literal->items.size()) +
                      " dims (at most " + std::to_string(kMaxDims) + " are supported)");
-  Shape shape;
+  Shape& shape = layout.shape;
   for (const Literal& size : shape_literal->items) {
     if (size.kind != Literal::Kind::Integer)
       fail(source, "'shape' holds " + kind_name(size.kind) + ", expected only integers");
@@ -352,8 +376,8 @@ Array parse_npy(std::string_view bytes, const std::string& source) {
     shape.push_back(size.integer);
   }
   // itemsize times the product of the nonzero sizes must fit in int64, checked before each
-  // multiplication; then no product of sizes computed later (numel, strides) can overflow.
-  std::uint64_t nonzero_bytes = dtype_size(dtype);
+  // multiplication; then numel * itemsize cannot overflow.
+  std::uint64_t nonzero_bytes = dtype_size(layout.dtype);
   const std::uint64_t max_bytes = std::uint64_t(std::numeric_limits<std::int64_t>::max());
   for (std::int64_t size : shape) {
     if (size == 0) continue;
@@ -362,34 +386,70 @@ Array parse_npy(std::string_view bytes, const std::string& source) {
            "the shape " + shape_str(shape) + " is too large (its byte count overflows 64 bits)");
     nonzero_bytes *= std::uint64_t(size);
   }
-  std::uint64_t data_bytes = shape_numel(shape) == 0 ? 0 : nonzero_bytes;
-  std::string what = "shape " + shape_str(shape) + " " + dtype_name(dtype);
+  // An empty array's byte count is 0 whatever its other sizes, but its strides are not: (0, 2^60)
+  // has a stride of 2^60 elements, 2^63 bytes as float64. The array must convert to every dtype
+  // (8 bytes an element at most) without a stride overflowing (shape.hpp, layout_span_bytes).
+  try {
+    layout_span_bytes(shape, sizeof(double), "load_npy");
+  } catch (const std::length_error&) {
+    fail(source, "the shape " + shape_str(shape) +
+                     " is too large (its byte strides overflow 64 bits for 8-byte elements)");
+  }
+  layout.data_bytes = shape_numel(shape) == 0 ? 0 : nonzero_bytes;
+  layout.data_offset = preamble.size + preamble.header_length;
+  std::string what = "shape " + shape_str(shape) + " " + dtype_name(layout.dtype);
 
   // ---- data: exactly numel * itemsize bytes after the header
-  std::uint64_t available = bytes.size() - preamble - header_length;
-  if (data_bytes > available)
-    fail(source, "truncated: the header promises " + what + " (" + std::to_string(data_bytes) +
-                     " bytes of data) but only " + std::to_string(available) +
-                     " bytes follow the header");
-  if (data_bytes < available)
-    fail(source, std::to_string(available - data_bytes) +
+  std::uint64_t available = file_size - layout.data_offset;
+  if (layout.data_bytes > available)
+    fail(source, "truncated: the header promises " + what + " (" +
+                     std::to_string(layout.data_bytes) + " bytes of data) but only " +
+                     std::to_string(available) + " bytes follow the header");
+  if (layout.data_bytes < available)
+    fail(source, std::to_string(available - layout.data_bytes) +
                      " unexpected bytes after the data (the header promises " + what + ", " +
-                     std::to_string(data_bytes) + " bytes)");
+                     std::to_string(layout.data_bytes) + " bytes)");
+  return layout;
+}
 
-  Array array(shape, dtype);
-  const char* data = bytes.data() + preamble + header_length;
-  if (dtype == DType::Bool) {
-    // Any nonzero byte is true; copying the bytes as they are could give a bool that is neither.
-    bool* out = array.data<bool>();
-    for (std::uint64_t i = 0; i < data_bytes; ++i) out[i] = data[i] != 0;
-  } else if (data_bytes > 0) {
-    std::memcpy(array.raw_data(), data, data_bytes);
+// Turns the raw bytes just read into a bool array into bools: any nonzero byte is true (a byte
+// that is neither 0 nor 1 read as a bool is undefined behaviour). Bytes are read as unsigned char.
+void normalize_bools(Array& array, std::uint64_t count) {
+  unsigned char* bytes = static_cast<unsigned char*>(array.raw_data());
+  for (std::uint64_t i = 0; i < count; ++i) bytes[i] = bytes[i] != 0 ? 1 : 0;
+}
+
+}  // namespace
+
+Array parse_npy(std::string_view bytes, const std::string& source) {
+  Preamble preamble = parse_preamble(bytes.substr(0, kMaxPreamble), bytes.size(), source);
+  NpyLayout layout = parse_header(bytes.substr(preamble.size, preamble.header_length), preamble,
+                                  bytes.size(), source);
+  Array array(layout.shape, layout.dtype);
+  if (layout.data_bytes > 0) {
+    std::memcpy(array.raw_data(), bytes.data() + layout.data_offset, layout.data_bytes);
+    if (layout.dtype == DType::Bool) normalize_bools(array, layout.data_bytes);
   }
   return array;
 }
 
+// The file is read in three bounded steps: the preamble (12 bytes at most), the header (at most
+// 1 MiB, and never beyond the file), then, once the header's promise matches the file's size,
+// the data straight into the new array. A file that is not .npy costs a 12-byte read.
 Array load_npy(const std::string& path) {
-  return parse_npy(read_file(path, "load_npy"), path);
+  InputFile file(path, "load_npy");
+  std::string first_bytes =
+      file.read_string(0, static_cast<std::size_t>(std::min<std::uint64_t>(kMaxPreamble, file.size())));
+  Preamble preamble = parse_preamble(first_bytes, file.size(), path);
+  std::string header_text =
+      file.read_string(preamble.size, static_cast<std::size_t>(preamble.header_length));
+  NpyLayout layout = parse_header(header_text, preamble, file.size(), path);
+  Array array(layout.shape, layout.dtype);
+  if (layout.data_bytes > 0) {
+    file.read_at(layout.data_offset, array.raw_data(), static_cast<std::size_t>(layout.data_bytes));
+    if (layout.dtype == DType::Bool) normalize_bools(array, layout.data_bytes);
+  }
+  return array;
 }
 
 void save_npy(const std::string& path, const Array& array) {
@@ -421,85 +481,6 @@ void save_npy(const std::string& path, const Array& array) {
   std::string_view data(data_bytes > 0 ? static_cast<const char*>(host.raw_data()) : "",
                         data_bytes);
   write_file_atomic(path, {head, data}, "save_npy");
-}
-
-// ---- whole files ----------------------------------------------------------------------------
-
-namespace {
-std::string file_error(const std::string& op, const std::string& path, const std::string& what) {
-  return op + ": " + path + ": " + what;
-}
-std::string errno_text() {
-  return std::strerror(errno);
-}
-}  // namespace
-
-std::string read_file(const std::string& path, const std::string& op) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw std::runtime_error(file_error(op, path, "cannot open (" + errno_text() + ")"));
-  struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-    ::close(fd);
-    throw std::runtime_error(file_error(op, path, "not a regular file"));
-  }
-  std::string content(static_cast<std::size_t>(info.st_size), '\0');
-  std::size_t done = 0;
-  while (done < content.size()) {
-    ssize_t n = ::read(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      std::string reason = errno_text();
-      ::close(fd);
-      throw std::runtime_error(file_error(op, path, "read failed (" + reason + ")"));
-    }
-    if (n == 0) break;  // the file shrank while we read it
-    done += std::size_t(n);
-  }
-  content.resize(done);
-  ::close(fd);
-  return content;
-}
-
-void write_file_atomic(const std::string& path, const std::vector<std::string_view>& pieces,
-                       const std::string& op) {
-  std::string temp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw std::runtime_error(file_error(
-        op, path, "cannot create the temporary file " + temp + " (" + errno_text() + ")"));
-  // On any failure: close, remove the temporary, and report; `path` was never touched.
-  auto give_up = [&](const std::string& what) {
-    std::string reason = errno_text();
-    if (fd >= 0) ::close(fd);
-    ::unlink(temp.c_str());
-    throw std::runtime_error(
-        file_error(op, path, what + " (" + reason + "); the previous file is unchanged"));
-  };
-  for (std::string_view piece : pieces) {
-    while (!piece.empty()) {  // write() may write less than asked
-      ssize_t n = ::write(fd, piece.data(), piece.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) give_up("writing " + temp + " failed");
-      piece.remove_prefix(std::size_t(n));
-    }
-  }
-  if (::fsync(fd) != 0) give_up("flushing " + temp + " to disk failed");
-  int closed = ::close(fd);
-  fd = -1;
-  if (closed != 0) give_up("closing " + temp + " failed");
-  if (::rename(temp.c_str(), path.c_str()) != 0)
-    give_up("renaming " + temp + " to " + path + " failed");
-  // Make the rename itself durable by flushing the directory entry too (best effort: some file
-  // systems refuse to fsync a directory, and the data is safe either way).
-  std::size_t slash = path.find_last_of('/');
-  std::string directory = slash == std::string::npos ? "."
-                          : slash == 0               ? "/"
-                                                     : path.substr(0, slash);
-  int dir_fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
 }
 
 }  // namespace tensor

@@ -14,7 +14,9 @@
 // Supported element types: '<f4' float32, '<f8' float64, '<i8' int64, '|b1' bool. Anything else
 // (Fortran order, big-endian data, other dtypes, a truncated file, a header that lies about the
 // data size) is refused with an error that names the file and the problem; a bad file never
-// crashes the reader, and no size it claims is allocated before the file is seen to hold it.
+// crashes the reader, and no size it claims is allocated before the file is seen to hold it:
+// load_npy reads the preamble and header first and the data only once its size matches the
+// file's, so a big file that is not .npy costs a few bytes of reading.
 #pragma once
 
 #include <string>
@@ -22,6 +24,7 @@
 #include <vector>
 
 #include "tensor/array.hpp"
+#include "tensor/file_io.hpp"  // read_file, write_file_atomic (once declared here)
 
 namespace tensor {
 
@@ -38,18 +41,5 @@ Array parse_npy(std::string_view bytes, const std::string& source);
 
 // The .npy descriptor of a dtype ("<f4", "<f8", "<i8", "|b1").
 std::string npy_descr(DType dtype);
-
-// ---- whole-file helpers, shared with the checkpoint code in nn/ ---------------------------------
-
-// The whole content of a regular file. Throws "<op>: <path>: cannot open (No such file or
-// directory)" and the like.
-std::string read_file(const std::string& path, const std::string& op);
-
-// Writes `pieces` one after another so that `path` is replaced all at once or not at all: the
-// bytes go to "<path>.tmp.<pid>", are flushed to the disk (fsync), and only then is the temporary
-// renamed over `path` (rename is atomic within a file system). On any failure the temporary is
-// removed, `path` keeps its previous content, and "<op>: <path>: ..." is thrown.
-void write_file_atomic(const std::string& path, const std::vector<std::string_view>& pieces,
-                       const std::string& op);
 
 }  // namespace tensor

@@ -13,9 +13,22 @@ std::string shape_str(const Shape& shape) {
   return text + "]";
 }
 
+std::int64_t checked_mul(std::int64_t a, std::int64_t b, const char* op, const char* what) {
+  std::int64_t product = 0;
+  if (__builtin_mul_overflow(a, b, &product))
+    throw std::length_error(std::string(op) + ": " + what + " overflows 64 bits (" +
+                            std::to_string(a) + " * " + std::to_string(b) + ")");
+  return product;
+}
+
 std::int64_t shape_numel(const Shape& shape) {
   std::int64_t n = 1;
-  for (std::int64_t size : shape) n *= size;
+  for (std::int64_t size : shape) {
+    if (size == 0) return 0;  // later sizes cannot make it overflow, whatever they are
+    if (__builtin_mul_overflow(n, size, &n))
+      throw std::length_error("numel: the element count of shape " + shape_str(shape) +
+                              " overflows 64 bits");
+  }
   return n;
 }
 
@@ -24,9 +37,25 @@ Strides contiguous_strides(const Shape& shape) {
   std::int64_t step = 1;
   for (std::size_t i = shape.size(); i-- > 0;) {
     strides[i] = step;
-    step *= shape[i] > 0 ? shape[i] : 1;
+    // The product after the outermost dim is never used: do not compute it (it may not fit).
+    if (i > 0 && __builtin_mul_overflow(step, shape[i] > 0 ? shape[i] : 1, &step))
+      throw std::length_error("contiguous_strides: the strides of shape " + shape_str(shape) +
+                              " overflow 64 bits");
   }
   return strides;
+}
+
+std::int64_t layout_span_bytes(const Shape& shape, std::size_t itemsize, const char* op) {
+  std::int64_t span = static_cast<std::int64_t>(itemsize);
+  for (std::int64_t size : shape) {
+    std::int64_t product = 0;
+    if (__builtin_mul_overflow(span, size > 0 ? size : 1, &product))
+      throw std::length_error(std::string(op) + ": shape " + shape_str(shape) +
+                              " is too large: with " + std::to_string(itemsize) +
+                              "-byte elements its byte strides overflow 64 bits");
+    span = product;
+  }
+  return span;
 }
 
 std::int64_t normalize_dim(std::int64_t dim, std::int64_t ndim, const char* op) {

@@ -15,8 +15,23 @@ using Shape = std::vector<std::int64_t>;    // sizes, outermost dim first
 using Strides = std::vector<std::int64_t>;  // elements (not bytes) to step along each dim
 
 std::string shape_str(const Shape& shape);  // "[2, 3]"
-std::int64_t shape_numel(const Shape& shape);   // product of sizes; 1 for a 0-d shape
+// Product of sizes; 1 for a 0-d shape. Throws std::length_error when it overflows 64 bits.
+std::int64_t shape_numel(const Shape& shape);
 Strides contiguous_strides(const Shape& shape);  // row-major strides for a packed tensor
+
+// ---- sizes that must not overflow ---------------------------------------------------------------
+// Every size, stride and byte count is an int64. A product that does not fit is undefined
+// behaviour in C++, and a shape read from a file can ask for one (a .npy file of shape
+// (0, 2^60) holds no bytes, yet its float64 byte strides overflow). So products of sizes are
+// checked where they are made, and an array's layout is checked once, when it is created.
+
+// a * b for a, b >= 0, or throws std::length_error "<op>: <what> overflows 64 bits (a * b)".
+std::int64_t checked_mul(std::int64_t a, std::int64_t b, const char* op, const char* what);
+
+// Bytes a packed array of this shape spans when zero sizes count as 1: the largest byte stride
+// times its size. This bounds every stride * itemsize and offset the array or a view of it can
+// compute. Throws std::length_error naming `op` and the shape when it exceeds int64.
+std::int64_t layout_span_bytes(const Shape& shape, std::size_t itemsize, const char* op);
 
 // Turns a possibly negative dim into 0..ndim-1, or throws
 // "transpose: dim 3 out of range for a 3-d tensor (valid dims are -3..2)".

@@ -61,23 +61,25 @@ StridedLayout<N> make_layout(const std::array<const Array*, N>& arrays) {
   }
   // Merge dim `d` into the previous (outer) one when, in every array, stepping the outer dim
   // once is the same as stepping the inner dim across its whole size.
+  // Byte strides are checked products: an array's constructor keeps them in range
+  // (layout_span_bytes), but a view made by hand (the Array(storage, ...) constructor) is not.
+  auto byte_stride = [&](std::size_t k, std::int64_t d) {
+    return checked_mul(arrays[k]->strides()[d], std::int64_t(dtype_size(arrays[k]->dtype())),
+                       "strided loop", "a byte stride");
+  };
   for (std::int64_t d : dims) {
     bool merge = !layout.shape.empty();
     for (std::size_t k = 0; k < N && merge; ++k) {
-      std::int64_t outer = layout.byte_strides[k].back();
-      std::int64_t inner = arrays[k]->strides()[d] * std::int64_t(dtype_size(arrays[k]->dtype()));
-      merge = outer == inner * shape[d];
+      std::int64_t outer = layout.byte_strides[k].back(), merged = 0;
+      // A product that does not fit cannot equal `outer`: no merge.
+      merge = !__builtin_mul_overflow(byte_stride(k, d), shape[d], &merged) && outer == merged;
     }
     if (merge) {
-      layout.shape.back() *= shape[d];
-      for (std::size_t k = 0; k < N; ++k)
-        layout.byte_strides[k].back() =
-            arrays[k]->strides()[d] * std::int64_t(dtype_size(arrays[k]->dtype()));
+      layout.shape.back() *= shape[d];  // the element count of the arrays: it fits
+      for (std::size_t k = 0; k < N; ++k) layout.byte_strides[k].back() = byte_stride(k, d);
     } else {
       layout.shape.push_back(shape[d]);
-      for (std::size_t k = 0; k < N; ++k)
-        layout.byte_strides[k].push_back(arrays[k]->strides()[d] *
-                                         std::int64_t(dtype_size(arrays[k]->dtype())));
+      for (std::size_t k = 0; k < N; ++k) layout.byte_strides[k].push_back(byte_stride(k, d));
     }
   }
   return layout;
@@ -88,6 +90,9 @@ StridedLayout<N> make_layout(const std::array<const Array*, N>& arrays) {
 template <std::size_t N, typename Run>
 void for_each_run(const std::array<const Array*, N>& arrays, Run run,
                   std::int64_t grain = kElementwiseGrain) {
+  // No elements, nothing to do; the strides of an empty array may be anything, so they are not
+  // even looked at.
+  if (arrays[0]->numel() == 0) return;
   StridedLayout<N> layout = make_layout(arrays);
   const std::int64_t ndim = static_cast<std::int64_t>(layout.shape.size());
   const std::int64_t inner_size = layout.shape.back();

@@ -2,7 +2,7 @@
 // exits non-zero when a check fails), and answers --help.
 #include <doctest/doctest.h>
 
-#include "nn/safetensors.hpp"
+#include "tensor/safetensors.hpp"
 
 #include <cstdlib>
 #include <filesystem>
@@ -82,7 +82,7 @@ TEST_SUITE("tutorials") {
     INFO(tail(work / "c.log"));
     REQUIRE(resumed == 0);
     auto metadata = [&](const char* dir) {
-      return nn::load_safetensors((work / dir / "checkpoint.safetensors").string()).metadata;
+      return tensor::load_safetensors((work / dir / "checkpoint.safetensors").string()).metadata;
     };
     auto straight = metadata("straight"), continued = metadata("resumed");
     CHECK(straight.at("step") == "20");

@@ -1,12 +1,12 @@
 // safetensors.cpp — the safetensors reader and writer (format in safetensors.hpp), with the small
 // JSON parser and writer they need. Model and optimizer checkpoints are built on top in
-// checkpoint.cpp.
+// nn/checkpoint.cpp.
 //
 // The reader is written for hostile input: the header length, every offset and every shape is
 // checked against the bytes actually present before anything is allocated or copied, and the
 // header is read without building a tree of it, so a corrupt file gives an error message, never a
 // crash, and memory stays within a small multiple of the file's size (fuzz/fuzz_safetensors.cpp).
-#include "nn/safetensors.hpp"
+#include "tensor/safetensors.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -17,9 +17,9 @@
 #include <set>
 #include <stdexcept>
 
-#include "tensor/npy.hpp"  // read_file, write_file_atomic
+#include "tensor/file_io.hpp"
 
-namespace nn {
+namespace tensor {
 
 static_assert(std::endian::native == std::endian::little,
               "safetensors.cpp reads and writes little-endian data with memcpy");
@@ -512,59 +512,77 @@ class HeaderReader {
 
 // ---- reading ------------------------------------------------------------------------------------
 
-SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& source) {
-  auto fail = [&](const std::string& what) {
-    throw std::runtime_error("load_safetensors: " + source + ": " + what);
-  };
+namespace {
 
-  // ---- the header length and the header
-  if (bytes.size() < 8)
-    fail("truncated: the file has " + std::to_string(bytes.size()) +
-         " bytes, fewer than the 8 of the header length");
+[[noreturn]] void fail(const std::string& source, const std::string& what) {
+  throw std::runtime_error("load_safetensors: " + source + ": " + what);
+}
+
+// The header length from the file's first min(8, file_size) bytes, checked against the file.
+std::uint64_t parse_header_length(std::string_view first_bytes, std::uint64_t file_size,
+                                  const std::string& source) {
+  if (first_bytes.size() < 8)
+    fail(source, "truncated: the file has " + std::to_string(first_bytes.size()) +
+                     " bytes, fewer than the 8 of the header length");
   std::uint64_t header_length = 0;
   for (int i = 0; i < 8; ++i)
-    header_length |= std::uint64_t(static_cast<unsigned char>(bytes[i])) << (8 * i);
+    header_length |= std::uint64_t(static_cast<unsigned char>(first_bytes[i])) << (8 * i);
   if (header_length > kMaxHeaderBytes)
-    fail("header length " + std::to_string(header_length) + " exceeds the limit of " +
-         std::to_string(kMaxHeaderBytes) + " bytes (a corrupt file?)");
-  if (header_length > bytes.size() - 8)
-    fail("header length " + std::to_string(header_length) +
-         " goes beyond the end of the file (only " + std::to_string(bytes.size() - 8) +
-         " bytes follow the length field)");
-  std::string_view header_text = bytes.substr(8, header_length);
-  std::string_view buffer = bytes.substr(8 + header_length);
+    fail(source, "header length " + std::to_string(header_length) + " exceeds the limit of " +
+                     std::to_string(kMaxHeaderBytes) + " bytes (a corrupt file?)");
+  if (header_length > file_size - 8)
+    fail(source, "header length " + std::to_string(header_length) +
+                     " goes beyond the end of the file (only " + std::to_string(file_size - 8) +
+                     " bytes follow the length field)");
+  return header_length;
+}
+
+// Parses the header and checks every entry against a data buffer of `buffer_size` bytes: sizes,
+// offsets, and that the tensors tile the buffer. Nothing is allocated beyond the header's own
+// entries.
+std::vector<TensorEntry> parse_header(std::string_view header_text, std::uint64_t buffer_size,
+                                      const std::string& source,
+                                      std::map<std::string, std::string>& metadata) {
   if (std::size_t bad = invalid_utf8_at(header_text); bad != std::string_view::npos)
-    fail("the header is not valid UTF-8 (byte " + std::to_string(bad) + ")");
+    fail(source, "the header is not valid UTF-8 (byte " + std::to_string(bad) + ")");
 
   // ---- each entry: {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}
-  SafetensorsFile file;
   std::vector<TensorEntry> entries;
-  HeaderReader(header_text, source).read(entries, file.metadata);
+  HeaderReader(header_text, source).read(entries, metadata);
   const std::uint64_t max_int64 = std::uint64_t(std::numeric_limits<std::int64_t>::max());
   for (const TensorEntry& entry : entries) {
     std::string tensor = "tensor '" + shown(entry.name) + "'";
     // itemsize times the product of the nonzero sizes must fit in int64 (checked before each
-    // multiplication); then no product of sizes computed later (numel, strides) can overflow.
+    // multiplication); then numel * itemsize cannot overflow.
     std::uint64_t nonzero_bytes = dtype_size(entry.dtype);
     for (std::int64_t size : entry.shape) {
       if (size == 0) continue;
       if (nonzero_bytes > max_int64 / std::uint64_t(size))
-        fail(tensor + ": shape " + tensor::shape_str(entry.shape) +
-             " is too large (its byte count overflows 64 bits)");
+        fail(source, tensor + ": shape " + shape_str(entry.shape) +
+                         " is too large (its byte count overflows 64 bits)");
       nonzero_bytes *= std::uint64_t(size);
     }
-    std::uint64_t expected_bytes = tensor::shape_numel(entry.shape) == 0 ? 0 : nonzero_bytes;
+    // An empty tensor's strides must fit too, for every dtype it may be converted to (as in
+    // npy.cpp: a shape [0, 2^60] holds no bytes but has 2^63-byte float64 strides).
+    try {
+      layout_span_bytes(entry.shape, sizeof(double), "load_safetensors");
+    } catch (const std::length_error&) {
+      fail(source, tensor + ": shape " + shape_str(entry.shape) +
+                       " is too large (its byte strides overflow 64 bits for 8-byte elements)");
+    }
+    std::uint64_t expected_bytes = shape_numel(entry.shape) == 0 ? 0 : nonzero_bytes;
 
     std::string range = "[" + std::to_string(entry.begin) + ", " + std::to_string(entry.end) + "]";
     if (entry.begin > entry.end)
-      fail(tensor + ": data_offsets " + range + " end before they begin");
-    if (entry.end > buffer.size())
-      fail(tensor + ": data_offsets " + range + " go beyond the data buffer (" +
-           std::to_string(buffer.size()) + " bytes)");
+      fail(source, tensor + ": data_offsets " + range + " end before they begin");
+    if (entry.end > buffer_size)
+      fail(source, tensor + ": data_offsets " + range + " go beyond the data buffer (" +
+                       std::to_string(buffer_size) + " bytes)");
     if (entry.end - entry.begin != expected_bytes)
-      fail(tensor + ": data_offsets " + range + " hold " + std::to_string(entry.end - entry.begin) +
-           " bytes but dtype " + entry.code + " and shape " + tensor::shape_str(entry.shape) +
-           " need " + std::to_string(expected_bytes));
+      fail(source, tensor + ": data_offsets " + range + " hold " +
+                       std::to_string(entry.end - entry.begin) + " bytes but dtype " + entry.code +
+                       " and shape " + shape_str(entry.shape) + " need " +
+                       std::to_string(expected_bytes));
   }
 
   // ---- the tensors must tile the buffer: no overlaps, no holes, nothing left over
@@ -580,38 +598,70 @@ SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& sou
   };
   for (const TensorEntry* entry : by_offset) {
     if (entry->begin < covered)
-      fail("tensors '" + shown(previous->name) + "' and '" + shown(entry->name) +
-           "' overlap (bytes " + bytes_range(previous->begin, previous->end) + " and " +
-           bytes_range(entry->begin, entry->end) + " of the data buffer)");
+      fail(source, "tensors '" + shown(previous->name) + "' and '" + shown(entry->name) +
+                       "' overlap (bytes " + bytes_range(previous->begin, previous->end) +
+                       " and " + bytes_range(entry->begin, entry->end) + " of the data buffer)");
     if (entry->begin > covered)
-      fail("bytes " + bytes_range(covered, entry->begin) +
-           " of the data buffer belong to no tensor (the format allows no holes)");
+      fail(source, "bytes " + bytes_range(covered, entry->begin) +
+                       " of the data buffer belong to no tensor (the format allows no holes)");
     covered = entry->end;
     previous = entry;
   }
-  if (covered != buffer.size())
-    fail("bytes " + bytes_range(covered, buffer.size()) +
-         " at the end of the data buffer belong to no tensor (the format allows no holes)");
+  if (covered != buffer_size)
+    fail(source, "bytes " + bytes_range(covered, buffer_size) +
+                     " at the end of the data buffer belong to no tensor (the format allows no "
+                     "holes)");
+  return entries;
+}
 
-  // ---- copy the data out, in the order of the header
-  for (const TensorEntry& entry : entries) {
-    Array array(entry.shape, entry.dtype);
-    std::uint64_t nbytes = entry.end - entry.begin;
-    const char* data = buffer.data() + entry.begin;
-    if (entry.dtype == DType::Bool) {
-      // Any nonzero byte is true; copying the bytes as they are could give a bool that is neither.
-      bool* out = array.data<bool>();
-      for (std::uint64_t i = 0; i < nbytes; ++i) out[i] = data[i] != 0;
-    } else if (nbytes > 0) {
-      std::memcpy(array.raw_data(), data, nbytes);
-    }
-    file.tensors.emplace_back(entry.name, std::move(array));
+// Fills a new array for `entry` with `read(destination, byte count)`, which copies the entry's
+// bytes from wherever they are (a buffer in memory, a file).
+template <typename ReadBytes>
+Array make_array(const TensorEntry& entry, ReadBytes&& read) {
+  Array array(entry.shape, entry.dtype);
+  std::uint64_t nbytes = entry.end - entry.begin;
+  if (nbytes == 0) return array;
+  read(array.raw_data(), static_cast<std::size_t>(nbytes));
+  if (entry.dtype == DType::Bool) {
+    // Any nonzero byte is true; a bool holding another byte is undefined behaviour to read.
+    unsigned char* bytes = static_cast<unsigned char*>(array.raw_data());
+    for (std::uint64_t i = 0; i < nbytes; ++i) bytes[i] = bytes[i] != 0 ? 1 : 0;
   }
+  return array;
+}
+
+}  // namespace
+
+SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& source) {
+  std::uint64_t header_length = parse_header_length(bytes.substr(0, 8), bytes.size(), source);
+  std::string_view buffer = bytes.substr(8 + header_length);
+  SafetensorsFile file;
+  std::vector<TensorEntry> entries =
+      parse_header(bytes.substr(8, header_length), buffer.size(), source, file.metadata);
+  for (const TensorEntry& entry : entries)
+    file.tensors.emplace_back(entry.name, make_array(entry, [&](void* out, std::size_t count) {
+                                std::memcpy(out, buffer.data() + entry.begin, count);
+                              }));
   return file;
 }
 
+// Bounded reads, as load_npy: the length field, then the header, then (once every offset is
+// checked against the file's size) each tensor's bytes straight into its array.
 SafetensorsFile load_safetensors(const std::string& path) {
-  return parse_safetensors(tensor::read_file(path, "load_safetensors"), path);
+  InputFile input(path, "load_safetensors");
+  std::string first_bytes =
+      input.read_string(0, static_cast<std::size_t>(std::min<std::uint64_t>(8, input.size())));
+  std::uint64_t header_length = parse_header_length(first_bytes, input.size(), path);
+  std::string header_text = input.read_string(8, static_cast<std::size_t>(header_length));
+  const std::uint64_t buffer_offset = 8 + header_length;
+  SafetensorsFile file;
+  std::vector<TensorEntry> entries =
+      parse_header(header_text, input.size() - buffer_offset, path, file.metadata);
+  for (const TensorEntry& entry : entries)
+    file.tensors.emplace_back(entry.name, make_array(entry, [&](void* out, std::size_t count) {
+                                input.read_at(buffer_offset + entry.begin, out, count);
+                              }));
+  return file;
 }
 
 // ---- writing ------------------------------------------------------------------------------------
@@ -639,7 +689,7 @@ void save_safetensors(const std::string& path, const NamedArrays& tensors,
   std::vector<Array> host;
   std::vector<std::size_t> order;
   for (std::size_t i = 0; i < tensors.size(); ++i) {
-    host.push_back(tensors[i].second.to(tensor::kCPU).contiguous());
+    host.push_back(tensors[i].second.to(kCPU).contiguous());
     order.push_back(i);
   }
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
@@ -686,7 +736,7 @@ void save_safetensors(const std::string& path, const NamedArrays& tensors,
   for (std::size_t i : order)
     if (end[i] > begin[i])
       pieces.emplace_back(static_cast<const char*>(host[i].raw_data()), end[i] - begin[i]);
-  tensor::write_file_atomic(path, pieces, "save_safetensors");
+  write_file_atomic(path, pieces, "save_safetensors");
 }
 
-}  // namespace nn
+}  // namespace tensor

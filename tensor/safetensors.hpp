@@ -1,6 +1,6 @@
 // safetensors.hpp — reading and writing safetensors files: named arrays plus string metadata,
 // the format PyTorch and Hugging Face use for weights (safetensors.torch.save_file / load_file).
-// Model and optimizer checkpoints built on it are in checkpoint.hpp.
+// Model and optimizer checkpoints built on it are in nn/checkpoint.hpp.
 //
 // The format (https://github.com/huggingface/safetensors), all integers little-endian:
 //   bytes 0-7   N, the length of the header (unsigned 64-bit)
@@ -18,8 +18,9 @@
 // Saving is atomic: the file is written to "<path>.tmp.<pid>", flushed to the disk, and renamed
 // over <path>, so an interrupted save leaves the previous file intact.
 //
-// This file depends only on tensor/ (no autograd), so the fuzzer (fuzz/fuzz_safetensors.cpp)
-// builds it with clang alone.
+// It lives in tensor/ next to the .npy files: it needs only arrays (no autograd), so the fuzzer
+// (fuzz/fuzz_safetensors.cpp) builds it with the rest of tensor/ alone. nn/checkpoint.hpp builds
+// model and optimizer checkpoints on it and makes these names visible as nn:: too.
 #pragma once
 
 #include <map>
@@ -30,14 +31,10 @@
 
 #include "tensor/array.hpp"
 
-namespace nn {
+namespace tensor {
 
-using tensor::Array;
-using tensor::DType;
-using tensor::Shape;
-
-// The same alias as in optim.hpp (an alias may be declared twice when it names the same type).
-using NamedArrays = std::vector<std::pair<std::string, tensor::Array>>;
+// Arrays under names, in order (nn/optim.hpp declares the same alias as nn::NamedArrays).
+using NamedArrays = std::vector<std::pair<std::string, Array>>;
 
 // ---- safetensors files: named arrays plus string metadata -----------------------------------
 
@@ -58,4 +55,4 @@ SafetensorsFile load_safetensors(const std::string& path);
 // Parses the bytes of a whole file; `source` names it in error messages.
 SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& source);
 
-}  // namespace nn
+}  // namespace tensor
