@@ -8,7 +8,8 @@
 
 namespace tutorial {
 
-Progress::Progress(std::int64_t total_steps) : total_(std::max<std::int64_t>(total_steps, 1)) {
+Progress::Progress(std::int64_t total_steps, bool may_stop_early)
+    : total_(std::max<std::int64_t>(total_steps, 1)), may_stop_early_(may_stop_early) {
   interactive_ = isatty(fileno(stdout)) && std::getenv("CI") == nullptr;
 }
 
@@ -20,7 +21,8 @@ void Progress::update(std::int64_t step, double loss, double tokens_per_second) 
   }
   // ETA from the average time per step so far.
   double per_step = step > first_step_ ? (now - first_time_) / double(step - first_step_) : 0.0;
-  double eta = per_step * double(total_ - step);
+  double eta = per_step * double(std::max<std::int64_t>(total_ - step, 0));
+  const char* eta_label = may_stop_early_ ? "ETA at most" : "ETA";
   char rate[32];
   if (tokens_per_second >= 1000)
     std::snprintf(rate, sizeof rate, "%.1fk", tokens_per_second / 1000);
@@ -28,19 +30,20 @@ void Progress::update(std::int64_t step, double loss, double tokens_per_second) 
     std::snprintf(rate, sizeof rate, "%.0f", tokens_per_second);
   if (interactive_) {
     const int width = 24;
-    int filled = static_cast<int>(width * step / total_);
+    int filled = static_cast<int>(width * std::min(step, total_) / total_);
     std::string bar(filled, '#');
     bar += std::string(width - filled, '.');
-    std::printf("\r[%s] step %lld/%lld  loss %.4f  %s tok/s  ETA %.0fs   ", bar.c_str(),
-                static_cast<long long>(step), static_cast<long long>(total_), loss, rate, eta);
+    std::printf("\r[%s] step %lld/%lld  loss %.4f  %s tok/s  %s %.0fs   ", bar.c_str(),
+                static_cast<long long>(step), static_cast<long long>(total_), loss, rate, eta_label,
+                eta);
     std::fflush(stdout);
     bar_on_screen_ = true;
     return;
   }
   std::int64_t every = std::max<std::int64_t>(1, total_ / 20);
   if (step % every == 0 || step == total_ || step == 1) {
-    std::printf("step %lld/%lld  loss %.4f  %s tok/s  ETA %.0fs\n", static_cast<long long>(step),
-                static_cast<long long>(total_), loss, rate, eta);
+    std::printf("step %lld/%lld  loss %.4f  %s tok/s  %s %.0fs\n", static_cast<long long>(step),
+                static_cast<long long>(total_), loss, rate, eta_label, eta);
     std::fflush(stdout);  // a log file sees each line as it is written
   }
 }
@@ -55,6 +58,12 @@ void Progress::note(const std::string& text) {
 void Progress::finish() {
   if (bar_on_screen_) std::printf("\n");
   bar_on_screen_ = false;
+}
+
+std::string lower_lr_advice(double lr) {
+  char text[64];
+  std::snprintf(text, sizeof text, "try a lower --lr (this run used %g)", lr);
+  return text;
 }
 
 std::vector<std::int64_t> until_eos(const std::vector<std::int64_t>& tokens) {
