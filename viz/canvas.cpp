@@ -189,17 +189,20 @@ void Canvas::draw_text(int x, int y, std::string_view text, Color color, int sca
   }
 }
 
-// Rows are 9 font units apart: a glyph with a descender spans units 0..8 of its row, so
-// letters never touch, and lowercase letters do not float too far apart.
-int Canvas::vertical_text_height(int char_count, int scale) {
-  return char_count * 9 * scale;
-}
-
-void Canvas::draw_text_vertical(int x, int y, std::string_view text, Color color, int scale) {
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    draw_text(x, y + static_cast<int>(i) * 9 * scale, text.substr(i, 1), color, scale,
-              HAlign::center);
-  }
+void Canvas::draw_text_rotated(int x, int y, std::string_view text, Color color, int scale) {
+  if (text.empty()) return;
+  // Draw the text upright into a strip, then copy its pixels turned: strip pixel (sx, sy) lands
+  // at (left + sy, y + width - 1 - sx), so the strip's top edge becomes the left edge and its
+  // end the top. Only the text's own pixels are copied: what lies under it stays visible.
+  const int width = text_width(text, scale), height = font_line_height * scale;
+  const Color background = color == colors::white ? colors::black : colors::white;
+  Canvas strip(width, height, background);
+  strip.draw_text(0, 0, text, color, scale);
+  const int left = x - text_height(scale) / 2;
+  for (int sy = 0; sy < height; ++sy)
+    for (int sx = 0; sx < width; ++sx)
+      if (strip.pixel(sx, sy) != background)
+        set_pixel(left + sy, y + width - 1 - sx, strip.pixel(sx, sy));
 }
 
 void Canvas::save_png(const std::string& path) const {

@@ -75,11 +75,11 @@ class Canvas {
   // One line of text anchored at (x, y) with the given alignment; scale 2 is a good label size.
   void draw_text(int x, int y, std::string_view text, Color color, int scale = 2,
                  HAlign halign = HAlign::left, VAlign valign = VAlign::top);
-  // Text written top to bottom, one upright character per row, centred on column x.
-  // stb_easy_font cannot rotate, and stacked letters stay readable without tilting your head.
-  void draw_text_vertical(int x, int y, std::string_view text, Color color, int scale = 2);
-  // Height in pixels that draw_text_vertical needs for `char_count` characters.
-  static int vertical_text_height(int char_count, int scale);
+  // One line of text turned a quarter turn counter-clockwise, so that it reads upwards (as the
+  // labels under a matrix's columns in most plotting tools): the glyphs' caps are centred on
+  // column x, and the text's last character ends at row y, the rest running down from there.
+  // It takes text_width(text, scale) rows and about text_height(scale) columns.
+  void draw_text_rotated(int x, int y, std::string_view text, Color color, int scale = 2);
 
   // Raw pixels, row-major, 3 bytes (R, G, B) per pixel.
   const std::vector<std::uint8_t>& rgb() const { return pixels_; }

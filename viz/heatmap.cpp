@@ -157,16 +157,14 @@ void draw_colorbar(Canvas& canvas, int x, int y, int height, ColormapKind kind,
     canvas.draw_text(x, y - 14, label, colors::text, label_scale, HAlign::left, VAlign::bottom);
 }
 
-// A hatched swatch and the words "masked (NaN)", explaining the grey cells.
-constexpr const char* mask_note = "masked (NaN)";
-int mask_note_width() {
-  return 34 + text_width(mask_note, label_scale);
+// A hatched swatch and a few words explaining the hatched cells (by default "masked (NaN)").
+int mask_note_width(const std::string& label) {
+  return 34 + text_width(label, label_scale);
 }
-void draw_mask_note(Canvas& canvas, int x, int y) {
+void draw_mask_note(Canvas& canvas, int x, int y, const std::string& label) {
   canvas.fill_hatched_rect(x, y, 26, 18, masked_color, masked_stripe_color);
   canvas.draw_rect(x, y, 26, 18, colors::axis);
-  canvas.draw_text(x + 34, y + 9, mask_note, colors::muted, label_scale, HAlign::left,
-                   VAlign::middle);
+  canvas.draw_text(x + 34, y + 9, label, colors::muted, label_scale, HAlign::left, VAlign::middle);
 }
 
 // Smallest of 1, 2, 5, 10, 20, 50, ... that is at least `needed`: show every stride-th label.
@@ -184,7 +182,89 @@ std::string format_cell_value(double value, int decimals) {
   return buffer;
 }
 
+// "0", "1", ..., "count - 1": what an axis without labels shows.
+std::vector<std::string> index_labels(int count) {
+  std::vector<std::string> labels;
+  for (int i = 0; i < count; ++i) labels.push_back(std::to_string(i));
+  return labels;
+}
+
+// True when every label is a whole number ("7", "-3"): such labels are positions, and showing
+// every second or fifth one loses nothing, while a word skipped is a token the reader cannot see.
+bool all_integers(const std::vector<std::string>& labels) {
+  for (const std::string& label : labels) {
+    std::size_t start = !label.empty() && label[0] == '-' ? 1 : 0;
+    if (label.size() == start) return false;
+    for (std::size_t i = start; i < label.size(); ++i)
+      if (label[i] < '0' || label[i] > '9') return false;
+  }
+  return true;
+}
+
+// Column labels under the matrix (the top of the text at row y), with a tick under each labelled
+// cell when only every stride-th is drawn.
+void draw_column_ticks(Canvas& canvas, const MatrixArea& area, const TickLabels& ticks, int y) {
+  for (int c = 0; c < area.cols; c += ticks.stride) {
+    if (ticks.rotated) {
+      canvas.draw_text_rotated(area.center_x(c), y, ticks.texts[c], colors::text, label_scale);
+    } else {
+      canvas.draw_text(area.center_x(c), y, ticks.texts[c], colors::text, label_scale,
+                       HAlign::center);
+    }
+    if (ticks.stride > 1)
+      canvas.fill_rect(area.center_x(c), area.y + area.height + 1, 1, 5, colors::axis);
+  }
+}
+
+// Row labels left of the matrix, right-aligned, with ticks when only every stride-th is drawn.
+void draw_row_ticks(Canvas& canvas, const MatrixArea& area, const TickLabels& ticks) {
+  for (int r = 0; r < area.rows; r += ticks.stride) {
+    canvas.draw_text(area.x - 10, area.center_y(r), ticks.texts[r], colors::text, label_scale,
+                     HAlign::right, VAlign::middle);
+    if (ticks.stride > 1) canvas.fill_rect(area.x - 6, area.center_y(r), 5, 1, colors::axis);
+  }
+}
+
 }  // namespace
+
+// ---------------------------------------------------------------------------------------
+// Tick labels
+// ---------------------------------------------------------------------------------------
+
+TickLabels column_tick_labels(const std::vector<std::string>& labels, double cell, int scale) {
+  TickLabels ticks;
+  ticks.texts = labels;
+  const int line = text_height(scale);
+  int widest = 0;
+  for (const std::string& text : labels) widest = std::max(widest, text_width(text, scale));
+  if (widest + 8 <= cell) {  // 8 px: neighbouring words must not run together
+    ticks.extent = line;
+  } else if (all_integers(labels)) {
+    ticks.stride = nice_stride((widest + 10) / cell);
+    ticks.extent = line;
+  } else {
+    // Turned a quarter turn, a label needs only its height across a column.
+    ticks.rotated = true;
+    ticks.stride = nice_stride((line + 4) / cell);
+    for (std::size_t c = 0; c < ticks.texts.size(); ++c) {
+      ticks.texts[c] = abbreviate(ticks.texts[c], 12);
+      if (c % ticks.stride == 0)
+        ticks.extent = std::max(ticks.extent, text_width(ticks.texts[c], scale));
+    }
+  }
+  return ticks;
+}
+
+TickLabels row_tick_labels(const std::vector<std::string>& labels, double cell, int scale) {
+  TickLabels ticks;
+  ticks.stride = nice_stride((text_height(scale) + 4) / cell);
+  for (std::size_t r = 0; r < labels.size(); ++r) {
+    ticks.texts.push_back(abbreviate(labels[r], 16));
+    if (r % ticks.stride == 0)
+      ticks.extent = std::max(ticks.extent, text_width(ticks.texts.back(), scale));
+  }
+  return ticks;
+}
 
 // ---------------------------------------------------------------------------------------
 // Heatmap
@@ -228,6 +308,10 @@ Heatmap& Heatmap::set_colorbar_label(std::string label) {
   colorbar_label_ = std::move(label);
   return *this;
 }
+Heatmap& Heatmap::set_masked_label(std::string label) {
+  masked_label_ = std::move(label);
+  return *this;
+}
 
 Heatmap& Heatmap::set_row_labels(std::vector<std::string> labels) {
   if (static_cast<int>(labels.size()) != rows_) {
@@ -262,10 +346,7 @@ Heatmap& Heatmap::set_range(double vmin, double vmax) {
 struct Heatmap::Layout {
   MatrixArea matrix;
   ValueRange range;
-  std::vector<std::string> row_texts, col_texts;  // labels as shown (maybe abbreviated)
-  int row_stride = 1, col_stride = 1;             // label every stride-th row / column
-  bool col_vertical = false;                      // column labels as stacked letters
-  int col_label_height = 0;
+  TickLabels row_ticks, col_ticks;
   bool annotate = false;  // print values inside cells
   int decimals = 2;
   int colorbar_x = 0, colorbar_height = 0;
@@ -281,40 +362,11 @@ Heatmap::Layout Heatmap::compute_layout() const {
 
   // Cells: up to 120 px (a 2 x 3 matrix is big), and the matrix at most 800 px on a side.
   const double cell = choose_cell_size(rows_, cols_, 800.0, 120.0);
-  const int char_width = font_advance * label_scale;
 
-  // Row labels: the user's or indices, one per row if rows are tall enough for text.
-  for (int r = 0; r < rows_; ++r)
-    layout.row_texts.push_back(row_labels_.empty() ? std::to_string(r)
-                                                   : abbreviate(row_labels_[r], 16));
-  layout.row_stride = nice_stride((text_height(label_scale) + 4) / cell);
-  int row_label_width = 0;
-  for (int r = 0; r < rows_; r += layout.row_stride)
-    row_label_width = std::max(row_label_width, text_width(layout.row_texts[r], label_scale));
-
-  // Column labels: horizontal if each fits in its cell. Otherwise words (tokens) are written
-  // vertically, one letter per line, so every column keeps its label; numbers stay
-  // horizontal and only every stride-th is shown.
-  for (int c = 0; c < cols_; ++c)
-    layout.col_texts.push_back(col_labels_.empty() ? std::to_string(c) : col_labels_[c]);
-  int widest_col_label = 0;
-  for (const std::string& text : layout.col_texts)
-    widest_col_label = std::max(widest_col_label, text_width(text, label_scale));
-  if (widest_col_label + 8 <= cell) {  // 8 px: neighbouring words must not run together
-    layout.col_label_height = text_height(label_scale);
-  } else if (!col_labels_.empty()) {
-    layout.col_vertical = true;
-    layout.col_stride = nice_stride((char_width + 2) / cell);
-    std::size_t longest = 0;
-    for (std::string& text : layout.col_texts) {
-      text = abbreviate(text, 10);
-      longest = std::max(longest, text.size());
-    }
-    layout.col_label_height = Canvas::vertical_text_height(static_cast<int>(longest), label_scale);
-  } else {
-    layout.col_stride = nice_stride((widest_col_label + 10) / cell);
-    layout.col_label_height = text_height(label_scale);
-  }
+  layout.row_ticks =
+      row_tick_labels(row_labels_.empty() ? index_labels(rows_) : row_labels_, cell, label_scale);
+  layout.col_ticks = column_tick_labels(col_labels_.empty() ? index_labels(cols_) : col_labels_,
+                                        cell, label_scale);
 
   // Values inside cells: only when the widest number fits with some room.
   double largest = 0;
@@ -335,9 +387,9 @@ Heatmap::Layout Heatmap::compute_layout() const {
   int y = margin;
   if (!title_.empty()) y += text_height(title_scale) + 22;
   if (!y_label_.empty() || !colorbar_label_.empty()) y += text_height(label_scale) + 14;
-  const int matrix_x = margin + row_label_width + 12;
+  const int matrix_x = margin + layout.row_ticks.extent + 12;
   layout.matrix = make_area(matrix_x, y, rows_, cols_, cell);
-  y += layout.matrix.height + 10 + layout.col_label_height + 14;
+  y += layout.matrix.height + 10 + layout.col_ticks.extent + 14;
   layout.x_label_y = y;
   if (!x_label_.empty()) y += text_height(label_scale) + 16;
   layout.note_y = y;
@@ -348,7 +400,7 @@ Heatmap::Layout Heatmap::compute_layout() const {
   const int content_right =
       layout.colorbar_x + colorbar_extent(layout.range, layout.colorbar_height);
   layout.width = std::max({content_right + margin, text_width(title_, title_scale) + 2 * margin,
-                           layout.matrix.x + mask_note_width() + margin,
+                           layout.matrix.x + mask_note_width(masked_label_) + margin,
                            layout.colorbar_x + text_width(colorbar_label_, label_scale) + margin});
   layout.height = std::max(y, layout.matrix.y + layout.colorbar_height + 16) + margin - 10;
   return layout;
@@ -385,29 +437,13 @@ Canvas Heatmap::render() const {
     }
   }
 
-  // Row and column labels; when only every stride-th is shown, a tick marks its cell.
-  for (int r = 0; r < rows_; r += layout.row_stride) {
-    canvas.draw_text(area.x - 10, area.center_y(r), layout.row_texts[r], colors::text, label_scale,
-                     HAlign::right, VAlign::middle);
-    if (layout.row_stride > 1) canvas.fill_rect(area.x - 6, area.center_y(r), 5, 1, colors::axis);
-  }
-  const int col_label_y = area.y + area.height + 10;
-  for (int c = 0; c < cols_; c += layout.col_stride) {
-    if (layout.col_vertical) {
-      canvas.draw_text_vertical(area.center_x(c), col_label_y, layout.col_texts[c], colors::text,
-                                label_scale);
-    } else {
-      canvas.draw_text(area.center_x(c), col_label_y, layout.col_texts[c], colors::text,
-                       label_scale, HAlign::center);
-    }
-    if (layout.col_stride > 1)
-      canvas.fill_rect(area.center_x(c), area.y + area.height + 1, 1, 5, colors::axis);
-  }
+  draw_row_ticks(canvas, area, layout.row_ticks);
+  draw_column_ticks(canvas, area, layout.col_ticks, area.y + area.height + 10);
   if (!x_label_.empty()) {
     canvas.draw_text(area.x + area.width / 2, layout.x_label_y, x_label_, colors::text, label_scale,
                      HAlign::center);
   }
-  if (layout.has_masked) draw_mask_note(canvas, area.x, layout.note_y);
+  if (layout.has_masked) draw_mask_note(canvas, area.x, layout.note_y, masked_label_);
 
   draw_colorbar(canvas, layout.colorbar_x, area.y, layout.colorbar_height, colormap_, layout.range,
                 colorbar_label_);
@@ -440,6 +476,10 @@ HeatmapGrid& HeatmapGrid::set_colorbar_label(std::string label) {
   colorbar_label_ = std::move(label);
   return *this;
 }
+HeatmapGrid& HeatmapGrid::set_masked_label(std::string label) {
+  masked_label_ = std::move(label);
+  return *this;
+}
 HeatmapGrid& HeatmapGrid::set_x_label(std::string label) {
   x_label_ = std::move(label);
   return *this;
@@ -458,9 +498,20 @@ HeatmapGrid& HeatmapGrid::set_range(double vmin, double vmax) {
 }
 
 HeatmapGrid& HeatmapGrid::add_panel(std::string title, const std::vector<double>& values, int rows,
-                                    int cols) {
+                                    int cols, std::vector<std::string> row_labels,
+                                    std::vector<std::string> col_labels) {
   check_matrix("HeatmapGrid::add_panel", values.size(), rows, cols);
-  panels_.push_back({std::move(title), values, rows, cols});
+  if (!row_labels.empty() && static_cast<int>(row_labels.size()) != rows)
+    throw std::invalid_argument("HeatmapGrid::add_panel: got " + std::to_string(row_labels.size()) +
+                                " row labels for " + std::to_string(rows) + " rows of panel '" +
+                                title + "'; pass one label per row, or none");
+  if (!col_labels.empty() && static_cast<int>(col_labels.size()) != cols)
+    throw std::invalid_argument("HeatmapGrid::add_panel: got " + std::to_string(col_labels.size()) +
+                                " column labels for " + std::to_string(cols) +
+                                " columns of panel '" + title +
+                                "'; pass one label per column, or none");
+  panels_.push_back(
+      {std::move(title), values, rows, cols, std::move(row_labels), std::move(col_labels)});
   return *this;
 }
 
@@ -470,7 +521,8 @@ HeatmapGrid& HeatmapGrid::add_panel(std::string title, const std::vector<float>&
 }
 
 struct HeatmapGrid::Layout {
-  std::vector<MatrixArea> areas;  // one per panel
+  std::vector<MatrixArea> areas;                 // one per panel
+  std::vector<TickLabels> row_ticks, col_ticks;  // one per panel
   std::vector<std::string> titles;
   int title_height = 0;  // space above each matrix for its panel title
   ValueRange range;
@@ -497,13 +549,25 @@ HeatmapGrid::Layout HeatmapGrid::compute_layout() const {
   // Each panel gets a square slot; the grid aims for about 1300 x 1400 pixels at most.
   const double slot = std::clamp(
       std::min(1150.0 / columns - gap_x, 1250.0 / std::max(grid_rows, 1) - 60.0), 40.0, 300.0);
-  int slot_width = 100, slot_height = 0;  // at least 100 px wide so panel titles have room
+  // A slot holds a panel's title, its row labels on the left, its matrix, and its column labels
+  // underneath; every slot has the size of the largest, so the panels line up.
+  int matrix_width = 100, matrix_height = 0;  // at least 100 px wide so panel titles have room
+  int row_label_width = 0, col_label_height = 0;
   std::vector<double> cells;
   for (const Panel& panel : panels_) {
-    cells.push_back(choose_cell_size(panel.rows, panel.cols, slot, 50.0));
-    slot_width = std::max(slot_width, static_cast<int>(std::lround(cells.back() * panel.cols)));
-    slot_height = std::max(slot_height, static_cast<int>(std::lround(cells.back() * panel.rows)));
+    const double cell = choose_cell_size(panel.rows, panel.cols, slot, 50.0);
+    cells.push_back(cell);
+    matrix_width = std::max(matrix_width, static_cast<int>(std::lround(cell * panel.cols)));
+    matrix_height = std::max(matrix_height, static_cast<int>(std::lround(cell * panel.rows)));
+    layout.row_ticks.push_back(row_tick_labels(
+        panel.row_labels.empty() ? index_labels(panel.rows) : panel.row_labels, cell, label_scale));
+    layout.col_ticks.push_back(column_tick_labels(
+        panel.col_labels.empty() ? index_labels(panel.cols) : panel.col_labels, cell, label_scale));
+    row_label_width = std::max(row_label_width, layout.row_ticks.back().extent + 10);
+    col_label_height = std::max(col_label_height, layout.col_ticks.back().extent + 10);
   }
+  const int slot_width = row_label_width + matrix_width;
+  const int slot_height = matrix_height + col_label_height;
 
   int y = margin;
   if (!title_.empty()) y += text_height(title_scale) + 22;
@@ -515,11 +579,11 @@ HeatmapGrid::Layout HeatmapGrid::compute_layout() const {
     const int slot_y =
         y + grid_row * (layout.title_height + slot_height + gap_y) + layout.title_height;
     const Panel& panel = panels_[i];
-    MatrixArea area = make_area(slot_x, slot_y, panel.rows, panel.cols, cells[i]);
-    area.x += (slot_width - area.width) / 2;  // centre narrower panels in their slot
+    MatrixArea area = make_area(slot_x + row_label_width, slot_y, panel.rows, panel.cols, cells[i]);
+    area.x += (matrix_width - area.width) / 2;  // centre narrower panels in their slot
     layout.areas.push_back(area);
     layout.titles.push_back(
-        abbreviate(panel.title, (slot_width + gap_x - 8) / (font_advance * label_scale)));
+        abbreviate(panel.title, (matrix_width + gap_x - 8) / (font_advance * label_scale)));
   }
   const int grid_right = margin + columns * slot_width + (columns - 1) * gap_x;
   const int grid_bottom =
@@ -535,7 +599,8 @@ HeatmapGrid::Layout HeatmapGrid::compute_layout() const {
                               layout.colorbar_y + layout.colorbar_height);
   layout.width =
       std::max({layout.colorbar_x + colorbar_extent(layout.range, layout.colorbar_height) + margin,
-                text_width(title_, title_scale) + 2 * margin, margin + mask_note_width() + margin,
+                text_width(title_, title_scale) + 2 * margin,
+                margin + mask_note_width(masked_label_) + margin,
                 layout.colorbar_x + text_width(colorbar_label_, label_scale) + margin});
   layout.height = bottom + margin;
   return layout;
@@ -564,6 +629,8 @@ Canvas HeatmapGrid::render() const {
     canvas.draw_text(area.x + area.width / 2, area.y - layout.title_height, layout.titles[i],
                      colors::text, label_scale, HAlign::center);
     draw_cells(canvas, area, panels_[i].values, colormap_, layout.range, true);
+    draw_row_ticks(canvas, area, layout.row_ticks[i]);
+    draw_column_ticks(canvas, area, layout.col_ticks[i], area.y + area.height + 10);
   }
   draw_colorbar(canvas, layout.colorbar_x, layout.colorbar_y, layout.colorbar_height, colormap_,
                 layout.range, colorbar_label_);
@@ -575,7 +642,7 @@ Canvas HeatmapGrid::render() const {
     canvas.draw_text(layout.grid_center_x, layout.x_label_y, "columns: " + x_label_, colors::text,
                      label_scale, HAlign::center);
   }
-  if (layout.has_masked) draw_mask_note(canvas, margin, layout.note_y);
+  if (layout.has_masked) draw_mask_note(canvas, margin, layout.note_y, masked_label_);
   return canvas;
 }
 

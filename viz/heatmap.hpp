@@ -27,6 +27,22 @@ struct MatrixArea {
   int center_y(int row) const { return y + (2 * row + 1) * height / (2 * rows); }
 };
 
+// How the labels along one edge of a matrix are drawn, decided from the labels and the size of
+// a cell, so that no two labels overlap and none is written one letter per line.
+struct TickLabels {
+  std::vector<std::string> texts;  // one per row / column, as drawn (long ones shortened)
+  int stride = 1;                  // every stride-th label is drawn; a tick marks each one
+  bool rotated = false;            // turned a quarter turn, reading upwards (columns only)
+  int extent = 0;  // pixels the labels take away from the matrix: height under it (columns),
+                   // width beside it (rows)
+};
+// Column labels: written across when the widest fits in a cell. Otherwise numbers (indices, or
+// labels that are all integers) stay across and every stride-th is drawn, and words (tokens)
+// are turned a quarter turn, each one drawn unless even their height does not fit in a cell.
+TickLabels column_tick_labels(const std::vector<std::string>& labels, double cell, int scale);
+// Row labels: always across, shortened to 16 characters, every stride-th when rows are thin.
+TickLabels row_tick_labels(const std::vector<std::string>& labels, double cell, int scale);
+
 class Heatmap {
  public:
   // values: [rows, cols], row-major; values.size() must be rows * cols. NaN = masked cell.
@@ -50,6 +66,9 @@ class Heatmap {
   Heatmap& set_grid_lines(bool show);
   // Text above the colour bar, e.g. "weight".
   Heatmap& set_colorbar_label(std::string label);
+  // The words next to the hatched swatch that explains NaN cells (default "masked (NaN)"), e.g.
+  // "blocked: weight 0" where NaN only marks attention pairs that a mask forbids.
+  Heatmap& set_masked_label(std::string label);
 
   // Draws the heatmap into a new image.
   Canvas render() const;
@@ -65,6 +84,7 @@ class Heatmap {
   std::vector<double> values_;  // [rows_, cols_]
   int rows_, cols_;
   std::string title_, x_label_, y_label_, colorbar_label_;
+  std::string masked_label_ = "masked (NaN)";
   std::vector<std::string> row_labels_, col_labels_;
   bool has_range_ = false;
   double vmin_ = 0, vmax_ = 1;
@@ -85,12 +105,19 @@ class HeatmapGrid {
   HeatmapGrid& set_range(double vmin, double vmax);
   HeatmapGrid& set_colormap(ColormapKind kind);
   HeatmapGrid& set_colorbar_label(std::string label);
-  // Axis names shared by all panels, e.g. y "query", x "key"; shown once for the whole grid.
+  // As Heatmap::set_masked_label.
+  HeatmapGrid& set_masked_label(std::string label);
+  // Axis names shared by all panels, e.g. y "query", x "key"; shown once for the whole grid
+  // (each panel has its own ticks).
   HeatmapGrid& set_x_label(std::string label);
   HeatmapGrid& set_y_label(std::string label);
   // Adds a panel: values [rows, cols], row-major, NaN = masked; panels fill the grid row by row.
+  // Each panel shows its own row and column indices, or the labels given (one per row / column,
+  // e.g. tokens; empty = indices).
   HeatmapGrid& add_panel(std::string title, const std::vector<float>& values, int rows, int cols);
-  HeatmapGrid& add_panel(std::string title, const std::vector<double>& values, int rows, int cols);
+  HeatmapGrid& add_panel(std::string title, const std::vector<double>& values, int rows, int cols,
+                         std::vector<std::string> row_labels = {},
+                         std::vector<std::string> col_labels = {});
 
   Canvas render() const;
   void save(const std::string& path) const;
@@ -102,12 +129,14 @@ class HeatmapGrid {
     std::string title;
     std::vector<double> values;
     int rows, cols;
+    std::vector<std::string> row_labels, col_labels;  // empty: indices
   };
   struct Layout;
   Layout compute_layout() const;
 
   int columns_;
   std::string title_, colorbar_label_, x_label_, y_label_;
+  std::string masked_label_ = "masked (NaN)";
   bool has_range_ = false;
   double vmin_ = 0, vmax_ = 1;
   ColormapKind colormap_ = ColormapKind::sequential;

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 // stb_image reads PNGs back; its implementation is compiled here and nowhere else.
@@ -335,16 +336,142 @@ TEST_CASE("viz: heatmap cell size suits small and large matrices") {
   CHECK(long_image.width() <= 1600);
 }
 
-TEST_CASE("viz: long column labels still render, vertically") {
-  std::vector<std::string> tokens;
-  for (int i = 0; i < 20; ++i) tokens.push_back("token_" + std::to_string(i));
+namespace {
+
+// The first and last image rows, below the matrix and within its width, that hold label text
+// ({-1, -1} when none). Ticks are drawn in the axis colour, labels in the text colour.
+std::pair<int, int> label_rows_below(const viz::Canvas& image, const viz::MatrixArea& area) {
+  int first = -1, last = -1;
+  for (int y = area.y + area.height + 2; y < image.height(); ++y)
+    for (int x = area.x; x < area.x + area.width; ++x)
+      if (image.pixel(x, y) == viz::colors::text) {
+        if (first < 0) first = y;
+        last = y;
+        break;
+      }
+  return {first, last};
+}
+
+// Pixels of the text colour inside [x0, x1) x [y0, y1).
+int text_pixels_in(const viz::Canvas& image, int x0, int x1, int y0, int y1) {
+  int count = 0;
+  for (int y = std::max(0, y0); y < std::min(image.height(), y1); ++y)
+    for (int x = std::max(0, x0); x < std::min(image.width(), x1); ++x)
+      count += image.pixel(x, y) == viz::colors::text ? 1 : 0;
+  return count;
+}
+
+std::vector<std::string> numbered(const std::string& prefix, int count) {
+  std::vector<std::string> labels;
+  for (int i = 0; i < count; ++i) labels.push_back(prefix + std::to_string(i));
+  return labels;
+}
+
+}  // namespace
+
+TEST_CASE("viz: column labels from 10 on stay on one line") {
+  // Labels "0".."31" given as text (as a tutorial labelling positions does): two digits do not
+  // fit a 25 px cell, and they used to be stacked one digit per line.
+  viz::Heatmap heatmap(std::vector<float>(32 * 32, 0.1f), 32, 32);
+  heatmap.set_col_labels(numbered("", 32));
+  const viz::Canvas image = heatmap.render();
+  const auto [first, last] = label_rows_below(image, heatmap.matrix_area());
+  REQUIRE(first >= 0);
+  CHECK(last - first + 1 <= viz::text_height(2));  // one row of text, digits side by side
+
+  const double cell = heatmap.matrix_area().width / 32.0;
+  const viz::TickLabels ticks = viz::column_tick_labels(numbered("", 32), cell, 2);
+  CHECK_FALSE(ticks.rotated);
+  CHECK(ticks.texts[10] == "10");
+  CHECK(ticks.stride > 1);  // every other one, so that neighbours do not touch
+  CHECK(ticks.stride * cell >= viz::text_width("31", 2) + 8);
+}
+
+TEST_CASE("viz: word labels that do not fit are turned, one label per column") {
+  const std::vector<std::string> tokens = numbered("token_", 20);
   viz::Heatmap heatmap(std::vector<float>(20 * 20, 0.1f), 20, 20);
   heatmap.set_col_labels(tokens).set_row_labels(tokens);
-  const viz::Canvas with_labels = heatmap.render();
-  const viz::Canvas without_labels =
-      viz::Heatmap(std::vector<float>(20 * 20, 0.1f), 20, 20).render();
-  // Stacked letters need more height below the matrix than one line of numbers.
-  CHECK(with_labels.height() > without_labels.height() + 50);
+  const viz::Canvas image = heatmap.render();
+  const viz::MatrixArea area = heatmap.matrix_area();
+  const auto [first, last] = label_rows_below(image, area);
+  REQUIRE(first >= 0);
+  // Turned, a label is as tall as it is long written across, and far shorter than 8 letters
+  // stacked (8 x 18 px).
+  CHECK(last - first + 1 <= viz::text_width("token_19", 2) + 1);
+  CHECK(last - first + 1 > viz::text_height(2) * 3);
+  // Each column's label lies inside its own column: none runs into a neighbour.
+  for (int c = 0; c < 20; ++c) {
+    const int x0 = area.x + c * area.width / 20, x1 = area.x + (c + 1) * area.width / 20;
+    CHECK(text_pixels_in(image, x0 + 2, x1 - 2, first, last + 1) > 0);
+    CHECK(text_pixels_in(image, x0 - 1, x0 + 2, first, last + 1) == 0);
+  }
+  const viz::TickLabels ticks = viz::column_tick_labels(tokens, area.width / 20.0, 2);
+  CHECK(ticks.rotated);
+  CHECK(ticks.stride == 1);
+  CHECK(ticks.extent == viz::text_width("token_10", 2));
+
+  // Thin columns: every stride-th word, each with a column of its own.
+  const viz::TickLabels thin = viz::column_tick_labels(numbered("token_", 200), 4.0, 2);
+  CHECK(thin.rotated);
+  CHECK(thin.stride * 4.0 >= viz::text_height(2) + 4);
+  // Long words are shortened rather than run off the picture.
+  CHECK(viz::column_tick_labels({"a_very_long_token_name", "b"}, 10.0, 2).texts[0].size() <= 12);
+}
+
+TEST_CASE("viz: rotated text reads upwards and stays in its box") {
+  viz::Canvas canvas(200, 200);
+  canvas.draw_text_rotated(100, 20, "----", viz::colors::text, 2);
+  int top = 200, bottom = -1, left = 200, right = -1;
+  for (int y = 0; y < 200; ++y)
+    for (int x = 0; x < 200; ++x)
+      if (canvas.pixel(x, y) == viz::colors::text) {
+        top = std::min(top, y), bottom = std::max(bottom, y);
+        left = std::min(left, x), right = std::max(right, x);
+      }
+  REQUIRE(bottom >= 0);
+  CHECK(bottom - top > 3 * (right - left));  // dashes in a row become a vertical line
+  CHECK(top >= 20);
+  CHECK(bottom < 20 + viz::text_width("----", 2));
+  CHECK(left >= 100 - viz::text_height(2));
+  CHECK(right <= 100 + viz::text_height(2));
+}
+
+TEST_CASE("viz: every panel of a heatmap grid has its own row and column labels") {
+  viz::HeatmapGrid grid(2);
+  grid.add_panel("head 0", std::vector<float>(12 * 12, 0.2f), 12, 12);
+  grid.add_panel("head 1", std::vector<double>(12 * 8, 0.7), 12, 8, numbered("q", 12),
+                 numbered("key_", 8));
+  const viz::Canvas image = grid.render();
+  for (int i = 0; i < 2; ++i) {
+    const viz::MatrixArea area = grid.panel_area(i);
+    CAPTURE(i);
+    // Row labels left of the panel, column labels under it.
+    CHECK(text_pixels_in(image, area.x - 40, area.x - 2, area.y, area.y + area.height) > 0);
+    const auto [first, last] = label_rows_below(image, area);
+    CHECK(first > area.y + area.height);
+    CHECK(first < area.y + area.height + 20);
+  }
+  // The second panel's row labels do not reach into the first panel.
+  const viz::MatrixArea first_area = grid.panel_area(0), second_area = grid.panel_area(1);
+  CHECK(text_pixels_in(image, first_area.x, first_area.x + first_area.width, first_area.y,
+                       first_area.y + first_area.height) == 0);
+  CHECK(first_area.x + first_area.width + viz::text_width("q11", 2) < second_area.x);
+
+  const std::string message = invalid_argument_message([] {
+    viz::HeatmapGrid(1).add_panel("head 0", std::vector<double>(6, 0.0), 2, 3, {"a"}, {});
+  });
+  CHECK(contains(message, "HeatmapGrid::add_panel"));
+  CHECK(contains(message, "1 row labels for 2 rows"));
+}
+
+TEST_CASE("viz: the note under hatched cells says what they mean") {
+  viz::Heatmap plain(std::vector<double>{0.5, NAN}, 1, 2);
+  viz::Heatmap attention(std::vector<double>{0.5, NAN}, 1, 2);
+  attention.set_masked_label("blocked: weight 0, a longer note");
+  // A longer note widens the picture only when it needs the room; both draw a note.
+  CHECK(attention.render().width() >= plain.render().width());
+  CHECK(count_pixels(attention.render(), viz::colors::muted) >
+        count_pixels(plain.render(), viz::colors::muted));
 }
 
 TEST_CASE("viz: size mismatches throw and name the function and the sizes") {
