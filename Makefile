@@ -153,25 +153,43 @@ run: $(BUILD_DIR)/tutorials/12_train_transformer
 	$(BUILD_DIR)/tutorials/12_train_transformer
 
 # ---- exercises: make exercise NAME=softmax -----------------------------------------------------
-# The interview exercises (tutorials/exercises/README.md). `make exercise NAME=softmax` links the
-# learner's tutorials/exercises/softmax.cpp with its checker (checkers/softmax.cpp) into
-# build/exercises/softmax and runs it: PASS, or the first wrong value and a hint. `make exercise`
-# lists them; `make exercises` checks every one and says which are done. The tests never build a
-# learner's file: they link each checker with the reference solution (solutions/, must pass) and
-# with the pristine copy of the stub as shipped (stubs/, must fail).
+# The interview exercises (tutorials/exercises/README.md). The learner works in a copy that git
+# ignores, tutorials/exercises/workspace/<name>.cpp, made from the pristine stub
+# (tutorials/exercises/stubs/<name>.cpp) the first time `make exercise NAME=<name>` runs; that
+# command links the copy with its checker (checkers/<name>.cpp) into build/exercises/<name> and
+# runs it: PASS, or the first wrong value, the mistake it recognises and a hint.
+#   make exercise                    list the exercises
+#   make exercise NAME=softmax       make the copy if missing, check it
+#   make hint NAME=softmax           the next hint (a nudge first, nearly the answer last)
+#   make hint-reset NAME=softmax     start the hints over
+#   make exercise-reset NAME=softmax restore the copy from the stub (the old one kept as .bak)
+#   make exercises                   check every exercise, say which pass
+# The tests never build a learner's copy: they link each checker with the reference solution
+# (solutions/, must pass), the stub (stubs/, must fail) and each named wrong answer
+# (mistakes/<name>__<mistake>.cpp, must fail naming that mistake).
 EXERCISES := $(sort $(basename $(notdir $(wildcard tutorials/exercises/checkers/*.cpp))))
+EXERCISE_MISTAKES := $(sort $(basename $(notdir $(wildcard tutorials/exercises/mistakes/*.cpp))))
+EXERCISE_WORK := tutorials/exercises/workspace
 EXERCISE_DIR := $(BUILD_DIR)/exercises
 EXERCISE_OBJ := $(BUILD_DIR)/obj/tutorials/exercises
 EXERCISE_COMMON := $(EXERCISE_OBJ)/exercise_check.o $(LIB)
 EXERCISE_TEST_BINS := $(EXERCISES:%=$(EXERCISE_DIR)/solution/%) \
-                      $(EXERCISES:%=$(EXERCISE_DIR)/stub/%)
+                      $(EXERCISES:%=$(EXERCISE_DIR)/stub/%) \
+                      $(EXERCISE_MISTAKES:%=$(EXERCISE_DIR)/mistake/%)
 EXERCISE_LINK = $(CXX) $(LDFLAGS) $(filter-out $(LIB),$^) $(LINK_LIB) -o $@ $(LDLIBS)
 
 # A stub leaves its parameters unused until its TODO is filled in.
 $(EXERCISE_OBJ)/%.o: CXXFLAGS += -Wno-unused-parameter
 
+# The learner's copy, made from the stub when missing. The stub is an order-only prerequisite:
+# a newer stub (after a git pull) never overwrites the learner's work.
+$(EXERCISES:%=$(EXERCISE_WORK)/%.cpp): $(EXERCISE_WORK)/%.cpp: | tutorials/exercises/stubs/%.cpp
+	@mkdir -p $(dir $@)
+	@cp tutorials/exercises/stubs/$*.cpp $@
+	@echo "made your copy $@ (git ignores it): edit it, then run make exercise NAME=$* again"
+
 $(EXERCISES:%=$(EXERCISE_DIR)/%): $(EXERCISE_DIR)/%: \
-    $(EXERCISE_OBJ)/%.o $(EXERCISE_OBJ)/checkers/%.o $(EXERCISE_COMMON)
+    $(EXERCISE_OBJ)/workspace/%.o $(EXERCISE_OBJ)/checkers/%.o $(EXERCISE_COMMON)
 	@mkdir -p $(dir $@)
 	$(EXERCISE_LINK)
 $(EXERCISES:%=$(EXERCISE_DIR)/solution/%): $(EXERCISE_DIR)/solution/%: \
@@ -182,16 +200,33 @@ $(EXERCISES:%=$(EXERCISE_DIR)/stub/%): $(EXERCISE_DIR)/stub/%: \
     $(EXERCISE_OBJ)/stubs/%.o $(EXERCISE_OBJ)/checkers/%.o $(EXERCISE_COMMON)
 	@mkdir -p $(dir $@)
 	$(EXERCISE_LINK)
+# A wrong answer mistakes/<name>__<mistake>.cpp links with the checker of <name>.
+$(foreach mistake,$(EXERCISE_MISTAKES),$(eval $(EXERCISE_DIR)/mistake/$(mistake): \
+    $(EXERCISE_OBJ)/checkers/$(firstword $(subst __, ,$(mistake))).o))
+$(EXERCISE_MISTAKES:%=$(EXERCISE_DIR)/mistake/%): $(EXERCISE_DIR)/mistake/%: \
+    $(EXERCISE_OBJ)/mistakes/%.o $(EXERCISE_COMMON)
+	@mkdir -p $(dir $@)
+	$(EXERCISE_LINK)
 
-.PHONY: exercise exercises
-exercise: $(if $(filter $(NAME),$(EXERCISES)),$(EXERCISE_DIR)/$(NAME))
+# NAME must be one of the exercises for the commands that take one.
+exercise_name_ok = $(filter $(NAME),$(EXERCISES))
+define exercise_need_name
+@if [ -z "$(NAME)" ]; then echo "usage: make $@ NAME=<name>; the exercises: $(EXERCISES)"; exit 2; fi
+@if [ -z "$(exercise_name_ok)" ]; then \
+  echo "error: make $@: no exercise named '$(NAME)'; the exercises are: $(EXERCISES)"; exit 2; fi
+endef
+
+.PHONY: exercise exercises exercise-reset hint hint-reset
+# The copy is named as well as the program: with .SECONDARY a missing file that is only an
+# intermediate step would not be remade while the program is up to date.
+exercise: $(if $(exercise_name_ok),$(EXERCISE_WORK)/$(NAME).cpp $(EXERCISE_DIR)/$(NAME))
 ifeq ($(NAME),)
 	@echo "usage: make exercise NAME=<name>    (make exercises: check them all)"
 	@echo "the exercises (tutorials/exercises/, see its README.md):"
 	@printf '  %s\n' $(EXERCISES)
-else ifeq ($(filter $(NAME),$(EXERCISES)),)
-	@echo "make exercise: no exercise named '$(NAME)'; the exercises are: $(EXERCISES)"; exit 2
 else
+	$(exercise_need_name)
+	@echo "checking your copy $(EXERCISE_WORK)/$(NAME).cpp (stuck? make hint NAME=$(NAME))"
 	@$(EXERCISE_DIR)/$(NAME)
 endif
 
@@ -205,7 +240,25 @@ exercises:
 	echo; echo "exercises: $$(echo $$passed | wc -w) of $(words $(EXERCISES)) pass"; \
 	echo "  done:$${passed:- none}"; echo "  to do:$${todo:- none}"; [ -z "$$todo" ]
 
-# The tests run the solution and stub programs (tests/exercises/), found through ATTN_EXERCISE_DIR.
+exercise-reset:
+	$(exercise_need_name)
+	@mkdir -p $(EXERCISE_WORK)
+	@if [ -f $(EXERCISE_WORK)/$(NAME).cpp ]; then \
+	   cp $(EXERCISE_WORK)/$(NAME).cpp $(EXERCISE_WORK)/$(NAME).cpp.bak; \
+	   echo "your old copy is kept as $(EXERCISE_WORK)/$(NAME).cpp.bak"; fi
+	@cp tutorials/exercises/stubs/$(NAME).cpp $(EXERCISE_WORK)/$(NAME).cpp
+	@echo "restored $(EXERCISE_WORK)/$(NAME).cpp from stubs/$(NAME).cpp"
+
+hint:
+	$(exercise_need_name)
+	@sh tutorials/exercises/hint.sh $(NAME)
+
+hint-reset:
+	$(exercise_need_name)
+	@sh tutorials/exercises/hint.sh --reset $(NAME)
+
+# The tests run the solution, stub and mistake programs (tests/exercises/), found through
+# ATTN_EXERCISE_DIR.
 test unit-test: $(EXERCISE_TEST_BINS)
 test unit-test: export ATTN_EXERCISE_DIR := $(EXERCISE_DIR)
 

@@ -1,10 +1,15 @@
 // exercise_check.cpp — the comparison and the PASS / FAIL lines of the exercise checkers.
 #include "tutorials/exercises/exercise_check.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <limits>
 #include <sstream>
 
 #include "tensor/factory.hpp"
@@ -51,22 +56,26 @@ std::string index_text(std::int64_t flat, const Shape& shape) {
   return shape_text(index);
 }
 
-// The hint for a wrong answer: the stub's zeros, then a known mistake, then the general one.
-std::string choose_hint(const Output& output, const std::vector<double>& got) {
+// Indents the continuation lines of a multi-line text to sit under its first line.
+std::string indented(std::string text);
+
+// The diagnosis of a wrong answer: the stub's zeros, then a known mistake ("mistake:" and its
+// hint), then the general hint.
+std::string diagnosis(const Output& output, const std::vector<double>& got) {
   bool all_zero = true, expected_all_zero = true;
   for (double v : got) all_zero = all_zero && v == 0.0;
   for (double v : output.expected) expected_all_zero = expected_all_zero && v == 0.0;
   if (all_zero && !expected_all_zero)
-    return "every value of " + output.name +
-           " is 0, as the stub's placeholder returns: fill in the TODO.\n" + output.hint;
+    return "  hint:   " +
+           indented("every value of " + output.name +
+                    " is 0, as the stub's placeholder returns: fill in the TODO.\n" + output.hint);
   for (const Mistake& mistake : output.mistakes)
     if (mistake.values.size() == got.size() &&
         first_mismatch(got, mistake.values, output.rtol, output.atol) < 0)
-      return mistake.hint;
-  return output.hint;
+      return "  mistake: " + mistake.name + "\n  hint:   " + indented(mistake.hint);
+  return "  hint:   " + indented(output.hint);
 }
 
-// Indents the continuation lines of a multi-line text to sit under its first line.
 std::string indented(std::string text) {
   while (!text.empty() && text.back() == '\n') text.pop_back();
   std::string result;
@@ -103,8 +112,7 @@ void expect_close(const Case& test_case, const Output& output, const std::vector
   throw Failure{"first wrong value at index " + index_text(i, output.shape) + " (flat " +
                 std::to_string(i) + "): expected " + number_text(output.expected[i]) + ", got " +
                 number_text(got[i]) + "\n" + where + "  output: " + output.name + " " +
-                shape_text(output.shape) + ", " + tolerance + "\n" +
-                "  hint:   " + indented(choose_hint(output, got))};
+                shape_text(output.shape) + ", " + tolerance + "\n" + diagnosis(output, got)};
 }
 
 void expect_close(const Case& test_case, const Output& output, const std::vector<float>& got) {
@@ -120,7 +128,47 @@ void expect_close(const Case& test_case, const Output& output, const std::vector
   expect_close(test_case, output, std::vector<double>(got.begin(), got.end()));
 }
 
-int run(const std::string& exercise, const std::function<void()>& checks) {
+namespace {
+
+// A crash in the learner's code (an index far out of range, a division by zero) cannot be
+// recovered from, but it can be named: one line, then exit 1 instead of dying by the signal.
+// Only async-signal-safe calls here (write, _exit). Left out under AddressSanitizer, whose own
+// report names the line.
+char crash_message[256];
+extern "C" void on_crash(int) {
+  ssize_t written = ::write(STDOUT_FILENO, crash_message, std::strlen(crash_message));
+  (void)written;
+  ::_exit(1);
+}
+
+void name_crashes(const std::string& exercise) {
+  std::snprintf(crash_message, sizeof crash_message,
+                "error: %s: your code crashed (an index out of range?); "
+                "make exercise NAME=%s SAN=1 names the line\n",
+                exercise.c_str(), exercise.c_str());
+#if !defined(__SANITIZE_ADDRESS__)
+  std::signal(SIGSEGV, on_crash);
+  std::signal(SIGBUS, on_crash);
+  std::signal(SIGFPE, on_crash);
+#endif
+}
+
+}  // namespace
+
+int run(int argc, char** argv, const std::string& exercise, const std::function<void()>& checks) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+      std::printf(
+          "%s: checks exercise::%s against its own computation, prints PASS or the first wrong\n"
+          "value with a hint. Takes no arguments; run it as: make exercise NAME=%s\n",
+          argv[0], exercise.c_str(), exercise.c_str());
+      return 0;
+    }
+    std::printf("error: %s: unexpected argument '%s' (the checker takes none but --help)\n",
+                exercise.c_str(), argv[i]);
+    return 2;
+  }
+  name_crashes(exercise);
   try {
     checks();
   } catch (const Failure& failure) {
@@ -128,10 +176,13 @@ int run(const std::string& exercise, const std::function<void()>& checks) {
     return 1;
   } catch (const std::exception& e) {
     std::printf(
-        "FAIL %s: an exception escaped in case %d: %s\n"
-        "  hint:   an index out of range (.at()) or a size that does not follow the shapes "
-        "in the task statement?\n",
+        "error: %s: your code threw in case %d: %s (an index out of range with .at(), or "
+        "a size that does not follow the task's shapes?)\n",
         exercise.c_str(), cases_seen + 1, e.what());
+    return 1;
+  } catch (...) {
+    std::printf("error: %s: your code threw something that is not a std::exception in case %d\n",
+                exercise.c_str(), cases_seen + 1);
     return 1;
   }
   std::printf("PASS %s: %d cases, %d values checked\n", exercise.c_str(), cases_seen,
@@ -155,6 +206,45 @@ tensor::Array as_array(const std::vector<float>& values, const Shape& shape) {
 
 std::vector<double> values_of(const tensor::Array& array) {
   return array.to_vector<double>();
+}
+
+std::vector<double> as_doubles(const std::vector<float>& values) {
+  return std::vector<double>(values.begin(), values.end());
+}
+
+std::vector<double> softmax_rows(std::vector<double> x, int rows, int cols) {
+  for (int r = 0; r < rows; ++r) {
+    double* row = &x[static_cast<std::size_t>(r) * cols];  // [cols]
+    double max = -std::numeric_limits<double>::infinity();
+    for (int c = 0; c < cols; ++c) max = std::max(max, row[c]);
+    if (std::isinf(max) && max < 0) {  // every entry -inf: a fully masked row is zeros
+      std::fill(row, row + cols, 0.0);
+      continue;
+    }
+    double sum = 0.0;
+    for (int c = 0; c < cols; ++c) sum += row[c] = std::exp(row[c] - max);
+    for (int c = 0; c < cols; ++c) row[c] /= sum;
+  }
+  return x;
+}
+
+std::vector<double> attention_rows(const std::vector<double>& q, const std::vector<double>& k,
+                                   const std::vector<double>& v, int Tq, int Tk, int D, int Dv,
+                                   double scale, const std::function<bool(int i, int j)>& blocked) {
+  const double neg_inf = -std::numeric_limits<double>::infinity();
+  std::vector<double> scores(static_cast<std::size_t>(Tq) * Tk);  // [Tq, Tk]
+  for (int i = 0; i < Tq; ++i)
+    for (int j = 0; j < Tk; ++j) {
+      double dot = 0.0;
+      for (int d = 0; d < D; ++d) dot += q[i * D + d] * k[j * D + d];
+      scores[i * Tk + j] = blocked && blocked(i, j) ? neg_inf : scale * dot;
+    }
+  std::vector<double> weights = softmax_rows(scores, Tq, Tk);       // [Tq, Tk]
+  std::vector<double> out(static_cast<std::size_t>(Tq) * Dv, 0.0);  // [Tq, Dv]
+  for (int i = 0; i < Tq; ++i)
+    for (int j = 0; j < Tk; ++j)
+      for (int e = 0; e < Dv; ++e) out[i * Dv + e] += weights[i * Tk + j] * v[j * Dv + e];
+  return out;
 }
 
 }  // namespace exercise_check

@@ -4,17 +4,25 @@
 //
 // A checker (tutorials/exercises/checkers/<name>.cpp) is a main() that calls
 //
-//   return exercise_check::run("softmax", [] {
-//     ... build inputs, call the learner's function and the library ...
-//     exercise_check::expect_close(test_case, output, got);   // throws on the first wrong value
-//   });
+//   int main(int argc, char** argv) {
+//     return exercise_check::run(argc, argv, "softmax", [] {
+//       ... build inputs, call the learner's function, work out the answer ...
+//       exercise_check::expect_close(test_case, output, got);  // throws on the first wrong value
+//     });
+//   }
 //
 // and prints, e.g.
 //
-//   FAIL softmax: first wrong value at index [0, 0] (flat 0): expected 0.00385543, got -nan
-//     case:   2 of 3, scores around +1000 (row 0) and -1000 (row 1), row 2 small: x [3, 4]
-//     output: out [3, 4], tolerance 1e-05 + 0.0001 * |expected|
-//     hint:   did you subtract the row max? ...
+//   FAIL softmax: first wrong value at index [0, 0] (flat 0): expected 0.0320586, got 0.25
+//     case:   1 of 3, small scores: x [2, 5] uniform in [-3, 3)
+//     output: out [2, 5], tolerance 1e-05 + 0.0001 * |expected|
+//     mistake: softmax over the wrong axis (columns instead of rows)
+//     hint:   each row must sum to 1, ...
+//
+// The "mistake:" line appears when the learner's values match a known wrong answer; the tests
+// (tests/exercises/) feed each checker such wrong answers (mistakes/) and expect that line.
+// Anything else that goes wrong (the learner's code throws, a checker is misused) prints one line
+// "error: ..." and exits 1 (2 for a usage error), never a signal or std::terminate.
 #pragma once
 
 #include <cstdint>
@@ -29,9 +37,10 @@ namespace exercise_check {
 
 using Shape = std::vector<std::int64_t>;
 
-// A typical wrong answer: the values it computes, and the hint to give when the learner's
-// values match them.
+// A typical wrong answer: its name (the diagnosis, printed as "mistake: <name>"), the hint to
+// give, and the values it computes (worked out by the checker from the same inputs).
 struct Mistake {
+  std::string name;
   std::string hint;
   std::vector<double> values;
 };
@@ -62,9 +71,10 @@ void expect_close(const Case& test_case, const Output& output,
 void expect_close(const Case& test_case, const Output& output, const std::vector<bool>& got);
 
 // Runs the checks: prints "PASS <exercise>: N cases, M values checked" and returns 0, or prints
-// the first failure (or the exception the learner's code threw) and returns 1. Use it as main's
+// the first failure and returns 1, or "error: ..." (the learner's code threw) and returns 1. The
+// checker takes no arguments but --help: any other is a usage error (exit 2). Use it as main's
 // return value.
-int run(const std::string& exercise, const std::function<void()>& checks);
+int run(int argc, char** argv, const std::string& exercise, const std::function<void()>& checks);
 
 // ---- inputs and the library's answers as plain values ----------------------------------------
 // Values of `shape` uniform in [low, high) / normal(mean, std), drawn from `gen` (seeded: the
@@ -78,5 +88,18 @@ tensor::Array as_array(const std::vector<float>& values, const Shape& shape);
 // Every element as double, row-major.
 std::vector<double> values_of(const tensor::Array& array);
 std::string shape_text(const Shape& shape);  // "[2, 3, 4]"
+
+// ---- plain-loop references in float64, for checkers that work their answer out themselves ----
+// Softmax of each row of x [rows, cols]; -inf entries get 0; a row of only -inf gives zeros (this
+// library's convention for a fully masked query).
+std::vector<double> softmax_rows(std::vector<double> x, int rows, int cols);
+// One sequence's attention: out [Tq, Dv] = softmax(scale * q k^T, blocked(i, j) -> -inf) v, with
+// q [Tq, D], k [Tk, D], v [Tk, Dv] row-major; a query whose every key is blocked gets out 0.
+// `blocked` may be empty (nothing blocked).
+std::vector<double> attention_rows(const std::vector<double>& q, const std::vector<double>& k,
+                                   const std::vector<double>& v, int Tq, int Tk, int D, int Dv,
+                                   double scale,
+                                   const std::function<bool(int i, int j)>& blocked = {});
+std::vector<double> as_doubles(const std::vector<float>& values);
 
 }  // namespace exercise_check

@@ -72,10 +72,12 @@ Step check_step(const Case& test_case, const std::vector<std::int64_t>& tokens,
       .rtol = 0,
       .atol = 0};
   tokens_out.mistakes = {
-      {"use the logits of the LAST position, t = T - 1: they score the token after the whole\n"
+      {"logits of the first position used instead of the last",
+       "use the logits of the LAST position, t = T - 1: they score the token after the whole\n"
        "prefix (position 0 has only read BOS).",
        as_doubles(first_position.tokens)},
-      {"a finished sequence (finished[b] true) gets eos, whatever its logits say.",
+      {"finished sequences not padded with eos",
+       "a finished sequence (finished[b] true) gets eos, whatever its logits say.",
        as_doubles(unpadded.tokens)},
   };
   expect_close(test_case, tokens_out, got.tokens);
@@ -93,8 +95,8 @@ Step check_step(const Case& test_case, const std::vector<std::int64_t>& tokens,
 
 }  // namespace
 
-int main() {
-  return run("greedy_step", [] {
+int main(int argc, char** argv) {
+  return run(argc, argv, "greedy_step", [] {
     const std::int64_t BOS = nn::data::BOS, EOS = nn::data::EOS;  // 1 and 2
 
     // 1. Hand-made logits for B 3, T 3, V 7: position 0's argmax differs from the last's,

@@ -65,9 +65,11 @@ void check_forward(const Case& test_case, const std::vector<float>& x,
           "rstd[n] = 1 / sqrt(var[n] + eps), var[n] = (1/C) sum_c (x[n, c] - mean[n])^2.\n" + hint,
       .atol = 1e-4};
   rstd_out.mistakes = {
-      {"the variance here is biased: divide the sum of squares by C, not C - 1.",
+      {"unbiased variance (divided by C - 1)",
+       "the variance here is biased: divide the sum of squares by C, not C - 1.",
        rstd_variant(x, N, C, C - 1, true)},
-      {"eps goes inside the square root: rstd = 1 / sqrt(var + eps), not 1 / (sqrt(var) + eps).",
+      {"eps outside the square root",
+       "eps goes inside the square root: rstd = 1 / sqrt(var + eps), not 1 / (sqrt(var) + eps).",
        rstd_variant(x, N, C, C, false)},
   };
   expect_close(test_case, rstd_out, rstd);
@@ -79,7 +81,8 @@ void check_forward(const Case& test_case, const std::vector<float>& x,
       .hint = "out[n, c] = (x[n, c] - mean[n]) * rstd[n] * weight[c] + bias[c].\n" + hint,
       .atol = 1e-4};
   out_out.mistakes = {
-      {"out is only normalised: scale it by weight[c] and shift it by bias[c].",
+      {"weight and bias not applied",
+       "out is only normalised: scale it by weight[c] and shift it by bias[c].",
        values_of((as_array(x, {N, C}) - expected.mean.unsqueeze(1)) * expected.rstd.unsqueeze(1))},
   };
   expect_close(test_case, out_out, out);
@@ -114,7 +117,8 @@ void check_backward(const Case& test_case, const std::vector<float>& dout,
                          "norm = (x - mean) * rstd (out = norm * weight + bias).",
                      .atol = 1e-4};
   dweight_out.mistakes = {
-      {"dweight[c] sums dout[n, c] * norm[n, c]: you used x instead of norm = (x - mean) * rstd.",
+      {"dweight from x instead of the normalised x",
+       "dweight[c] sums dout[n, c] * norm[n, c]: you used x instead of norm = (x - mean) * rstd.",
        values_of(tensor::sum(as_array(dout, {N, C}) * x_array, {0}))},
   };
   expect_close(test_case, dweight_out, dweight);
@@ -128,13 +132,16 @@ void check_backward(const Case& test_case, const std::vector<float>& dout,
                 .atol = 1e-4};
   tensor::Array rstd_col = forward.rstd.unsqueeze(1);
   dx_out.mistakes = {
-      {"dx has three terms: x reaches the output directly, through the mean and through rstd.\n"
+      {"dx missing the paths through the mean and rstd",
+       "dx has three terms: x reaches the output directly, through the mean and through rstd.\n"
        "You have only the direct one, g * rstd (g = dout * weight).",
        values_of(g * rstd_col)},
-      {"the path through rstd is missing: dx = rstd * (g - mean_c(g) - norm * mean_c(g * norm)),\n"
+      {"dx missing the path through rstd",
+       "the path through rstd is missing: dx = rstd * (g - mean_c(g) - norm * mean_c(g * norm)),\n"
        "with g = dout * weight and norm = (x - mean) * rstd.",
        values_of(rstd_col * (g - tensor::mean(g, {1}, true)))},
-      {"the path through the mean is missing: dx = rstd * (g - mean_c(g) - norm * mean_c(g * "
+      {"dx missing the path through the mean",
+       "the path through the mean is missing: dx = rstd * (g - mean_c(g) - norm * mean_c(g * "
        "norm)),\n"
        "with g = dout * weight and norm = (x - mean) * rstd.",
        values_of(rstd_col * (g - norm * tensor::mean(g * norm, {1}, true)))},
@@ -144,8 +151,8 @@ void check_backward(const Case& test_case, const std::vector<float>& dout,
 
 }  // namespace
 
-int main() {
-  return run("layer_norm", [] {
+int main(int argc, char** argv) {
+  return run(argc, argv, "layer_norm", [] {
     tensor::Generator gen(10);
 
     // 1. Forward on random rows.

@@ -36,6 +36,32 @@ std::vector<double> with_fully_masked_rows(std::vector<double> values,
   return values;
 }
 
+// out [B, Tq, Dv] when the mask is applied after the softmax: softmax over every key, then the
+// blocked weights set to 0 and the rest left as they are (rows no longer sum to 1).
+std::vector<double> mask_after_softmax(const std::vector<float>& q, const std::vector<float>& k,
+                                       const std::vector<float>& v, const std::vector<bool>& mask,
+                                       int B, int Tq, int Tk, int D, int Dv) {
+  std::vector<double> out(static_cast<std::size_t>(B) * Tq * Dv, 0.0);
+  for (int b = 0; b < B; ++b) {
+    std::vector<double> scores(Tq * Tk);  // [Tq, Tk]
+    for (int i = 0; i < Tq; ++i)
+      for (int j = 0; j < Tk; ++j) {
+        double dot = 0.0;
+        for (int d = 0; d < D; ++d)
+          dot += double(q[(b * Tq + i) * D + d]) * k[(b * Tk + j) * D + d];
+        scores[i * Tk + j] = dot / std::sqrt(double(D));
+      }
+    std::vector<double> weights = softmax_rows(scores, Tq, Tk);  // [Tq, Tk]
+    for (int i = 0; i < Tq; ++i)
+      for (int j = 0; j < Tk; ++j) {
+        if (mask[(b * Tq + i) * Tk + j]) continue;  // blocked: weight zeroed
+        for (int e = 0; e < Dv; ++e)
+          out[(b * Tq + i) * Dv + e] += weights[i * Tk + j] * v[(b * Tk + j) * Dv + e];
+      }
+  }
+  return out;
+}
+
 // Calls the learner's attention and compares with the library's.
 void check(const Case& test_case, const std::vector<float>& q, const std::vector<float>& k,
            const std::vector<float>& v, const std::vector<bool>& mask, int B, int Tq, int Tk, int D,
@@ -44,7 +70,7 @@ void check(const Case& test_case, const std::vector<float>& q, const std::vector
       value(as_array(v, {B, Tk, Dv}));
   Tensor blocked(tensor::from_vector(mask, {B, Tq, Tk}));
   auto attention = [&](const Tensor& m) {
-    return values_of(nn::scaled_dot_product_attention(query, key, value, m).output.data());
+    return values_of(nn::scaled_dot_product_attention(query, key, value, {.attn_mask = m}).output.data());
   };
   Output out{.name = "out", .shape = {B, Tq, Dv}, .expected = attention(blocked), .hint = hint};
   // Filling with -1e9 (in float, -1e9 + score rounds to -1e9): a fully masked row is uniform.
@@ -55,19 +81,29 @@ void check(const Case& test_case, const std::vector<float>& q, const std::vector
     return mean;
   };
   out.mistakes = {
-      {"did you divide the scores by sqrt(D)? scores = Q K^T / sqrt(D), before the mask and "
+      {"mask applied after softmax (zeroed, not renormalised)",
+       "zeroing the blocked weights after the softmax leaves each row summing to less than 1:\n"
+       "the blocked keys still took their share of the probability. Block before the softmax\n"
+       "(score -inf, so exp gives exactly 0) and the softmax shares it among the allowed keys.",
+       mask_after_softmax(q, k, v, mask, B, Tq, Tk, D, Dv)},
+      {"missing 1/sqrt(D) scale",
+       "did you divide the scores by sqrt(D)? scores = Q K^T / sqrt(D), before the mask and "
        "softmax.",
-       values_of(nn::dot_product_attention(query, key, value, blocked).output.data())},
-      {"the mask was ignored: where mask[b, i, j] is true key j is blocked for query i, so its\n"
+       values_of(nn::dot_product_attention(query, key, value, {.attn_mask = blocked}).output.data())},
+      {"mask ignored",
+       "the mask was ignored: where mask[b, i, j] is true key j is blocked for query i, so its\n"
        "score must be -inf before the softmax (weight exactly 0).",
        attention(Tensor())},
-      {"the mask is inverted: true means BLOCKED (PyTorch's bool convention), false allowed.",
+      {"mask inverted (true taken as allowed)",
+       "the mask is inverted: true means BLOCKED (PyTorch's bool convention), false allowed.",
        attention(autograd::logical_not(blocked))},
-      {"a query whose every key is blocked has max score -inf, and exp(-inf - (-inf)) is nan:\n"
+      {"a fully masked row gives NaN",
+       "a query whose every key is blocked has max score -inf, and exp(-inf - (-inf)) is nan:\n"
        "give that row weights 0, so its output is 0 (this library's convention, nn/attention.hpp).",
        with_fully_masked_rows(out.expected, mask, B, Tq, Tk, Dv,
                               [&](int) { return std::vector<double>(Dv, std::nan("")); })},
-      {"a fully masked query averaged every value: filling blocked scores with a large negative\n"
+      {"a fully masked row averages the values (-1e9 fill)",
+       "a fully masked query averaged every value: filling blocked scores with a large negative\n"
        "number (-1e9) instead of -inf makes that row uniform. Use -inf and give a row with every\n"
        "key blocked weights 0 and output 0 (this library's convention, nn/attention.hpp).",
        with_fully_masked_rows(out.expected, mask, B, Tq, Tk, Dv, mean_of_values)},
@@ -77,8 +113,8 @@ void check(const Case& test_case, const std::vector<float>& q, const std::vector
 
 }  // namespace
 
-int main() {
-  return run("masked_scaled_attention", [] {
+int main(int argc, char** argv) {
+  return run(argc, argv, "masked_scaled_attention", [] {
     tensor::Generator gen(6);
 
     // 1. Causal: query i may see keys j <= i.
@@ -88,8 +124,8 @@ int main() {
     check({1, 3, "causal mask (true where key j > query i): q, k [1, 4, 8], v [1, 4, 3]"},
           normal_values({1, 4, 8}, 0, 1, gen), normal_values({1, 4, 8}, 0, 1, gen),
           normal_values({1, 4, 3}, 0, 1, gen), causal, 1, 4, 4, 8, 3,
-          "out = softmax(Q K^T / sqrt(D) with -inf where mask is true) V; under a causal mask\n"
-          "query 0 sees only key 0, so out[0, 0, :] = v[0, 0, :].");
+          "out = weights V, each query's weights a softmax of Q K^T / sqrt(D) over its allowed\n"
+          "keys; under a causal mask query 0 sees only key 0, so out[0, 0, :] = v[0, 0, :].");
 
     // 2. Padding: sequence 0 has 3 real keys of 5, sequence 1 has 4.
     const int lengths[2] = {3, 4};

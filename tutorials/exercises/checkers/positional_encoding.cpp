@@ -37,14 +37,17 @@ void check(const Case& test_case, int max_len, int dim, const std::string& hint)
   auto pair_exponent = [dim](int j) { return 2.0 * (j / 2) / dim; };
   auto even_is_sin = [](int j) { return j % 2 == 0; };
   table.mistakes = {
-      {"features 2i and 2i + 1 share one frequency: the exponent of feature j is 2 * (j / 2) / "
+      {"each feature with its own frequency (2i and 2i + 1 must share one)",
+       "features 2i and 2i + 1 share one frequency: the exponent of feature j is 2 * (j / 2) / "
        "dim\n"
        "(integer division), not j / dim.",
        variant(
            max_len, dim, [dim](int j) { return double(j) / dim; }, even_is_sin)},
-      {"sin and cos are swapped: even features (2i) are sin, odd ones (2i + 1) cos.",
+      {"sin and cos swapped",
+       "sin and cos are swapped: even features (2i) are sin, odd ones (2i + 1) cos.",
        variant(max_len, dim, pair_exponent, [](int j) { return j % 2 == 1; })},
-      {"sin and cos interleave (feature 2i sin, 2i + 1 cos, same frequency); they are not a first\n"
+      {"sin half and cos half instead of interleaved",
+       "sin and cos interleave (feature 2i sin, 2i + 1 cos, same frequency); they are not a first\n"
        "half of sines and a second half of cosines.",
        variant(
            max_len, dim, [dim](int j) { return 2.0 * (j % ((dim + 1) / 2)) / dim; },
@@ -55,8 +58,8 @@ void check(const Case& test_case, int max_len, int dim, const std::string& hint)
 
 }  // namespace
 
-int main() {
-  return run("positional_encoding", [] {
+int main(int argc, char** argv) {
+  return run(argc, argv, "positional_encoding", [] {
     const std::string formula =
         "PE[pos, 2i] = sin(pos * w_i), PE[pos, 2i + 1] = cos(pos * w_i), w_i = 10000^(-2i / dim).";
     check({1, 3, "max_len 6, dim 8"}, 6, 8, formula);

@@ -1,5 +1,6 @@
 // Checker of tutorials/exercises/softmax.cpp: exercise::softmax against tensor::softmax on small
 // scores, scores around +-1000 (the naive formula gives nan) and rows with -inf entries.
+#include <cmath>
 #include <limits>
 #include <string>
 #include <vector>
@@ -15,6 +16,17 @@ using namespace exercise_check;
 
 namespace {
 
+// exp(x) / sum exp(x) in float, as written: nan where exp overflows or every term underflows.
+std::vector<double> naive_softmax(const std::vector<float>& x, int rows, int cols) {
+  std::vector<double> out(x.size());
+  for (int r = 0; r < rows; ++r) {
+    float sum = 0.0f;
+    for (int c = 0; c < cols; ++c) sum += std::exp(x[r * cols + c]);
+    for (int c = 0; c < cols; ++c) out[r * cols + c] = std::exp(x[r * cols + c]) / sum;
+  }
+  return out;
+}
+
 // Calls the learner's softmax on x [rows, cols] and compares with the library's.
 void check(const Case& test_case, const std::vector<float>& x, int rows, int cols,
            const std::string& hint) {
@@ -24,10 +36,16 @@ void check(const Case& test_case, const std::vector<float>& x, int rows, int col
              .expected = values_of(tensor::softmax(scores, -1)),
              .hint = hint};
   out.mistakes = {
-      {"each row must sum to 1, but you normalised each column: the sum runs over the scores\n"
+      {"softmax over the wrong axis (columns instead of rows)",
+       "each row must sum to 1, but you normalised each column: the sum runs over the scores\n"
        "of one row, sum_j exp(x[r, j] - max_r).",
        values_of(tensor::softmax(scores, 0))},
-      {"exp(x - max) is only the numerator: divide every entry of a row by the row's sum.",
+      {"no max subtracted: exp overflows (inf / inf = nan) or underflows (0 / 0 = nan)",
+       "in float exp(1000) is inf and exp(-1000) is 0. softmax(x) = softmax(x - m) for any m\n"
+       "(the factor exp(-m) cancels): pick m so that no exponent is positive.",
+       naive_softmax(x, rows, cols)},
+      {"not normalised (exp without dividing by the sum)",
+       "exp(x - max) is only the numerator: divide every entry of a row by the row's sum.",
        values_of(tensor::exp(scores - tensor::amax(scores, {-1}, /*keepdim=*/true)))},
   };
   expect_close(test_case, out, exercise::softmax(x, rows, cols));
@@ -35,14 +53,14 @@ void check(const Case& test_case, const std::vector<float>& x, int rows, int col
 
 }  // namespace
 
-int main() {
-  return run("softmax", [] {
+int main(int argc, char** argv) {
+  return run(argc, argv, "softmax", [] {
     tensor::Generator gen(2);
     const float inf = std::numeric_limits<float>::infinity();
 
     // 1. Small scores: the formula itself.
     check({1, 3, "small scores: x [2, 5] uniform in [-3, 3)"}, uniform_values({2, 5}, -3, 3, gen),
-          2, 5, "out[r, c] = exp(x[r, c] - m) / sum_j exp(x[r, j] - m), with m the max of row r.");
+          2, 5, "out[r, c] = exp(x[r, c]) / sum_j exp(x[r, j]): every row of out sums to 1.");
 
     // 2. Large scores: exp(1000) = inf (inf / inf = nan), exp(-1000) = 0 (0 / 0 = nan).
     std::vector<float> large = uniform_values({3, 4}, -5, 5, gen);  // x [3, 4]

@@ -33,14 +33,17 @@ void check(const Case& test_case, const std::vector<float>& x, const std::vector
             .hint = hint,
             .atol = 1e-5};
   dx.mistakes = {
-      {"you kept only the diagonal of the Jacobian, out[i] (1 - out[i]) dout[i]: every x[i] moves\n"
+      {"only the diagonal of the Jacobian",
+       "you kept only the diagonal of the Jacobian, out[i] (1 - out[i]) dout[i]: every x[i] moves\n"
        "every out[j] of its row (they share the denominator). dx = out * (dout - sum_j dout[j] "
        "out[j]).",
        values_of(s * (1.0 - s) * g)},
-      {"the dot product sum_j dout[j] out[j] belongs to one row: sum over the columns of row r\n"
+      {"dot product summed over the wrong axis",
+       "the dot product sum_j dout[j] out[j] belongs to one row: sum over the columns of row r\n"
        "only, not over the whole array.",
        values_of(s * (g - tensor::sum(g * s)))},
-      {"dx = out * (dout - dot), not dout - dot: multiply by out[i] as well.",
+      {"missing the factor out[i]",
+       "dx = out * (dout - dot), not dout - dot: multiply by out[i] as well.",
        values_of(g - tensor::sum(g * s, {-1}, /*keepdim=*/true))},
   };
   expect_close(test_case, dx, exercise::softmax_backward(dout, out, rows, cols));
@@ -48,8 +51,8 @@ void check(const Case& test_case, const std::vector<float>& x, const std::vector
 
 }  // namespace
 
-int main() {
-  return run("softmax_backward", [] {
+int main(int argc, char** argv) {
+  return run(argc, argv, "softmax_backward", [] {
     tensor::Generator gen(12);
     const std::string formula =
         "dx[i] = out[i] * (dout[i] - sum_j dout[j] * out[j]), the sum over the row.";

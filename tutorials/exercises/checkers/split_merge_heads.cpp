@@ -36,8 +36,8 @@ const char* kIndexHint =
 
 }  // namespace
 
-int main() {
-  return run("split_merge_heads", [] {
+int main(int argc, char** argv) {
+  return run(argc, argv, "split_merge_heads", [] {
     const int B = 2, T = 3, H = 4, D = 5;
 
     // 1. split_heads
@@ -51,11 +51,13 @@ int main() {
                      .rtol = 0,
                      .atol = 0};
     split_out.mistakes = {
-        {std::string(kIndexHint) +
+        {"reshape only (heads not moved in front of time)",
+         std::string(kIndexHint) +
              "you copied x as it is: a reshape to [B, T, H, D] alone keeps time in front of the\n"
              "heads; the head axis must move in front of time ([B, H, T, D]).",
          std::vector<double>(x.begin(), x.end())},
-        {std::string(kIndexHint) +
+        {"head h taken as every H-th feature",
+         std::string(kIndexHint) +
              "head h owns the contiguous features h * D .. h * D + D - 1 of a position, not every\n"
              "H-th feature (x[b, t, d * H + h]).",
          values_of(as_array(x, {B, T, D, H}).permute({0, 3, 1, 2}).contiguous())},
@@ -73,7 +75,8 @@ int main() {
         .rtol = 0,
         .atol = 0};
     merge_out.mistakes = {
-        {std::string(kIndexHint) +
+        {"heads not moved back behind time",
+         std::string(kIndexHint) +
              "you copied x as it is: the heads [B, H, T, D] must move back behind time and be\n"
              "concatenated per position ([B, T, H * D]).",
          std::vector<double>(x.begin(), x.end())},

@@ -18,13 +18,10 @@
 //
 // Check / 检查:   make exercise NAME=dot_product_attention
 //
-// Hints / 提示
-//   - In the random cases Tq, Tk, D and Dv all differ, and B > 1: keep the indices apart.
-//     随机用例中 Tq、Tk、D、Dv 各不相同且 B > 1，注意下标。
-//   - The first case is the example of tutorials/03_dot_product_attention.cpp, with scores up
-//     to 167: softmax must subtract the row max (exercise softmax).
-//   - Worked answer: tutorials/03_dot_product_attention.cpp.
-//     Reference solution: solutions/dot_product_attention.cpp.
+// Stuck? / 卡住了？  make hint NAME=dot_product_attention   (again for the next hint: a nudge
+// first,
+//   nearly the answer last)
+// Worked answer / 讲解:  tutorials/03_dot_product_attention.cpp
 #include <vector>
 
 namespace exercise {

@@ -24,13 +24,10 @@
 //
 // Check / 检查:   make exercise NAME=greedy_step
 //
-// Hints / 提示
-//   - logits[b, t, v] is logits[(b * T + t) * V + v].
-//   - The checker's second case runs your step in a loop on a tiny untrained nn::Transformer and
-//     compares the result with nn::greedy_decode.
-//     第二个用例在一个小 Transformer 上循环调用你的函数，并与 nn::greedy_decode 比较。
-//   - Worked answer: nn::greedy_decode in nn/transformer.cpp, tutorials/12_train_transformer.cpp.
-//     Reference solution: solutions/greedy_step.cpp.
+// Stuck? / 卡住了？  make hint NAME=greedy_step   (again for the next hint: a nudge first,
+//   nearly the answer last)
+// Worked answer / 讲解:  tutorials/12_train_transformer.cpp, nn::greedy_decode in
+// nn/transformer.cpp
 #include <cstdint>
 #include <vector>
 

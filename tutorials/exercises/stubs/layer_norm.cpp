@@ -21,18 +21,9 @@
 //
 // Check / 检查:   make exercise NAME=layer_norm     (the forward is checked first / 先检查前向)
 //
-// Hints / 提示
-//   - Forward: two passes per row (the mean, then the mean of (x - mean)^2). The checker has rows
-//     around 300 with spread 1, where E[x^2] - mean^2 cancels catastrophically in float, and a
-//     constant row (var 0: eps keeps rstd finite).
-//     前向：每行两遍（先均值，再 (x - mean)^2 的均值）；E[x^2] - mean^2 在 float 中会严重抵消。
-//   - Backward: dbias and dweight sum over the rows. x reaches out[n, c] three ways: directly,
-//     through mean[n] and through rstd[n]; so dx has three terms. Start from
-//     g = dout * weight (= dL/dnorm) and differentiate norm = (x - mean) * rstd by hand.
-//     反向：x 通过三条路径影响输出（直接、经过 mean、经过 rstd），所以 dx 有三项。
-//   - Worked answer: the layer_norm kernels in tensor/cpu/nn_kernels.cpp; LayerNorm in a layer:
-//     tutorials/10_encoder_layer.cpp.
-//     Reference solution: solutions/layer_norm.cpp.
+// Stuck? / 卡住了？  make hint NAME=layer_norm   (again for the next hint: a nudge first,
+//   nearly the answer last)
+// Worked answer / 讲解:  tutorials/10_encoder_layer.cpp
 #include <vector>
 
 namespace exercise {

@@ -4,8 +4,8 @@
 // Task
 //   For each of B sequences:
 //       scores  = Q K^T / sqrt(D)                    [Tq, Tk]
-//       scores[i, j] = -inf wherever mask[b, i, j] is true (key j is blocked for query i)
-//       weights = softmax(scores) over the keys
+//       weights = softmax of each row of scores over the keys that are not blocked: where
+//                 mask[b, i, j] is true key j is blocked for query i and gets weight 0
 //       out     = weights V                          [Tq, Dv]
 //   A query whose keys are ALL blocked gets weights 0 and out 0 (not nan): this library's
 //   convention (nn/attention.hpp; PyTorch would give nan).
@@ -15,8 +15,8 @@
 // 任务
 //   对 B 个序列中的每一个：
 //       scores  = Q K^T / sqrt(D)                    [Tq, Tk]
-//       mask[b, i, j] 为 true 处（查询 i 不能看键 j）把 scores[i, j] 设为 -inf
-//       weights = 在键的维度上做 softmax
+//       weights = 对每一行在未被屏蔽的键上做 softmax：mask[b, i, j] 为 true 表示查询 i
+//                 不能看键 j，其权重为 0
 //       out     = weights V                          [Tq, Dv]
 //   若某个查询的所有键都被屏蔽，它的权重全为 0、输出为 0（不是 nan），这是本库的约定
 //   （见 nn/attention.hpp；PyTorch 会得到 nan）。
@@ -25,25 +25,22 @@
 //
 // Check / 检查:   make exercise NAME=masked_scaled_attention
 //
-// Hints / 提示
-//   - The checker's cases: a causal mask, a padding mask on a batch of 2, and a random mask with
-//     one query whose every key is blocked (its max score is -inf: exp(-inf - (-inf)) is nan).
-//     检查用例：因果掩码、批大小为 2 的填充掩码、以及含一个所有键都被屏蔽的查询的随机掩码。
-//   - Why sqrt(D): tutorials/04_scaled_attention.cpp. Masks: tutorials/06_attention_masks.cpp.
-//     Reference solution: solutions/masked_scaled_attention.cpp.
+// Stuck? / 卡住了？  make hint NAME=masked_scaled_attention   (again for the next hint: a nudge
+// first,
+//   nearly the answer last)
+// Worked answer / 讲解:  tutorials/04_scaled_attention.cpp, tutorials/06_attention_masks.cpp
 #include <vector>
 
 namespace exercise {
 
 // q [B, Tq, D], k [B, Tk, D], v [B, Tk, Dv], mask [B, Tq, Tk] (true = blocked)
-//   ->  out [B, Tq, Dv] = softmax(q k^T / sqrt(D), blocked scores -inf) v
+//   ->  out [B, Tq, Dv] = softmax(q k^T / sqrt(D) over the allowed keys) v
 std::vector<float> masked_scaled_attention(const std::vector<float>& q, const std::vector<float>& k,
                                            const std::vector<float>& v,
                                            const std::vector<bool>& mask, int B, int Tq, int Tk,
                                            int D, int Dv) {
   std::vector<float> out(static_cast<std::size_t>(B) * Tq * Dv, 0.0f);
-  // TODO: for each batch b and query i: scaled scores, -inf where blocked, softmax (all blocked:
-  //       leave the row of out at 0), then the weighted sum of v's rows.
+  // TODO: out[b, i, :] for each batch b and query i
   return out;
 }
 

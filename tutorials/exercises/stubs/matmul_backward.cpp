@@ -14,14 +14,9 @@
 //
 // Check / 检查:   make exercise NAME=matmul_backward
 //
-// Hints / 提示
-//   - a[i, k] appears in out[i, j] for every j, multiplied by b[k, j]; b[k, j] appears in
-//     out[i, j] for every i, multiplied by a[i, k]. Each gradient has the shape of its input:
-//     check the shapes and the formulas (transposes!) follow.
-//     每个梯度的形状与对应输入相同：对齐形状，转置的位置自然就清楚了。
-//   - M, K and N all differ in the checker's cases.
-//   - Worked answer: the backward of matmul in autograd/ops_linalg.cpp.
-//     Reference solution: solutions/matmul_backward.cpp.
+// Stuck? / 卡住了？  make hint NAME=matmul_backward   (again for the next hint: a nudge first,
+//   nearly the answer last)
+// Worked answer / 讲解:  the backward of matmul in autograd/ops_linalg.cpp
 #include <vector>
 
 namespace exercise {

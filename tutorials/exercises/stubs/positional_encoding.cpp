@@ -18,13 +18,9 @@
 //
 // Check / 检查:   make exercise NAME=positional_encoding
 //
-// Hints / 提示
-//   - For feature j the pair index is i = j / 2 (integer division), so the exponent is
-//     2 * (j / 2) / dim, not j / dim.
-//     特征 j 的频率指数是 2 * (j / 2) / dim（整数除法），不是 j / dim。
-//   - sin and cos interleave (even features sin, odd cos); they are not two halves.
-//   - Row 0 is [0, 1, 0, 1, ...]. Worked answer: tutorials/09_positional_encoding.cpp
-//     (nn::sinusoidal_positional_encoding). Reference solution: solutions/positional_encoding.cpp.
+// Stuck? / 卡住了？  make hint NAME=positional_encoding   (again for the next hint: a nudge first,
+//   nearly the answer last)
+// Worked answer / 讲解:  tutorials/09_positional_encoding.cpp
 #include <vector>
 
 namespace exercise {
@@ -32,7 +28,7 @@ namespace exercise {
 // -> PE [max_len, dim]
 std::vector<float> positional_encoding(int max_len, int dim) {
   std::vector<float> table(static_cast<std::size_t>(max_len) * dim, 0.0f);
-  // TODO: table[pos * dim + j] = sin or cos of pos * w_i, with i = j / 2
+  // TODO: table[pos * dim + j] = PE[pos, j]
   return table;
 }
 

@@ -18,12 +18,9 @@
 //
 // Check / 检查:   make exercise NAME=split_merge_heads
 //
-// Hints / 提示
-//   - The checker fills x with its own flat indices (x[n] = n), so "expected 25, got 5" means
-//     that position should hold x's element 25.  检查程序令 x[n] = n，期望值就是应取的下标。
-//   - A plain copy (a reshape alone) is not enough: the head axis has to move in front of time.
-//   - Worked answer: tutorials/08_multi_head_attention.cpp (nn::MultiheadAttention::split_heads
-//     in nn/attention.cpp). Reference solution: solutions/split_merge_heads.cpp.
+// Stuck? / 卡住了？  make hint NAME=split_merge_heads   (again for the next hint: a nudge first,
+//   nearly the answer last)
+// Worked answer / 讲解:  tutorials/08_multi_head_attention.cpp
 #include <vector>
 
 namespace exercise {
