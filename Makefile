@@ -11,6 +11,7 @@
 #   make bench        benchmarks against PyTorch and NumPy (bench/; writes out/bench.json)
 #                     BENCH_FLAGS="--quick --no-python": our rows alone in seconds, as CI runs it
 #   make debug        library + tutorials built -O0 -g3 into build/debug/ (for gdb)
+#   make debug-tutorial NAME=20_debugging_gradients   one tutorial + the library, -O0 -g3
 #   make fuzz         fuzz the .npy and safetensors readers (clang++ libFuzzer; FUZZ_SECONDS=60 each)
 #   make clean        remove build/
 # Variables:
@@ -19,6 +20,10 @@
 #   CUDA=1            also build the CUDA backend with nvcc, into build/cuda/ (see cuda/README.md);
 #                     CUDA_HOME=/usr/local/cuda by default, CUBLAS=0 to leave cuBLAS out
 #   MARCH=...         target CPU for the compiler (default: native)
+
+# Every core by default: a learner's first `make run` compiles the library on all of them.
+# An explicit -jN (CI uses -j2) or -j1 on the command line still wins.
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
 
 BUILD ?= release
 SAN ?= 0
@@ -146,6 +151,24 @@ unit-test: $(TEST_BIN)
 # The -O0 -g3 build for gdb (build/debug/); see "Debugging" in README.md.
 debug:
 	$(MAKE) BUILD=debug all
+
+# One tutorial and the library at -O0 -g3, nothing else (the quick way to step through one):
+#   make debug-tutorial NAME=20_debugging_gradients   ->  build/debug/tutorials/20_debugging_gradients
+.PHONY: debug-tutorial debug-tutorial-program
+debug-tutorial:
+	@if [ -z "$(NAME)" ] || [ ! -f tutorials/$(NAME).cpp ]; then \
+	  echo "usage: make debug-tutorial NAME=<tutorial>, one of: $(TUTORIAL_SRCS:tutorials/%.cpp=%)"; \
+	  exit 2; fi
+	@$(MAKE) --no-print-directory BUILD=debug NAME=$(NAME) debug-tutorial-program
+debug-tutorial-program: $(BUILD_DIR)/tutorials/$(NAME)
+	@echo "built $<; debug it with: gdb -x tools/gdb/gdbinit --args $<"
+
+# The small program that the gdb session test (tests/gdb/) runs under gdb; that test builds it
+# with `make BUILD=debug build/debug/tests/gdb/gdb_tour`.
+$(BUILD_DIR)/tests/gdb/%: $(BUILD_DIR)/obj/tests/gdb/programs/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $(filter-out $(LIB),$^) $(LINK_LIB) -o $@ $(LDLIBS)
+-include $(wildcard $(BUILD_DIR)/obj/tests/gdb/programs/*.d)
 
 # The main job: train the default encoder-decoder on the reverse task to >= 99% held-out exact
 # match, with progress, pictures and a checkpoint in out/.

@@ -823,17 +823,18 @@ void write_json(const std::string& path, const std::string& machine, int threads
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   Options options;
   CLI::App app{"Benchmarks our kernels and models next to PyTorch and NumPy (see bench/bench.cpp)"};
   app.add_flag("--quick", options.quick,
                "a run of a few seconds: small sizes, one run (also for the Python side)");
   app.add_option("--threads", options.threads,
                  "CPU threads for everyone: ours, torch's, the BLAS's (0 = one per core)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0, 4 * omp_get_num_procs()));
   app.add_option("--runs", options.runs, "timed runs per benchmark (median reported)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1000));
   app.add_option("--only", options.only,
                  "comma-separated row names or prefixes to run, e.g. sgemm,gpt-small (default: "
                  "every row)");
@@ -842,7 +843,7 @@ int main(int argc, char** argv) {
                "bench/torch_reverse.py, minutes; with --quick the tutorial's --quick run");
   app.add_option("--rss-steps", options.rss_steps, "training steps of a peak-RSS child process")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 100000));
   app.add_option("--json", options.json, "where to write the results")->capture_default_str();
   app.add_flag("--python,!--no-python", options.python,
                "also run bench/torch_bench.py for the torch and numpy columns; --no-python: our "
@@ -851,8 +852,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   // The peak-RSS child (this program run by itself, see peak_rss_mb): not for people.
   app.add_option("--rss-child", options.rss_child)->group("");
-  CLI11_PARSE(app, argc, argv);
-  if (options.quick) options.runs = 1;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::printf("%s", app.help().c_str());
+    return 0;
+  } catch (const CLI::ParseError& e) {  // a usage error: one line naming the flag, exit 2
+    std::fprintf(stderr, "error: %s (see --help)\n", e.what());
+    return 2;
+  }
+  if (options.quick && app.count("--runs") == 0) options.runs = 1;  // a --runs given wins
 
   const int threads = options.threads > 0 ? options.threads : omp_get_num_procs();
   omp_set_num_threads(threads);
@@ -940,4 +949,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   return 0;
+} catch (const std::exception& e) {
+  std::fflush(stdout);
+  std::fprintf(stderr, "error: %s\n", e.what());
+  return 1;
 }

@@ -6,49 +6,25 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "tensor/error.hpp"
+
 namespace tensor {
 
 namespace {
 
-std::invalid_argument error(const std::string& op, const std::string& message) {
-  return std::invalid_argument(op + ": " + message);
-}
-
-void check_defined(const Array& x, const std::string& op) {
-  if (!x.defined()) throw error(op, "got an undefined tensor");
-}
-
-void check_same_device(const Array& a, const Array& b, const std::string& op) {
-  if (a.device() != b.device())
-    throw error(op, "tensors are on different devices (" + a.device().str() + " and " +
-                        b.device().str() + "); move one with .to(device)");
-}
-
-bool is_comparison(BinaryOp op) {
-  return op == BinaryOp::Eq || op == BinaryOp::Ne || op == BinaryOp::Lt || op == BinaryOp::Le ||
-         op == BinaryOp::Gt || op == BinaryOp::Ge;
-}
-
-bool is_activation_backward(BinaryOp op) {
-  return op == BinaryOp::ReluBackward || op == BinaryOp::GeluBackward ||
-         op == BinaryOp::GeluTanhBackward || op == BinaryOp::SiluBackward ||
-         op == BinaryOp::SigmoidBackward || op == BinaryOp::TanhBackward;
-}
-
-// The dtype the computation runs in and the dtype of the result, for `a op b`.
+// The dtype the computation runs in and the dtype of the result, for `a op b`. Which dtypes an
+// op takes and whether it gives bool come from its entry in tensor/elementwise_ops.hpp.
 std::pair<DType, DType> binary_dtypes(BinaryOp op, DType a, DType b) {
   DType common = promote_types(a, b);
   if (op == BinaryOp::LogicalAnd || op == BinaryOp::LogicalOr) return {DType::Bool, DType::Bool};
-  if (is_comparison(op)) return {common, DType::Bool};
-  if (is_activation_backward(op)) {
-    if (!is_floating(common))
-      throw error(op_name(op), "expects float tensors, got " + dtype_name(a) + " and " +
-                                   dtype_name(b));
-    return {common, common};
-  }
+  if (gives_bool(op)) return {common, DType::Bool};  // comparisons
+  if (op == BinaryOp::Div || op == BinaryOp::Pow)
+    return is_floating(common) ? std::pair{common, common}  // true division, like Python 3 and
+                               : std::pair{DType::Float32, DType::Float32};  // PyTorch
+  if (op_takes(op) == OpTakes::Floating && !is_floating(common))  // the activation backwards
+    throw error(op_name(op), "expects float tensors, got " + dtype_name(a) + " and " +
+                                 dtype_name(b));
   if (common == DType::Bool) common = DType::Int64;  // true + true = 2, as integers
-  if ((op == BinaryOp::Div || op == BinaryOp::Pow) && !is_floating(common))
-    common = DType::Float32;  // true division, like Python 3 and PyTorch
   return {common, common};
 }
 
@@ -98,18 +74,18 @@ Array reduce(ReduceOp op, const Array& x, const std::vector<std::int64_t>& dims,
 Array unary(UnaryOp op, const Array& x) {
   const std::string name = op_name(op);
   check_defined(x, name);
-  DType out_dtype = x.dtype();
-  switch (op) {
-    case UnaryOp::LogicalNot: out_dtype = DType::Bool; break;
-    case UnaryOp::Neg: case UnaryOp::Abs: case UnaryOp::Sign: case UnaryOp::Square:
-    case UnaryOp::Relu:
+  DType out_dtype = gives_bool(op) ? DType::Bool : x.dtype();
+  switch (op_takes(op)) {  // its entry in tensor/elementwise_ops.hpp
+    case OpTakes::Every: break;
+    case OpTakes::Numeric:
       if (x.dtype() == DType::Bool)
         throw error(name, "not defined for bool tensors (convert with .to(DType::Int64))");
       break;
-    default:
+    case OpTakes::Floating:
       if (!is_floating(x.dtype()))
         throw error(name, "expects a float32 or float64 tensor, got " + dtype_name(x.dtype()) +
                               " (convert with .to(DType::Float32))");
+      break;
   }
   Array out(x.shape(), out_dtype, x.device());
   if (out.numel() > 0) backend(x.device()).unary(op, x, out);
@@ -418,8 +394,10 @@ double max_abs_diff(const Array& a, const Array& b) {
   std::vector<double> x = a.to_vector<double>(), y = b.to_vector<double>();
   double worst = 0;
   for (std::size_t i = 0; i < x.size(); ++i) {
+    if (x[i] == y[i]) continue;  // equal values, including the same infinity, differ by 0
     double d = std::fabs(x[i] - y[i]);
-    if (std::isnan(d)) return NAN;
+    // A NaN on either side, or infinities of opposite sign: no tolerance can accept it.
+    if (std::isnan(d) || std::isinf(d)) return INFINITY;
     worst = std::max(worst, d);
   }
   return worst;

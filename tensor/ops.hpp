@@ -107,7 +107,10 @@ Array operator/(double a, const Array& b);
 // True when a and b have the same shape and every pair of elements satisfies
 // |a - b| <= atol + rtol * |b| (NaNs never match). For tests and self-checking tutorials.
 bool allclose(const Array& a, const Array& b, double rtol = 1e-5, double atol = 1e-8);
-// The largest |a - b| over all elements (shapes must match).
+// The largest |a - b| over all elements (shapes must match). The one rule for the values that
+// have no difference: equal values, including the same infinity in both, differ by 0; a NaN on
+// either side (even in both) or infinities of opposite sign make the result +inf, so that no
+// tolerance ever accepts them. Never returns NaN.
 double max_abs_diff(const Array& a, const Array& b);
 
 }  // namespace tensor

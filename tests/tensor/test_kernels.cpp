@@ -434,3 +434,16 @@ TEST_CASE("allclose and max_abs_diff") {
   CHECK_FALSE(allclose(a, b, 1e-9, 0));
   CHECK(max_abs_diff(a.slice(0, 0, 2), b.slice(0, 0, 2)) == doctest::Approx(1e-7));
 }
+
+TEST_CASE("max_abs_diff: one rule for infinities and NaN, never NaN itself") {
+  auto diff = [](std::vector<double> x, std::vector<double> y) {
+    return max_abs_diff(from_vector(x), from_vector(y));
+  };
+  CHECK(diff({1, INFINITY, -INFINITY}, {1.5, INFINITY, -INFINITY}) == 0.5);  // same infinities: 0
+  CHECK(diff({INFINITY}, {-INFINITY}) == INFINITY);                          // opposite: inf
+  CHECK(diff({INFINITY}, {1e300}) == INFINITY);
+  CHECK(diff({NAN, 1}, {NAN, 1}) == INFINITY);  // NaN on both sides is still never accepted
+  CHECK(diff({0, 2}, {NAN, 2}) == INFINITY);
+  CHECK(diff({-3, 4}, {-1, 4.25}) == 2);
+  CHECK(error_message([&] { diff({1, 2}, {1}); }).find("max_abs_diff: shapes") == 0);
+}
