@@ -43,9 +43,13 @@ else
 endif
 
 # CUDA=1: the GPU backend, cuda/*.cu, compiled by nvcc and linked with the CUDA runtime (and
-# cuBLAS unless CUBLAS=0). Its programs differ from a CPU-only build's, so it builds in folders
-# of its own (build/cuda, build/debug-cuda): `make` and `make CUDA=1` never mix their objects.
+# cuBLAS unless CUBLAS=0). Its library and programs differ from a CPU-only build's, so they go
+# to folders of their own (build/cuda, build/debug-cuda), with the .cu objects. The .cpp objects
+# are the same in both builds (nvcc's flags touch only .cu files), so a CUDA=1 build shares the
+# CPU-only build's (OBJ): CI builds both, and each .cpp file compiles once.
 # The CPU-only build never needs nvcc; the cuda-sim device (cuda/sim/) is in every build.
+OBJ := $(BUILD_DIR)/obj
+
 ifeq ($(CUDA),1)
   BUILD_DIR := $(if $(filter build,$(BUILD_DIR)),build/cuda,$(BUILD_DIR)-cuda)
   CUDA_HOME ?= $(or $(patsubst %/bin/nvcc,%,$(shell command -v nvcc 2>/dev/null)),/usr/local/cuda)
@@ -72,7 +76,7 @@ LDLIBS := -lm
 
 LIB_DIRS := tensor tensor/cpu autograd nn viz cuda cuda/sim
 LIB_SRCS := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
-LIB_OBJS := $(LIB_SRCS:%.cpp=$(BUILD_DIR)/obj/%.o)
+LIB_OBJS := $(LIB_SRCS:%.cpp=$(OBJ)/%.o)
 ifeq ($(CUDA),1)
   LIB_OBJS += $(patsubst %.cu,$(BUILD_DIR)/obj/%.o,$(wildcard cuda/*.cu))
   LDLIBS += $(CUDA_LDLIBS)
@@ -82,10 +86,10 @@ LIB := $(BUILD_DIR)/libattn.a
 TUTORIAL_SRCS := $(wildcard tutorials/*.cpp)
 TUTORIALS := $(TUTORIAL_SRCS:tutorials/%.cpp=$(BUILD_DIR)/tutorials/%)
 TUTORIAL_COMMON_SRCS := $(wildcard tutorials/common/*.cpp)
-TUTORIAL_COMMON_OBJS := $(TUTORIAL_COMMON_SRCS:%.cpp=$(BUILD_DIR)/obj/%.o)
+TUTORIAL_COMMON_OBJS := $(TUTORIAL_COMMON_SRCS:%.cpp=$(OBJ)/%.o)
 
 TEST_SRCS := $(wildcard tests/*.cpp tests/*/*.cpp)
-TEST_OBJS := $(TEST_SRCS:%.cpp=$(BUILD_DIR)/obj/%.o)
+TEST_OBJS := $(TEST_SRCS:%.cpp=$(OBJ)/%.o)
 TEST_BIN := $(BUILD_DIR)/tests/run_tests
 
 .PHONY: all lib tutorials test unit-test cuda-test run clean deps debug
@@ -99,7 +103,7 @@ tutorials: $(TUTORIALS)
 deps:
 	@tools/ensure_deps.sh
 
-$(BUILD_DIR)/obj/%.o: %.cpp | deps
+$(OBJ)/%.o: %.cpp | deps
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
@@ -119,7 +123,7 @@ $(LIB): $(LIB_OBJS)
 # linker otherwise copies out of a library only the objects something refers to.
 LINK_LIB = -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive
 
-$(BUILD_DIR)/tutorials/%: $(BUILD_DIR)/obj/tutorials/%.o $(TUTORIAL_COMMON_OBJS) $(LIB)
+$(BUILD_DIR)/tutorials/%: $(OBJ)/tutorials/%.o $(TUTORIAL_COMMON_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $(filter-out $(LIB),$^) $(LINK_LIB) -o $@ $(LDLIBS)
 
@@ -131,7 +135,7 @@ $(TEST_BIN): $(TEST_OBJS) $(LIB)
 # CI runs `make CUDA=1 cuda-test` after the nvcc build; without a GPU they check that cuda fails
 # with a clear message.
 CUDA_TEST_BIN := $(BUILD_DIR)/tests/run_cuda_tests
-CUDA_TEST_OBJS := $(patsubst %.cpp,$(BUILD_DIR)/obj/%.o,tests/main.cpp $(wildcard tests/cuda/*.cpp))
+CUDA_TEST_OBJS := $(patsubst %.cpp,$(OBJ)/%.o,tests/main.cpp $(wildcard tests/cuda/*.cpp))
 
 $(CUDA_TEST_BIN): $(CUDA_TEST_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
@@ -165,10 +169,10 @@ debug-tutorial-program: $(BUILD_DIR)/tutorials/$(NAME)
 
 # The small program that the gdb session test (tests/gdb/) runs under gdb; that test builds it
 # with `make BUILD=debug build/debug/tests/gdb/gdb_tour`.
-$(BUILD_DIR)/tests/gdb/%: $(BUILD_DIR)/obj/tests/gdb/programs/%.o $(LIB)
+$(BUILD_DIR)/tests/gdb/%: $(OBJ)/tests/gdb/programs/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $(filter-out $(LIB),$^) $(LINK_LIB) -o $@ $(LDLIBS)
--include $(wildcard $(BUILD_DIR)/obj/tests/gdb/programs/*.d)
+-include $(wildcard $(OBJ)/tests/gdb/programs/*.d)
 
 # The main job: train the default encoder-decoder on the reverse task to >= 99% held-out exact
 # match, with progress, pictures and a checkpoint in out/.
@@ -194,7 +198,7 @@ EXERCISES := $(sort $(basename $(notdir $(wildcard tutorials/exercises/checkers/
 EXERCISE_MISTAKES := $(sort $(basename $(notdir $(wildcard tutorials/exercises/mistakes/*.cpp))))
 EXERCISE_WORK := tutorials/exercises/workspace
 EXERCISE_DIR := $(BUILD_DIR)/exercises
-EXERCISE_OBJ := $(BUILD_DIR)/obj/tutorials/exercises
+EXERCISE_OBJ := $(OBJ)/tutorials/exercises
 EXERCISE_COMMON := $(EXERCISE_OBJ)/exercise_check.o $(LIB)
 EXERCISE_TEST_BINS := $(EXERCISES:%=$(EXERCISE_DIR)/solution/%) \
                       $(EXERCISES:%=$(EXERCISE_DIR)/stub/%) \
@@ -299,11 +303,11 @@ bench: $(BENCH_BIN) $(if $(findstring --with-run,$(BENCH_FLAGS)),$(BUILD_DIR)/tu
 	$(if $(findstring --no-python,$(BENCH_FLAGS)),,@bench/ensure_python_deps.sh)
 	$(BENCH_BIN) $(BENCH_FLAGS)
 
-$(BENCH_BIN): $(BUILD_DIR)/obj/bench/bench.o $(LIB)
+$(BENCH_BIN): $(OBJ)/bench/bench.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $(filter-out $(LIB),$^) $(LINK_LIB) -o $@ $(LDLIBS)
 
--include $(BUILD_DIR)/obj/bench/bench.d
+-include $(OBJ)/bench/bench.d
 
 clean:
 	rm -rf build
@@ -358,4 +362,4 @@ $(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.cpp $(FUZZ_LIB_OBJS) | fuzz-deps
 $(FUZZ_DIR)/make_seeds: fuzz/make_seeds.cpp $(FUZZ_LIB_OBJS) | fuzz-deps
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=address,undefined $^ -o $@
 
--include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(TUTORIAL_SRCS:tutorials/%.cpp=$(BUILD_DIR)/obj/tutorials/%.d) $(TUTORIAL_COMMON_OBJS:.o=.d) $(FUZZ_LIB_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(TUTORIAL_SRCS:tutorials/%.cpp=$(OBJ)/tutorials/%.d) $(TUTORIAL_COMMON_OBJS:.o=.d) $(FUZZ_LIB_OBJS:.o=.d)
