@@ -145,6 +145,16 @@ std::vector<std::shared_ptr<Node>> backward_order(const Tensor& root) {
   return result;
 }
 
+namespace detail {
+// Every node's backward runs through this one call, so a debugger can stop on a name instead of
+// a line number: gdb's `attn-break-backward softmax` (tools/gdb/attn_printers.py) breaks here
+// when node.op is "softmax", with the node and its incoming gradient in view. Never inlined, so
+// the function exists in every build.
+[[gnu::noinline]] Grads run_node_backward(Node& node, const Array& grad) {
+  return node.backward(grad);
+}
+}  // namespace detail
+
 void run_backward(const Tensor& root, const Array& root_grad, bool retain_graph) {
   std::shared_ptr<Node> start = gradient_edge(root);
   std::vector<Node*> order = reverse_topological_order(start.get(), true);
@@ -172,7 +182,7 @@ void run_backward(const Tensor& root, const Array& root_grad, bool retain_graph)
       continue;
     }
     if (!node->backward) throw freed_graph_error(*node);
-    Grads grads = node->backward(grad);
+    Grads grads = detail::run_node_backward(*node, grad);
     if (grads.size() != node->inputs.size())
       throw std::logic_error("backward of " + node->op + " returned " +
                              std::to_string(grads.size()) + " gradients for " +

@@ -1,33 +1,56 @@
-# attn_printers.py — gdb pretty-printers for this library's tensors and graph nodes.
+# attn_printers.py — gdb pretty-printers and commands for this library's tensors and graph nodes.
 #
 # Load them in a gdb session (from the repository root):
 #     (gdb) source tools/gdb/attn_printers.py
 # or for every session, add that line (with an absolute path) to ~/.gdbinit; tools/gdb/gdbinit
-# is a ready snippet. Build with debug info first: `make debug` (-O0 -g3, into build/debug/).
+# is a ready snippet. Build with debug info first, e.g. one tutorial and the library at -O0 -g3:
+#     make debug-tutorial NAME=20_debugging_gradients
 #
-# What they print:
-#   tensor::Array     tensor(shape=[2, 3], dtype=float32, device=cpu) {1.0, 2.0, ...}
-#   autograd::Tensor  tensor(shape=[2, 3], dtype=float32, device=cpu, requires_grad=true,
-#                            grad_fn=softmax, name="weights") {0.25, 0.75, ...}
+# What they print (the values exactly as the library's own print() writes them, PyTorch style):
+#   autograd::Tensor  tensor([[ 0.2500, -1.5000],
+#                             [ 3.0000,  0.1250]], shape=[2, 2], dtype=float32, device=cpu,
+#                            requires_grad=true, grad_fn=<softmax>, name="weights")
+#   tensor::Array     the same without the autograd fields; a view also shows its strides and
+#                     offset (a transpose prints its rows transposed, read through the strides)
 #   autograd::Node    node(op=softmax, name="weights", shape=[4, 4], dtype=float64,
 #                          site=tutorials/20_debugging_gradients.cpp:123, inputs=[scaled_scores 'scores'])
 #   tensor::Shape     [2, 3]          (also tensor::Strides, and core::Device as "cpu")
 #
-# Everything is read straight from memory (no function of the program is called), so the
-# printers work in a core file, in any frame, and cannot disturb the program. The first
-# values are shown in row-major order, 8 by default; change that with
-#     (gdb) set attn-max-elements 50
-# Written against libstdc++ (GCC's standard library): shared_ptr, vector and string internals.
+# Big tensors are summarised like PyTorch's: above `attn-print-limit` elements (1000) only
+# `attn-print-edge` (3) items are shown at each edge of every dimension, with "..." between.
+#     (gdb) set attn-print-edge 5
+#     (gdb) set attn-print-limit unlimited        (never summarise)
+#
+# Commands for stepping through backward without line numbers:
+#   attn-break-backward OP [N]   stop when the engine is about to run the backward of an OP node
+#                                (the Nth such call from now, default the first, then every one),
+#                                and show the node, where it was created and its incoming gradient
+#   attn-backward-info           show the same again, from any frame inside a node's backward
+#   attn-step-backward           from that stop, step into the op's own backward code (through
+#                                the std::function plumbing)
+#
+# Values are read straight from memory (no function of the program is called), so the printers
+# work in a core file, in any frame, and cannot disturb the program. Tensors on a GPU ("cuda")
+# are not read: the printer says where they are instead. Written against libstdc++ (GCC's
+# standard library): shared_ptr, vector and string internals.
 
+import math
+import re
 import struct
 
 import gdb
 
-MAX_ELEMENTS = 8  # values shown per tensor before "..."
-MAX_DIMS = 16     # anything claiming more dimensions is garbage (an uninitialised variable)
+PRINT_LIMIT = 1000  # elements; above this a tensor is summarised (PyTorch's threshold)
+PRINT_EDGE = 3      # items kept at each edge of a dimension when summarising (PyTorch's edgeitems)
+MAX_DIMS = 16       # anything claiming more dimensions is garbage (an uninitialised variable)
+MAX_READ_BYTES = 1 << 26  # read a view's span in one go below this, element by element above
 
 DTYPES = {0: ("float32", "f", 4), 1: ("float64", "d", 8), 2: ("int64", "q", 8), 3: ("bool", "?", 1)}
 DEVICES = {0: "cpu", 1: "cuda", 2: "cuda-sim"}
+
+# Where the engine runs one node's backward (autograd/engine.cpp): the function the backward
+# commands break on, with arguments `node` (autograd::Node&) and `grad` (the incoming gradient).
+ENGINE_CALL = "autograd::detail::run_node_backward"
 
 
 class Unreadable(Exception):
@@ -61,8 +84,7 @@ def std_string(value):
     return value["_M_dataplus"]["_M_p"].string(length=length)
 
 
-def shape_text(vec):
-    sizes = [int(v) for v in vector_items(vec, MAX_DIMS)]
+def shape_text(sizes):
     return "[" + ", ".join(str(s) for s in sizes) + "]"
 
 
@@ -71,69 +93,160 @@ def device_text(device):
     return kind + (":%d" % int(device["index"]) if kind == "cuda" else "")
 
 
-def number_text(value, dtype):
-    if dtype == "bool":
-        return "true" if value else "false"
-    if dtype == "int64":
-        return str(value)
-    if value != value:
-        return "nan"
-    if value in (float("inf"), float("-inf")):
-        return "inf" if value > 0 else "-inf"
-    text = "%.6g" % value
-    return text if any(c in text for c in ".e") else text + ".0"
+# ---- numbers and nested brackets, as tensor/print.cpp writes them -----------------------------
+# The same rules as format_array() in tensor/print.cpp, so what gdb shows matches what the program
+# prints: one format for every number of a tensor (fixed, scientific, or whole numbers as "3."),
+# right-aligned to a common width so the columns line up.
+
+class NumberFormat:
+    def __init__(self, values, dtype):
+        self.floating = dtype in ("float32", "float64")
+        self.scientific = False
+        self.integral_values = False
+        if self.floating:
+            finite = [abs(v) for v in values if math.isfinite(v)]
+            largest = max(finite, default=0.0)
+            smallest = min((m for m in finite if m > 0), default=math.inf)
+            all_integral = all(v == math.floor(v) for v in values if math.isfinite(v))
+            self.integral_values = all_integral and largest < 1e8
+            # fixed point hides small values next to big ones: switch as PyTorch does
+            self.scientific = (not self.integral_values and largest > 0 and
+                               (largest >= 1e8 or smallest < 1e-4 or largest / smallest > 1000))
+        self.width = 5 if dtype == "bool" else max((len(self.format(v)) for v in values), default=0)
+        self.dtype = dtype
+
+    def format(self, v):
+        if not self.floating:
+            return "%d" % int(v)
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        if self.scientific:
+            return "%.4e" % v
+        if self.integral_values:
+            return "%.0f." % v
+        return "%.4f" % v
+
+    def text(self, v):
+        if self.dtype == "bool":
+            text = "true" if v else "false"
+        else:
+            text = self.format(v)
+        return text.rjust(self.width)
+
+
+def shown_indices(size, summarise):
+    """Indices shown along a dimension: all, or the edges with None where "..." goes."""
+    if not summarise or size <= 2 * PRINT_EDGE:
+        return list(range(size))
+    return list(range(PRINT_EDGE)) + [None] + list(range(size - PRINT_EDGE, size))
+
+
+def element_offsets(sizes, strides, offset, summarise):
+    """Storage offsets (in elements) of the shown elements, in row-major order."""
+    offsets = []
+
+    def walk(dim, base):
+        if dim == len(sizes):
+            offsets.append(base)
+            return
+        for i in shown_indices(sizes[dim], summarise):
+            if i is not None:
+                walk(dim + 1, base + i * strides[dim])
+
+    walk(0, offset)
+    return offsets
+
+
+def nested_text(sizes, summarise, texts):
+    """The bracketed rows of a tensor, PyTorch style; `texts` are the shown values in order."""
+    out = []
+    position = [0]
+
+    def write(dim, indent):
+        if dim == len(sizes):
+            out.append(texts[position[0]])
+            position[0] += 1
+            return
+        out.append("[")
+        rank = len(sizes) - dim
+        for k, i in enumerate(shown_indices(sizes[dim], summarise)):
+            if k > 0:
+                out.append("," + (" " if rank == 1 else "\n" * (rank - 1) + " " * (indent + 1)))
+            if i is None:
+                out.append("...")
+            else:
+                write(dim + 1, indent + 1)
+        out.append("]")
+
+    write(0, len("tensor("))
+    return "".join(out)
+
+
+def read_elements(storage, offsets, code, itemsize):
+    """The values at these element offsets of a storage (one memory read when they are close)."""
+    base = int(storage["data_"])
+    nbytes = int(storage["nbytes_"])
+    if not offsets:
+        return []
+    low, high = min(offsets), max(offsets)
+    if low < 0 or (high + 1) * itemsize > nbytes:
+        raise Unreadable("element %d outside the storage of %d bytes" %
+                         (low if low < 0 else high, nbytes))
+    inferior = gdb.selected_inferior()
+    span = (high - low + 1) * itemsize
+    if span <= MAX_READ_BYTES:
+        raw = bytes(inferior.read_memory(base + low * itemsize, span))
+        return [struct.unpack_from(code, raw, (o - low) * itemsize)[0] for o in offsets]
+    return [struct.unpack(code, bytes(inferior.read_memory(base + o * itemsize, itemsize)))[0]
+            for o in offsets]
 
 
 # ---- tensor::Array ----------------------------------------------------------------------------
 
-def array_fields(array):
-    """(header text without the closing parenthesis, values text) of a tensor::Array."""
-    storage = shared_ptr_get(array["storage_"])
-    if int(storage) == 0:
-        return None, None
-    sizes = [int(v) for v in vector_items(array["shape_"], MAX_DIMS)]
-    strides = [int(v) for v in vector_items(array["strides_"], MAX_DIMS)]
-    offset = int(array["offset_"])
-    dtype_code = int(array["dtype_"])
-    if dtype_code not in DTYPES or len(strides) != len(sizes) or any(s < 0 for s in sizes):
-        raise Unreadable("dtype %d, shape %s, strides %s" % (dtype_code, sizes, strides))
-    dtype, code, itemsize = DTYPES[dtype_code]
-    storage = storage.dereference()
-    device = device_text(storage["device_"])
-    header = "tensor(shape=[%s], dtype=%s, device=%s" % (", ".join(map(str, sizes)), dtype, device)
-
-    numel = 1
-    for s in sizes:
-        numel *= s
-    if device.startswith("cuda") and device != "cuda-sim":
-        return header, "{values in GPU memory}"
-    base = int(storage["data_"])
-    nbytes = int(storage["nbytes_"])
-    inferior = gdb.selected_inferior()
-    values = []
-    for flat in range(min(numel, MAX_ELEMENTS)):
-        # row-major position -> element offset through the strides (views are not packed)
-        element, rest = offset, flat
-        for size, stride in zip(reversed(sizes), reversed(strides)):
-            element += (rest % size) * stride
-            rest //= size
-        if element < 0 or (element + 1) * itemsize > nbytes:
-            raise Unreadable("element %d outside the storage" % element)
-        raw = inferior.read_memory(base + element * itemsize, itemsize)
-        values.append(number_text(struct.unpack(code, bytes(raw))[0], dtype))
-    if numel > MAX_ELEMENTS:
-        values.append("...")
-    return header, "{" + ", ".join(values) + "}"
+def contiguous_strides(sizes):
+    strides, step = [], 1
+    for size in reversed(sizes):
+        strides.insert(0, step)
+        step *= max(size, 1)
+    return strides
 
 
 def array_text(array, extra=""):
+    """A tensor::Array as text; `extra` (", requires_grad=true, ...") goes after the header."""
     try:
-        header, values = array_fields(array)
+        storage = shared_ptr_get(array["storage_"])
+        if int(storage) == 0:
+            return "tensor(undefined)"
+        sizes = [int(v) for v in vector_items(array["shape_"], MAX_DIMS)]
+        strides = [int(v) for v in vector_items(array["strides_"], MAX_DIMS)]
+        offset = int(array["offset_"])
+        dtype_code = int(array["dtype_"])
+        if dtype_code not in DTYPES or len(strides) != len(sizes) or any(s < 0 for s in sizes):
+            raise Unreadable("dtype %d, shape %s, strides %s" % (dtype_code, sizes, strides))
+        dtype, code, itemsize = DTYPES[dtype_code]
+        storage = storage.dereference()
+        device = device_text(storage["device_"])
+        header = "shape=%s, dtype=%s, device=%s" % (shape_text(sizes), dtype, device)
+        # A view is read through its strides; say so, it explains why a transpose is "free".
+        numel = math.prod(sizes)
+        if numel > 1 and strides != contiguous_strides(sizes):
+            header += ", strides=%s" % shape_text(strides)
+        if offset != 0:
+            header += ", offset=%d" % offset
+        if device.startswith("cuda") and device != "cuda-sim":
+            # GPU memory is not readable from the host; cuda-sim memory is ordinary host memory.
+            return ("tensor(<%d values in %s memory, not read; copy them to the cpu with "
+                    ".to(kCPU) to see them>, %s%s)" % (numel, device, header, extra))
+        summarise = PRINT_LIMIT >= 0 and numel > PRINT_LIMIT
+        offsets = element_offsets(sizes, strides, offset, summarise)
+        values = read_elements(storage, offsets, code, itemsize)
+        fmt = NumberFormat(values, dtype)
+        body = nested_text(sizes, summarise, [fmt.text(v) for v in values])
+        return "tensor(%s, %s%s)" % (body, header, extra)
     except (Unreadable, gdb.error, gdb.MemoryError) as error:
         return "tensor(<unreadable: %s>)" % error
-    if header is None:
-        return "tensor(undefined)"
-    return header + extra + ") " + values
 
 
 class ArrayPrinter:
@@ -151,7 +264,7 @@ def impl_text(impl):
     try:
         grad_fn = shared_ptr_get(impl["grad_fn"])
         if int(grad_fn) != 0:
-            extra += ", grad_fn=" + std_string(grad_fn.dereference()["op"])
+            extra += ", grad_fn=<%s>" % std_string(grad_fn.dereference()["op"])
         name = std_string(impl["name"])
         if name:
             extra += ', name="%s"' % name
@@ -206,6 +319,22 @@ def site_text(site):
     return "%s:%d" % (impl["_M_file_name"].string(), line)
 
 
+def node_shape(node):
+    return shape_text([int(v) for v in vector_items(node["output_shape"], MAX_DIMS)])
+
+
+def node_dtype(node):
+    return DTYPES.get(int(node["output_dtype"]), ("?",))[0]
+
+
+def node_inputs(node):
+    inputs = []
+    for edge in vector_items(node["inputs"], 64):
+        pointer = shared_ptr_get(edge)
+        inputs.append("none" if int(pointer) == 0 else node_label(pointer.dereference()))
+    return inputs
+
+
 class NodePrinter:
     def __init__(self, value):
         self.value = value
@@ -217,16 +346,11 @@ class NodePrinter:
             name = std_string(node["name"])
             if name:
                 parts.append('name="%s"' % name)
-            dtype = DTYPES.get(int(node["output_dtype"]), ("?",))[0]
-            parts.append("shape=" + shape_text(node["output_shape"]))
-            parts.append("dtype=" + dtype)
+            parts.append("shape=" + node_shape(node))
+            parts.append("dtype=" + node_dtype(node))
             if not std_string(node["op"]) == "accumulate_grad":
                 parts.append("site=" + site_text(node["site"]))
-            inputs = []
-            for edge in vector_items(node["inputs"], 64):
-                pointer = shared_ptr_get(edge)
-                inputs.append("none" if int(pointer) == 0 else node_label(pointer.dereference()))
-            parts.append("inputs=[" + ", ".join(inputs) + "]")
+            parts.append("inputs=[" + ", ".join(node_inputs(node)) + "]")
             if bool(node["released"]):
                 parts.append("released")
             return "node(" + ", ".join(parts) + ")"
@@ -242,7 +366,7 @@ class ShapePrinter:
 
     def to_string(self):
         try:
-            return shape_text(self.value)
+            return shape_text([int(v) for v in vector_items(self.value, MAX_DIMS)])
         except (Unreadable, gdb.error, gdb.MemoryError) as error:
             return "<unreadable shape: %s>" % error
 
@@ -287,23 +411,223 @@ def lookup(value):
     return None
 
 
-class MaxElements(gdb.Parameter):
-    """How many values of a tensor the attn pretty-printers show before "..."."""
+class PrintEdge(gdb.Parameter):
+    """How many items the attn printers keep at each edge of a dimension of a summarised tensor.
 
-    set_doc = "Set how many values of a tensor the attn pretty-printers show."
-    show_doc = "Show how many values of a tensor the attn pretty-printers show."
+    A tensor with more than attn-print-limit elements is summarised: along every dimension only
+    this many items at the start and at the end are shown, with "..." between (PyTorch's
+    edgeitems; 3 by default)."""
+
+    set_doc = "Set how many items at each edge of a dimension a summarised tensor shows."
+    show_doc = "Show how many items at each edge of a dimension a summarised tensor shows."
 
     def __init__(self):
-        super().__init__("attn-max-elements", gdb.COMMAND_DATA, gdb.PARAM_ZUINTEGER)
-        self.value = MAX_ELEMENTS
+        super().__init__("attn-print-edge", gdb.COMMAND_DATA, gdb.PARAM_ZUINTEGER)
+        self.value = PRINT_EDGE
 
     def get_set_string(self):
-        global MAX_ELEMENTS
-        MAX_ELEMENTS = int(self.value)
+        global PRINT_EDGE
+        PRINT_EDGE = int(self.value)
         return ""
 
     def get_show_string(self, value):
-        return "attn pretty-printers show %s values per tensor" % value
+        return "summarised tensors show %s items at each edge of a dimension" % value
+
+
+class PrintLimit(gdb.Parameter):
+    """Above how many elements the attn printers summarise a tensor ("unlimited": never).
+
+    PyTorch's threshold; 1000 by default. See also attn-print-edge."""
+
+    set_doc = "Set above how many elements a tensor is summarised with \"...\"."
+    show_doc = "Show above how many elements a tensor is summarised with \"...\"."
+
+    def __init__(self):
+        super().__init__("attn-print-limit", gdb.COMMAND_DATA, gdb.PARAM_ZUINTEGER_UNLIMITED)
+        self.value = PRINT_LIMIT
+
+    def get_set_string(self):
+        global PRINT_LIMIT
+        PRINT_LIMIT = int(self.value) if self.value is not None else -1
+        return ""
+
+    def get_show_string(self, value):
+        return "tensors with more than %s elements are summarised" % value
+
+
+# ---- breaking in the backward of a named op ---------------------------------------------------
+
+def engine_frame():
+    """The innermost frame of the engine's call of one node's backward, from the selected frame
+    outwards; None when the program is not inside a backward."""
+    frame = gdb.selected_frame()
+    while frame is not None:
+        if frame.name() == ENGINE_CALL:
+            return frame
+        frame = frame.older()
+    return None
+
+
+def backward_text(frame):
+    """What the engine is doing in `frame` (a frame of ENGINE_CALL): the node whose backward
+    runs, where it was created, what it sends gradients to, and its incoming gradient."""
+    node = frame.read_var("node")
+    grad = frame.read_var("grad")
+    label = node_label(node)
+    name = std_string(node["name"])
+    lines = [
+        "backward of %s %s %s, node #%d" % (label, node_shape(node), node_dtype(node),
+                                            int(node["sequence"])),
+        "  created at   %s" % site_text(node["site"]),
+        "  inputs       [%s]" % ", ".join(node_inputs(node)),
+        "  incoming gradient (dL/d%s):" % (name if name else "output"),
+        array_text(grad),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def ordinal(n):
+    """1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, ..., 21st."""
+    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return "%d%s" % (n, suffix)
+
+
+class BackwardBreakpoint(gdb.Breakpoint):
+    """Stops in the engine just before it runs the backward of a node whose op is `op`: at the
+    `nth` such call from now, and at every one after it."""
+
+    def __init__(self, op, nth):
+        super().__init__(ENGINE_CALL)
+        self.op, self.nth, self.seen = op, nth, 0
+
+    def stop(self):
+        try:
+            frame = gdb.newest_frame()
+            if std_string(frame.read_var("node")["op"]) != self.op:
+                return False
+        except (Unreadable, gdb.error, gdb.MemoryError, ValueError) as error:
+            gdb.write("attn-break-backward: cannot read the node (%s); is this a -O0 -g "
+                      "build?\n" % error)
+            return True
+        self.seen += 1
+        if self.seen < self.nth:
+            return False
+        gdb.write("\nattn-break-backward %s: the %s %s backward since the breakpoint was set\n"
+                  % (self.op, ordinal(self.seen), self.op))
+        try:
+            gdb.write(backward_text(frame))
+        except (Unreadable, gdb.error, gdb.MemoryError, ValueError) as error:
+            gdb.write("  (cannot read the node: %s)\n" % error)
+        gdb.write("  next: `attn-step-backward` enters %s's backward code; `finish` shows the "
+                  "gradients it returns\n\n" % self.op)
+        return True
+
+
+class BreakBackward(gdb.Command):
+    """Stop when the backward of an op runs: attn-break-backward OP [N]
+
+    Stops just before the autograd engine runs the backward of a node whose op is OP (the name
+    print_graph shows: softmax, matmul, scaled_scores, ...): at the Nth such call from now
+    (N = 1 by default) and at every later one. On each stop it shows the node, the file:line
+    where it was created and its incoming gradient. Then `attn-step-backward` steps into the
+    op's backward code, `attn-backward-info` shows the node again, `finish` returns the
+    gradients it sends to its inputs, and `delete` removes the breakpoint like any other.
+    Needs a -O0 -g build (make debug-tutorial NAME=...)."""
+
+    def __init__(self):
+        super().__init__("attn-break-backward", gdb.COMMAND_BREAKPOINTS)
+
+    def invoke(self, argument, from_tty):
+        words = gdb.string_to_argv(argument)
+        if not 1 <= len(words) <= 2 or (len(words) == 2 and not words[1].isdigit()):
+            raise gdb.GdbError("usage: attn-break-backward OP [N]   e.g. attn-break-backward "
+                               "softmax, or attn-break-backward softmax 2 for the second")
+        nth = int(words[1]) if len(words) == 2 else 1
+        if nth < 1:
+            raise gdb.GdbError("attn-break-backward: N counts from 1, got %d" % nth)
+        breakpoint = BackwardBreakpoint(words[0], nth)
+        gdb.write("Breakpoint %d: the %s backward of op '%s' (at %s)\n" % (
+            breakpoint.number, "next" if nth == 1 else ordinal(nth), words[0], ENGINE_CALL))
+
+
+class BackwardInfo(gdb.Command):
+    """Show the node whose backward is running: attn-backward-info
+
+    Works in any frame inside a node's backward (the engine's call, the op's backward lambda,
+    or a function it calls): shows the node's op and name, where it was created, its inputs and
+    the incoming gradient."""
+
+    def __init__(self):
+        super().__init__("attn-backward-info", gdb.COMMAND_DATA)
+
+    def invoke(self, argument, from_tty):
+        frame = engine_frame()
+        if frame is None:
+            raise gdb.GdbError("attn-backward-info: no backward is running in the selected "
+                               "frame's stack (no %s frame); stop in one first, e.g. with "
+                               "attn-break-backward softmax" % ENGINE_CALL)
+        gdb.write(backward_text(frame))
+
+
+def body_lines(frame):
+    """The source lines of the body of frame's function: those after the line it is declared on
+    and before its last line (the closing brace); empty when unknown or all on one line."""
+    try:
+        function = frame.function()
+        block = frame.block()
+        while block is not None and block.function is None:
+            block = block.superblock
+        symtab = frame.find_sal().symtab
+        if function is None or block is None or symtab is None:
+            return set()
+        lines = {entry.line for entry in symtab.linetable()
+                 if block.start <= entry.pc < block.end and entry.line > 0}
+    except (gdb.error, RuntimeError):
+        return set()
+    if not lines:
+        return set()
+    # (a lambda's symbol has no line of its own: its header is its first line)
+    first = function.line if function.line > 0 else min(lines)
+    last = max(lines)
+    return {line for line in lines if first < line < last}
+
+
+class StepBackward(gdb.Command):
+    """Step from the engine into the op's backward code: attn-step-backward
+
+    From a stop of attn-break-backward, `step` would walk through std::function's internals
+    first; this steps until the first line of the op's own backward (its lambda, beside the
+    forward, in autograd/ops_*.cpp or wherever the op was defined)."""
+
+    def __init__(self):
+        super().__init__("attn-step-backward", gdb.COMMAND_RUNNING)
+
+    def invoke(self, argument, from_tty):
+        if gdb.selected_frame().name() != ENGINE_CALL:
+            raise gdb.GdbError("attn-step-backward: run it where attn-break-backward stopped "
+                               "(in %s)" % ENGINE_CALL)
+        # Each step would print the std:: frame it stops in: keep gdb quiet until the op's own
+        # code is reached, then show where that is.
+        gdb.execute("set suppress-cli-notifications on", to_string=True)
+        try:
+            for _ in range(64):
+                gdb.execute("step", to_string=True)
+                name = gdb.selected_frame().name() or ""
+                if name != ENGINE_CALL and not name.startswith("std::"):
+                    break
+            # At -O0 a lambda's first stop can be its closing line (the prologue builds the
+            # return value): go on to the first line of its body.
+            frame = gdb.selected_frame()
+            body = body_lines(frame)
+            for _ in range(8):
+                if not body or frame.find_sal().line in body:
+                    break
+                gdb.execute("next", to_string=True)
+                if gdb.selected_frame() != frame:
+                    break
+        finally:
+            gdb.execute("set suppress-cli-notifications off", to_string=True)
+        gdb.execute("frame")
 
 
 def install(printers):
@@ -323,7 +647,11 @@ def register():
     if not getattr(gdb, "attn_new_objfile_hooked", False):
         gdb.events.new_objfile.connect(lambda event: install(event.new_objfile.pretty_printers))
         gdb.attn_new_objfile_hooked = True
-    MaxElements()
+    PrintEdge()
+    PrintLimit()
+    BreakBackward()
+    BackwardInfo()
+    StepBackward()
 
 
 register()
