@@ -33,7 +33,7 @@ void DivergenceGuard::check(std::int64_t step, double loss, double grad_norm) {
   std::string before = has_finite_loss()
                            ? "the last finite loss was " + number_text(last_finite_loss_) +
                                  ", at step " + std::to_string(last_finite_step_)
-                           : "no step before it had a finite loss";
+                           : "no finite loss was seen before it in this run";
   std::string message =
       "training diverged at step " + std::to_string(step) + ": " + what + " (" + before +
       "); the weights were not updated with it and no checkpoint is written from it. " +

@@ -30,6 +30,7 @@ std::int64_t normalize_index(std::int64_t index, std::int64_t size, const char* 
 // Replaces a single -1 in `shape` by the size that makes the element count equal `numel`.
 Shape infer_size(Shape shape, std::int64_t numel, const char* op) {
   std::int64_t known = 1, infer_at = -1;
+  bool overflowed = false, has_zero = false;
   for (std::size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
       if (infer_at >= 0) throw error(op, "only one dimension can be -1 in " + shape_str(shape));
@@ -37,9 +38,15 @@ Shape infer_size(Shape shape, std::int64_t numel, const char* op) {
     } else if (shape[i] < 0) {
       throw error(op, "invalid size " + std::to_string(shape[i]) + " in " + shape_str(shape));
     } else {
-      known *= shape[i];
+      has_zero = has_zero || shape[i] == 0;
+      overflowed = overflowed || __builtin_mul_overflow(known, shape[i], &known);
     }
   }
+  // A product past int64 cannot equal numel (which fits) unless a zero size makes it 0.
+  if (overflowed && has_zero) known = 0;
+  if (overflowed && !has_zero)
+    throw error(op, "shape " + shape_str(shape) + " is invalid for " + std::to_string(numel) +
+                        " elements (its size overflows 64 bits)");
   if (infer_at >= 0) {
     if (known == 0 || numel % known != 0)
       throw error(op, "shape " + shape_str(shape) + " is invalid for " + std::to_string(numel) +
@@ -194,6 +201,9 @@ Array Array::slice(std::int64_t d, std::int64_t start, std::int64_t end, std::in
   if (end < 0) end += size;
   start = std::clamp<std::int64_t>(start, 0, size);
   end = std::clamp<std::int64_t>(end, start, size);
+  // A step beyond the size takes only the first element, as the size does: the smaller one keeps
+  // the arithmetic below (and the new stride) from overflowing.
+  step = std::min(step, std::max<std::int64_t>(size, 1));
   Shape shape = shape_;
   Strides strides = strides_;
   shape[d] = (end - start + step - 1) / step;

@@ -166,7 +166,7 @@ TEST_SUITE("nn") {
     CHECK(guard.last_finite_step() == 2);  // a failed step is not remembered
     DivergenceGuard first;
     check_contains(error_message([&] { first.check(1, std::numeric_limits<double>::infinity(), 0); }),
-                   "the loss is inf (no step before it had a finite loss)");
+                   "the loss is inf (no finite loss was seen before it in this run)");
 
     // grad_norm is the norm clip_grad_norm_ returns, and a plain loop over the gradients.
     Generator gen(3);

@@ -152,6 +152,20 @@ TEST_SUITE("files") {
     CHECK(layout_span_bytes({0, huge / 2}, 8, "op") == std::numeric_limits<std::int64_t>::max() / 2 + 1);
   }
 
+  TEST_CASE("overflow: reshape and slice with sizes or steps past int64 give an error or a view") {
+    Array a = arange(6);
+    const std::int64_t two_40 = std::int64_t(1) << 40;
+    CHECK(error_message([&] { (void)a.reshape({two_40, two_40, -1}); }) ==
+          "reshape: shape [1099511627776, 1099511627776, -1] is invalid for 6 elements (its size "
+          "overflows 64 bits)");
+    Array empty({0}, DType::Float32);
+    CHECK(empty.reshape({two_40, two_40, 0}).shape() == Shape{two_40, two_40, 0});
+    Array every_max = a.slice(0, 0, 6, std::numeric_limits<std::int64_t>::max());
+    CHECK(every_max.shape() == Shape{1});
+    CHECK(every_max.to_vector<std::int64_t>() == std::vector<std::int64_t>{0});
+    CHECK(a.slice(0, 1, 6, 4).to_vector<std::int64_t>() == std::vector<std::int64_t>{1, 5});
+  }
+
   TEST_CASE("overflow: elementwise loops over empty views never look at their strides") {
     // A hand-made view with no elements and a stride whose byte count overflows (the Array
     // constructor that takes strides does no checking: a view is built from a checked array).

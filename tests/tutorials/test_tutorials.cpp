@@ -87,7 +87,7 @@ TEST_SUITE("tutorials") {
     auto straight = metadata("straight"), continued = metadata("resumed");
     CHECK(straight.at("step") == "20");
     CHECK(continued.at("step") == "20");
-    // Every per-step loss, printed with 9 digits, is identical.
+    // Every per-step loss, written with 17 digits (nn::join_numbers), is identical.
     CHECK(straight.at("losses") == continued.at("losses"));
     CHECK(straight.at("data_offset") == continued.at("data_offset"));
     fs::remove_all(work);
