@@ -16,14 +16,16 @@
 // What this program shows
 //   1. shape, strides and offsets of a small matrix, checked by reading the raw storage;
 //   2. a transpose that is a view: same storage, swapped strides, writes seen through both;
-//   3. contiguous() copying into new storage, and view() vs reshape() (and why the seed articles
-//      write `.transpose(1, 2).contiguous().view(...)` when merging attention heads);
+//   3. contiguous() copying into new storage, and view() vs reshape() (and why the interview
+//      articles write `.transpose(1, 2).contiguous().view(...)` when merging attention heads);
 //   4. other views (select, slice with a step, unsqueeze, expand with stride 0);
 //   5. the broadcasting rule written by hand and compared with the library on a table of shapes,
 //      the failing cases with the library's error, the fix, and a silent attention-mask bug;
 //   6. a picture of where each element of x, x^T and x^T.contiguous() lives in memory.
 //
 // Run:  build/tutorials/00_tensors            (--rows / --cols change the example matrix)
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -31,8 +33,8 @@
 #include <vector>
 
 #include "nn/nn.hpp"
-#include "tutorials/common/attention_checks.hpp"
-#include "tutorials/common/legacy_flags.hpp"  // TEMPORARY, until this program moves to tutorial::Flags
+#include "tutorials/common/printing.hpp"
+#include "tutorials/common/pictures.hpp"
 #include "tutorials/common/tutorial.hpp"
 #include "viz/heatmap.hpp"
 
@@ -118,19 +120,27 @@ std::vector<double> add_by_loops(const Tensor& a, const Tensor& b, const Shape& 
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  CLI::App app{"00_tensors: shape, strides, views, contiguous() and broadcasting"};
-  tutorial::Options options;
-  tutorial::add_common_flags(app, options);
+const tutorial::Question kQuestion{
+    .program = "00_tensors",
+    .chinese = "张量的形状（shape）、步长（stride）、视图（view）和广播（broadcasting）是什么？",
+    .english = "What are shape, strides, views and broadcasting?",
+    .answer = "A tensor is flat storage read through a shape and strides: element [i, j] sits at\n"
+              "offset + i*stride0 + j*stride1. A view (transpose, slice, expand) changes only\n"
+              "shape, strides and offset over the same storage; contiguous() copies into row-major\n"
+              "order. Broadcasting aligns shapes from the right: sizes must be equal or 1, and a\n"
+              "size-1 dim is stretched with stride 0, without a copy.",
+    .article = "",
+};
+
+int main(int argc, char** argv) try {
+  tutorial::Flags flags(kQuestion);
+  const tutorial::Options& options = flags.options;
   std::int64_t rows = 2, cols = 3;
-  app.add_option("--rows", rows, "rows of the example matrix x")->capture_default_str();
-  app.add_option("--cols", cols, "columns of the example matrix x")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-  tutorial::apply(options);
-  if (rows < 2 || cols < 2 || rows * cols > 400) {
-    std::fprintf(stderr, "error: need --rows, --cols >= 2 and rows * cols <= 400\n");
-    return 2;
-  }
+  flags.add("--rows", rows, "rows of the example matrix x", tutorial::between(2, 200));
+  flags.add("--cols", cols, "columns of the example matrix x", tutorial::between(2, 200));
+  flags.parse(argc, argv);
+  tutorial::Flags::require(rows * cols <= 400, "--rows " + std::to_string(rows) + " times --cols " +
+                                                   std::to_string(cols) + " is over 400 elements");
   tutorial::Checks checks;
 
   tutorial::section("1. Shape and strides");
@@ -177,7 +187,7 @@ int main(int argc, char** argv) {
   xt.data().set({cols - 1, rows - 1}, double(rows * cols - 1));  // put it back
   std::string t_error = tutorial::error_of([&] { (void)x.view({1, rows, cols}).t(); });
   std::printf(
-      "\n  t() is for matrices only; on a batch [1, %lld, %lld] (like `keys.T` in seeds/000):\n"
+      "\n  t() is for matrices only; on a batch [1, %lld, %lld] (like the articles' `keys.T`):\n"
       "    %s\n",
       (long long)rows, (long long)cols, t_error.c_str());
   checks.check(!t_error.empty(), "t() on a 3-d tensor is refused, naming transpose(-2, -1)");
@@ -193,7 +203,7 @@ int main(int argc, char** argv) {
   std::printf("\n\n");
   checks.check(!same_storage(xc, x) && xc.is_contiguous() && xc.strides() == Shape{rows, 1},
                "contiguous() made new row-major memory with strides [rows, 1]");
-  checks.close(tutorial::max_abs_diff(xc, xt), 0, 0, "the copy holds the same values as xt");
+  checks.same(xc, xt, 0, "the copy holds the same values as xt");
   checks.check(same_storage(x.contiguous(), x),
                "contiguous() of an already contiguous x is x itself (no copy)");
 
@@ -211,7 +221,7 @@ int main(int argc, char** argv) {
   checks.check(tutorial::max_abs_diff(wrong, xt) > 0,
                "view(cols, rows) differs from the transpose");
 
-  // The seeds' multi-head attention merges heads with transpose(1, 2).contiguous().view(...).
+  // The articles' multi-head attention merges heads with transpose(1, 2).contiguous().view(...).
   const std::int64_t B = 1, H = 2, T = 3, D = 2;
   Tensor heads =
       autograd::arange(0.0, double(B * H * T * D), 1.0, DType::Float64).view({B, H, T, D});
@@ -222,7 +232,7 @@ int main(int argc, char** argv) {
       "\n  Merging attention heads [B, H, T, D] = %s -> [B, T, H*D]:\n"
       "    x.transpose(1, 2).view(B, T, H*D)              -> %s\n"
       "    x.transpose(1, 2).contiguous().view(B, T, H*D) -> shape %s\n"
-      "  That is why seeds/001 and /003 write .contiguous() before .view().\n\n",
+      "  That is why the articles' multi-head attention writes .contiguous() before .view().\n\n",
       str(heads.shape()).c_str(), merge_error.c_str(), str(merged.shape()).c_str());
   // Row t of the merged tensor is head 0's row t followed by head 1's row t.
   bool merge_right = true;
@@ -333,13 +343,17 @@ int main(int argc, char** argv) {
         .set_y_label("row of x^T")
         .set_x_label("column of x^T")
         .set_colorbar_label("position in x's storage");
-    view_map.save(tutorial::picture_path(options.out, "00_transpose_view.png"));
+    tutorial::save_picture(view_map, options, "00_transpose_view.png",
+                           "along a row the storage position jumps by x's row length: the view "
+                           "reads x's memory out of order");
     viz::Heatmap copy_map(positions(xc), int(cols), int(rows));
     copy_map.set_title("x^T.contiguous() is a copy, read in order")
         .set_y_label("row")
         .set_x_label("column")
         .set_colorbar_label("position in the new storage");
-    copy_map.save(tutorial::picture_path(options.out, "00_contiguous_copy.png"));
+    tutorial::save_picture(
+        copy_map, options, "00_contiguous_copy.png",
+        "0, 1, 2, ... row after row: the copy is laid out in the order it is read");
     checks.check(
         positions(xc) ==
             [&] {
@@ -354,5 +368,16 @@ int main(int argc, char** argv) {
       "\nWhat to notice: transpose, select, slice and expand only change shape, strides\n"
       "and offset; only contiguous() (or reshape() when it must) copies. Broadcasting\n"
       "compares sizes from the right, and a size that matches by accident can hide a bug.\n");
+  tutorial::print_answer(
+      kQuestion,
+      "x [" + std::to_string(rows) + ", " + std::to_string(cols) + "] has strides [" +
+          std::to_string(cols) + ", 1]; its transpose shares the storage with strides [1, " +
+          std::to_string(cols) + "]\n(a write through it was seen through x). contiguous() "
+          "copied it to new row-major memory,\nview() refused the transposed tensor and reshape() "
+          "copied. The broadcasting rule written\nby hand predicted all " +
+          std::to_string(cases.size()) + " result shapes and failures, and [B, Tq, Tk] + [B, Tk] "
+          "ran silently\nwrong when Tq == B.");
   return checks.finish();
+} catch (...) {
+  return tutorial::report_error();
 }

@@ -1,5 +1,7 @@
 // 03_dot_product_attention — Implement dot-product attention for Q, K, V.
 //                            给定一个序列，如何实现基于dot-product attention的注意力机制？
+//                            (as the interview article "注意力机制与softmax函数在深度学习中的
+//                            应用与面试解析" asks it)
 //
 // Short answer
 //   Three steps. (1) Score every query against every key with a dot product: S = Q K^T, one row
@@ -10,7 +12,7 @@
 //   width Dv, and every column stays between that column's smallest and largest value in V.
 //
 // What this program shows
-//   1. the example of the seed article (seeds/004: Q = [[1,2,3],[4,5,6]], K = [[7,8,9],
+//   1. the example of that article (Q = [[1,2,3],[4,5,6]], K = [[7,8,9],
 //      [10,11,12]], V = [[13,14,15],[16,17,18]]) computed step by step, with the shape at each
 //      step, checked against plain loops and a weight worked out by hand;
 //   2. why the article's printed answer [[51.9, 68.4], [127.4, 141.6]] cannot be right: it is
@@ -22,18 +24,21 @@
 //   5. a heatmap of the weights (saturated: the article's scores are large, see tutorial 04).
 //
 // Run:  build/tutorials/03_dot_product_attention          (the article's example + a random batch)
-//       build/tutorials/03_dot_product_attention --q q.npy --k k.npy --v v.npy --save out/03
+//       build/tutorials/03_dot_product_attention --q q.npy --k k.npy --v v.npy --save my_npy
 //       (your own Q, K, V; writes scores.npy, weights.npy, output.npy to compare with NumPy:
 //        w = np.exp(s - s.max(-1, keepdims=True)); w /= w.sum(-1, keepdims=True); out = w @ v)
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "nn/nn.hpp"
-#include "tutorials/common/attention_checks.hpp"
+#include "tutorials/common/pictures.hpp"
+#include "tutorials/common/printing.hpp"
+#include "tutorials/common/reference.hpp"
 #include "tutorials/common/qkv_files.hpp"
-#include "tutorials/common/legacy_flags.hpp"  // TEMPORARY, until this program moves to tutorial::Flags
 #include "tutorials/common/tutorial.hpp"
 #include "viz/heatmap.hpp"
 
@@ -72,26 +77,37 @@ bool rows_are_distributions(const Tensor& weights) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  CLI::App app{
-      "03_dot_product_attention: softmax(Q K^T) V, step by step, and the seed article's bugs"};
-  tutorial::Options options;
-  tutorial::add_common_flags(app, options);
+const tutorial::Question kQuestion{
+    .program = "03_dot_product_attention",
+    .chinese = "给定一个序列，如何实现基于dot-product attention的注意力机制？",
+    .english = "Implement dot-product attention for Q, K, V.",
+    .answer = "Three steps: scores = Q K^T ([Tq, D] x [D, Tk] -> [Tq, Tk]); weights = softmax of each\n"
+              "row over the keys; output = weights V ([Tq, Tk] x [Tk, Dv] -> [Tq, Dv]). Each output\n"
+              "row is a weighted average of V's rows: V's width, inside V's range. The article's\n"
+              "2 x 2 answer cannot be right, np.softmax does not exist, and V * weights is backwards.",
+    .article = "注意力机制与softmax函数在深度学习中的应用与面试解析",
+};
+
+int main(int argc, char** argv) try {
+  tutorial::Flags flags(kQuestion);
+  const tutorial::Options& options = flags.options;
   tutorial::QKVFiles files;
-  tutorial::add_qkv_flags(app, files, /*with_mask=*/false);
+  tutorial::add_qkv_flags(flags, files, /*with_mask=*/false);
   std::int64_t batch = 2, tq = 4, tk = 6, dim = 8, dv = 5;
-  app.add_option("--batch", batch, "B of the random example in part 4")->capture_default_str();
-  app.add_option("--tq", tq, "query positions Tq of the random example")->capture_default_str();
-  app.add_option("--tk", tk, "key/value positions Tk of the random example")->capture_default_str();
-  app.add_option("--dim", dim, "D, the size of a query and of a key")->capture_default_str();
-  app.add_option("--dv", dv, "Dv, the size of a value")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-  tutorial::apply(options);
-  if (options.quick) batch = std::min<std::int64_t>(batch, 2);
+  flags.add("--batch", batch, "B of the random example in part 4", tutorial::between(1, 64));
+  flags.add("--tq", tq, "query positions Tq of the random example", tutorial::between(1, 256));
+  flags.add("--tk", tk, "key/value positions Tk of the random example", tutorial::between(1, 256));
+  flags.add("--dim", dim, "D, the size of a query and of a key", tutorial::between(1, 256));
+  flags.add("--dv", dv, "Dv, the size of a value", tutorial::between(1, 256));
+  flags.parse(argc, argv);
+  flags.quick(batch, std::min<std::int64_t>(batch, 2));
   tutorial::Checks checks;
 
-  try {
-    // The seed article's example, as float64 so the loops can be compared to ~1e-15.
+  // For the closing answer.
+  std::string output_shape;
+  double wrong_order_by = 0;
+  {
+    // The interview article's example, as float64 so the loops can be compared to ~1e-15.
     const Tensor seed_q = autograd::from_rows({{1, 2, 3}, {4, 5, 6}}, DType::Float64);
     const Tensor seed_k = autograd::from_rows({{7, 8, 9}, {10, 11, 12}}, DType::Float64);
     const Tensor seed_v = autograd::from_rows({{13, 14, 15}, {16, 17, 18}}, DType::Float64);
@@ -99,7 +115,7 @@ int main(int argc, char** argv) {
     tutorial::section("1. Dot-product attention in three steps");
     const bool own_inputs = !files.q.empty() || !files.k.empty() || !files.v.empty();
     std::printf("  %s\n", own_inputs ? "Your inputs (any missing one is the article's):"
-                                     : "The seed article's example (seeds/004):");
+                                     : "The interview article's example:");
     Tensor Q = tutorial::load_or(files.q, seed_q, "Q", files.allow_non_finite);
     Tensor K = tutorial::load_or(files.k, seed_k, "K", files.allow_non_finite);
     Tensor V = tutorial::load_or(files.v, seed_v, "V", files.allow_non_finite);
@@ -124,6 +140,7 @@ int main(int argc, char** argv) {
 
     // Step 3: the weights on the LEFT: row i of the output is sum_j weights[i, j] * V[j, :].
     Tensor output = autograd::matmul(weights, V);  // [..., Tq, Dv]
+    output_shape = tensor::shape_str(output.shape());
     std::printf("\n  step 3: output = weights V:  %s x %s -> %s\n",
                 tensor::shape_str(weights.shape()).c_str(), tensor::shape_str(V.shape()).c_str(),
                 tensor::shape_str(output.shape()).c_str());
@@ -131,15 +148,11 @@ int main(int argc, char** argv) {
     std::printf("\n");
 
     tutorial::LoopAttention loops = tutorial::attention_by_loops(Q, K, V, 1.0);
-    checks.close(tutorial::max_abs_diff(scores, loops.scores), 0, 1e-9,
-                 "scores equal the loops' sum_c q_i[c] * k_j[c]");
-    checks.close(tutorial::max_abs_diff(weights, loops.weights), 0, 1e-12,
-                 "weights equal the loops' exp(s - max) / sum");
-    checks.close(tutorial::max_abs_diff(output, loops.output), 0, 1e-9,
-                 "output equals the loops' sum_j w_ij * v_j");
+    checks.same(scores, loops.scores, 1e-9, "scores equal the loops' sum_c q_i[c] * k_j[c]");
+    checks.same(weights, loops.weights, 1e-12, "weights equal the loops' exp(s - max) / sum");
+    checks.same(output, loops.output, 1e-9, "output equals the loops' sum_j w_ij * v_j");
     nn::AttentionOutput library = nn::dot_product_attention(Q, K, V);
-    checks.close(tutorial::max_abs_diff(library.output, output), 0, 1e-12,
-                 "nn::dot_product_attention gives the same output");
+    checks.same(library.output, output, 1e-12, "nn::dot_product_attention gives the same output");
     checks.check(rows_are_distributions(weights), "every weight is >= 0 and every row sums to 1");
     checks.check(output.shape().back() == V.shape().back() && output.size(-2) == Q.size(-2),
                  "the output is [Tq, Dv] = " + tensor::shape_str({Q.size(-2), V.size(-1)}) +
@@ -208,6 +221,7 @@ int main(int argc, char** argv) {
         "\n     With square 3 x 3 inputs no error is raised, yet V x weights differs from\n"
         "     weights x V by up to %.3f: mixes columns of V instead of averaging its rows.\n\n",
         wrong_by);
+    wrong_order_by = wrong_by;
     checks.check(wrong_by > 1e-3,
                  "with square inputs the wrong order runs but gives a different matrix");
 
@@ -226,16 +240,16 @@ int main(int argc, char** argv) {
                 tensor::shape_str(batch_weights.shape()).c_str(),
                 tensor::shape_str(batch_output.shape()).c_str());
     tutorial::LoopAttention batch_loops = tutorial::attention_by_loops(q, k, v, 1.0);
-    checks.close(tutorial::max_abs_diff(batch_output, batch_loops.output), 0, 1e-12,
-                 "batched output equals the loops over b, i, j");
-    checks.close(tutorial::max_abs_diff(batch_weights, batch_loops.weights), 0, 1e-12,
-                 "batched weights equal the loops");
+    checks.same(batch_output, batch_loops.output, 1e-12,
+                "batched output equals the loops over b, i, j");
+    checks.same(batch_weights, batch_loops.weights, 1e-12, "batched weights equal the loops");
     checks.check(rows_are_distributions(batch_weights) && inside_value_range(batch_output, v),
                  "rows are distributions and outputs stay inside V's range");
     // The backward pass of the three steps, against finite differences (small sizes, float64).
-    Tensor gq = q.slice(0, 0, 1).slice(1, 0, 3).contiguous().requires_grad_();
-    Tensor gk = k.slice(0, 0, 1).slice(1, 0, 4).contiguous().requires_grad_();
-    Tensor gv = v.slice(0, 0, 1).slice(1, 0, 4).contiguous().requires_grad_();
+    const std::int64_t check_tq = std::min<std::int64_t>(tq, 3), check_tk = std::min<std::int64_t>(tk, 4);
+    Tensor gq = q.slice(0, 0, 1).slice(1, 0, check_tq).contiguous().requires_grad_();
+    Tensor gk = k.slice(0, 0, 1).slice(1, 0, check_tk).contiguous().requires_grad_();
+    Tensor gv = v.slice(0, 0, 1).slice(1, 0, check_tk).contiguous().requires_grad_();
     autograd::GradcheckResult grads = autograd::gradcheck(
         [](const std::vector<Tensor>& in) {
           return nn::dot_product_attention(in[0], in[1], in[2]).output;
@@ -256,7 +270,9 @@ int main(int argc, char** argv) {
           .set_x_label("key")
           .set_range(0, 1)
           .set_colorbar_label("weight");
-      seed_map.save(tutorial::picture_path(options.out, "03_seed_weights.png"));
+      tutorial::save_picture(
+          seed_map, options, "03_seed_weights.png",
+          "one bright cell per row: both queries put all their weight on key k1 (one-hot)");
       viz::Heatmap random_map(tutorial::matrix_values(batch_weights), int(tq), int(tk));
       random_map
           .set_title("Random q, k (D = " + std::to_string(dim) + "), batch 0: each row sums to 1")
@@ -264,7 +280,8 @@ int main(int argc, char** argv) {
           .set_x_label("key j")
           .set_range(0, 1)
           .set_colorbar_label("weight");
-      random_map.save(tutorial::picture_path(options.out, "03_random_weights.png"));
+      tutorial::save_picture(random_map, options, "03_random_weights.png",
+                             "each row sums to 1, with the weight spread over several keys");
       std::printf(
           "  The article's example puts all the weight on key 1 (scores 18 and 45 apart);\n"
           "  random unit-variance q, k spread it over several keys.\n");
@@ -274,9 +291,15 @@ int main(int argc, char** argv) {
         "\nWhat to notice: the output has one row per query and V's width, and every row\n"
         "is an average of V's rows (weights >= 0, summing to 1). The weights go on the\n"
         "left: weights [Tq, Tk] x V [Tk, Dv].\n");
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
   }
+  tutorial::print_answer(
+      kQuestion,
+      "scores = Q K^T, weights = softmax over the keys, output = weights V: here the output was\n" +
+          output_shape + " (one row per query, V's width), each row a weighted average of V's rows,\n"
+          "equal to plain loops and to finite differences. The article's 2 x 2 answer cannot be\n"
+          "right; V x weights in the wrong order ran on square inputs but was off by " +
+          std::to_string(wrong_order_by) + ".");
   return checks.finish();
+} catch (...) {
+  return tutorial::report_error();
 }

@@ -234,7 +234,8 @@ void Flags::parse(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     throw UsageError(std::string(e.what()) + " (see --help)");
   }
-  for (auto& [flag, folder] : impl_->output_folders) check_writable_folder(flag, *folder);
+  for (auto& [flag, folder] : impl_->output_folders)
+    if (!folder->empty() || given(folder)) check_writable_folder(flag, *folder);  // "" = none
   if (options.threads > 0) omp_set_num_threads(options.threads);
   print_question(question_);
 }

@@ -103,7 +103,8 @@ class Flags {
   // A path to a file that must exist.
   void add_input_file(const std::string& name, std::string& value, const std::string& help);
   // A folder the program writes into: created when missing, and checked to be writable when the
-  // flags are parsed, before any work starts.
+  // flags are parsed, before any work starts. An empty default means "none" (an optional output,
+  // like --save) unless the flag is given.
   void add_output_folder(const std::string& name, std::string& value, const std::string& help);
   // A switch: false unless given.
   void add_switch(const std::string& name, bool& value, const std::string& help);
