@@ -11,8 +11,8 @@
 //      exactly sqrt(D), a forgotten 1/sqrt(D) scale).
 //   3. For NaN or inf, turn anomaly mode on: the first op that creates one (forward) or whose
 //      backward creates one throws, naming the op, the tensors and the file:line of the call.
-//   4. When you need to see the numbers inside a backward, break in it with gdb: the
-//      pretty-printers in tools/gdb/ show tensors and graph nodes readably.
+//   4. When you need to see the numbers inside a backward, break in it with gdb by the op's
+//      name (attn-break-backward scaled_scores): tools/gdb/ prints tensors row by row.
 //
 // What this program shows
 //   1. a tiny attention model built from autograd ops (Linear = matmul + bias, scaled scores,
@@ -22,11 +22,13 @@
 //   3. gradcheck on the whole model failing; 4. gradcheck op by op, pointing at scaled_scores;
 //   5. buggy vs. trusted gradients: every element off by exactly sqrt(D) -> the fix;
 //   6. two NaN hunts with anomaly mode: log(0) in the forward pass, sqrt'(0) in backward;
-//   7. how to step into the buggy backward with gdb (a scripted session in tools/gdb/).
+//   7. how to stop in the buggy backward with gdb by its op's name, and what gdb shows there.
 //
 // Run:  make -j2 build/tutorials/20_debugging_gradients && build/tutorials/20_debugging_gradients
-//       gdb: make debug && gdb -batch -x tools/gdb/debug_backward.gdb
-//                               --args build/debug/tutorials/20_debugging_gradients --quick
+//       gdb: make debug-tutorial NAME=20_debugging_gradients   (this program + the library, -O0 -g3)
+//            gdb -x tools/gdb/gdbinit --args build/debug/tutorials/20_debugging_gradients
+//            then: (gdb) attn-break-backward scaled_scores   (gdb) run   (gdb) attn-step-backward
+//            The session, abridged, is printed in part 7; tools/gdb/debug_backward.gdb runs it.
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -412,21 +414,34 @@ int main(int argc, char** argv) {
   }
   std::printf("      Fix: sqrt(s + 1e-12), whose derivative stays finite at 0.\n");
 
-  tutorial::section("7. In a debugger: break in the buggy backward and look at the tensors");
+  tutorial::section("7. In a debugger: break in the buggy backward by its op's name");
   std::printf(
-      "  make debug     (an -O0 -g3 build in build/debug/)\n"
-      "  gdb -batch -x tools/gdb/debug_backward.gdb \\\n"
-      "      --args build/debug/tutorials/20_debugging_gradients --quick --out /tmp/out\n\n"
-      "  The script loads the pretty-printers (tools/gdb/attn_printers.py), stops in\n"
-      "  scaled_scores_backward_buggy and prints what it sees, e.g.\n"
-      "    $1 = tensor(shape=[3, 3], dtype=float64, device=cpu) {...}      grad_scores\n"
-      "    node(op=scaled_scores, name=\"scores\", shape=[3, 3], ..., inputs=[add 'q', add 'k'])\n"
-      "  Interactively: gdb --args build/debug/tutorials/20_debugging_gradients, then\n"
-      "    (gdb) source tools/gdb/attn_printers.py\n"
-      "    (gdb) break scaled_scores_backward_buggy\n"
+      "  make debug-tutorial NAME=20_debugging_gradients   (this program + the library, -O0 -g3)\n"
+      "  gdb -x tools/gdb/gdbinit --args build/debug/tutorials/20_debugging_gradients\n"
+      "  (VS Code: the launch configuration \"Debug a tutorial (gdb)\" does both.)\n\n"
+      "  A session, abridged (default --seed; NNN: a line number):\n"
+      "    (gdb) attn-break-backward scaled_scores\n"
       "    (gdb) run\n"
-      "    (gdb) print grad_scores            (gdb) frame function autograd::run_backward\n"
-      "    (gdb) finish                       (gdb) print *node\n");
+      "    attn-break-backward scaled_scores: the 1st scaled_scores backward since the breakpoint was set\n"
+      "    backward of scaled_scores 'scores' [3, 3] float64, node #13\n"
+      "      created at   tutorials/20_debugging_gradients.cpp:NNN\n"
+      "      inputs       [add 'q', add 'k']\n"
+      "      incoming gradient (dL/dscores):\n"
+      "    tensor([[ 0.0159, -0.0450,  0.0290],\n"
+      "            [-0.0012,  0.0061, -0.0049],\n"
+      "            [ 0.0011, -0.0344,  0.0333]], shape=[3, 3], dtype=float64, device=cpu)\n"
+      "    (gdb) attn-step-backward           into the lambda that scaled_scores recorded\n"
+      "    (gdb) break scaled_scores_backward_buggy\n"
+      "    (gdb) continue\n"
+      "    (gdb) next\n"
+      "    (gdb) print grad_scores_t          the transpose: a view, read through its strides\n"
+      "    $5 = tensor([[ 0.0159, -0.0012,  0.0011],\n"
+      "            [-0.0450,  0.0061, -0.0344],\n"
+      "            [ 0.0290, -0.0049,  0.0333]], shape=[3, 3], dtype=float64, device=cpu, strides=[1, 3])\n"
+      "    (gdb) finish                       returns {dq, dk} = {g k, g^T q}: no * scale, the bug\n"
+      "    (gdb) attn-backward-info           the node and its incoming gradient, from any frame\n"
+      "  Big tensors are summarised like PyTorch's: set attn-print-limit N, set attn-print-edge N.\n"
+      "  The whole session as a script: gdb -batch -x tools/gdb/debug_backward.gdb --args ...\n");
 
   std::printf(
       "\nWhat to notice: gradcheck says *that* a gradient is wrong and, op by op, *where*;\n"

@@ -394,6 +394,13 @@ TEST_CASE("gdb: tutorial 20's scripted session breaks in scaled_scores' backward
                                     R"(\[ *-?[0-9.]+, \.\.\., +-?[0-9.]+\]\], shape=\[2, 4\], )"
                                     R"(dtype=float64, device=cpu, requires_grad=true, name="w_q"\))")));
 
+  // The abridged session that the tutorial prints in its part 7 is this one, values and all.
+  std::size_t transcript = log.find("    (gdb) attn-break-backward scaled_scores\n");
+  REQUIRE_MESSAGE(transcript != std::string::npos, "tutorial 20 no longer prints its gdb session");
+  CHECK(numbers_in(printed_tensor(log, log.find("incoming gradient (dL/dscores):", transcript))
+                       .values) == g);
+  CHECK(numbers_in(printed_tensor(log, log.find("$5 = tensor(", transcript)).values) == t);
+
   // The tutorial then ran to its end and passed its own checks in the debug build too.
   CHECK(std::regex_search(log, std::regex(R"(\n\d+ checks passed, 0 failed\n)")));
   CHECK(contains(log, "exited normally"));
