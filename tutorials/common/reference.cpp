@@ -1,9 +1,8 @@
-#include "tutorials/common/attention_checks.hpp"
+// reference.cpp — see reference.hpp. Everything here is computed in float64.
+#include "tutorials/common/reference.hpp"
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <filesystem>
 #include <limits>
 #include <stdexcept>
 
@@ -14,7 +13,6 @@ namespace tutorial {
 
 namespace {
 
-using tensor::Array;
 using tensor::DType;
 using tensor::Shape;
 
@@ -43,6 +41,16 @@ std::vector<double> additive_mask(const Tensor& mask, const Shape& batch, std::i
   if (mask.dtype() == DType::Bool)
     for (double& x : values) x = x != 0 ? -kInf : 0.0;
   return values;
+}
+
+// The batch dims that q, k, v (and a mask with more than 2 dims) broadcast to.
+Shape batch_shape(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
+                  const std::string& op) {
+  Shape batch = tensor::broadcast_shapes(leading_dims(q), leading_dims(k), op.c_str());
+  batch = tensor::broadcast_shapes(batch, leading_dims(v), op.c_str());
+  if (mask.defined() && mask.dim() > 2)
+    batch = tensor::broadcast_shapes(batch, leading_dims(mask), (op + " (mask)").c_str());
+  return batch;
 }
 
 Shape with_last(Shape batch, std::int64_t rows, std::int64_t cols) {
@@ -76,6 +84,9 @@ void softmax_and_mix(const double* scores, const double* values, std::int64_t tq
 
 }  // namespace
 
+// ---- plain loops
+// ----------------------------------------------------------------------------------
+
 std::vector<double> softmax_by_loop(const std::vector<double>& row) {
   double max = -kInf;
   for (double x : row) max = std::max(max, x);
@@ -100,10 +111,7 @@ LoopAttention attention_by_loops(const Tensor& q, const Tensor& k, const Tensor&
         tensor::shape_str(q.shape()) + ", " + tensor::shape_str(k.shape()) + ", " +
         tensor::shape_str(v.shape()));
   const std::int64_t tq = q.size(-2), tk = k.size(-2), d = q.size(-1), dv = v.size(-1);
-  Shape batch = tensor::broadcast_shapes(leading_dims(q), leading_dims(k), "attention_by_loops");
-  batch = tensor::broadcast_shapes(batch, leading_dims(v), "attention_by_loops");
-  if (mask.defined() && mask.dim() > 2)
-    batch = tensor::broadcast_shapes(batch, leading_dims(mask), "attention_by_loops (mask)");
+  const Shape batch = batch_shape(q, k, v, mask, "attention_by_loops");
   const std::int64_t nbatch = tensor::shape_numel(batch);
 
   std::vector<double> qs = values_at(q, batch, tq, d), ks = values_at(k, batch, tk, d),
@@ -135,10 +143,7 @@ LoopAttention additive_attention_by_loops(const Tensor& q, const Tensor& k, cons
   if (w_q.shape() != Shape{hidden, dq} || w_k.shape() != Shape{hidden, dk} ||
       w_v.shape() != Shape{1, hidden} || k.size(-2) != v.size(-2))
     throw std::invalid_argument("additive_attention_by_loops: shapes do not fit together");
-  Shape batch = tensor::broadcast_shapes(leading_dims(q), leading_dims(k), "additive_attention");
-  batch = tensor::broadcast_shapes(batch, leading_dims(v), "additive_attention");
-  if (mask.defined() && mask.dim() > 2)
-    batch = tensor::broadcast_shapes(batch, leading_dims(mask), "additive_attention (mask)");
+  const Shape batch = batch_shape(q, k, v, mask, "additive_attention_by_loops");
   const std::int64_t nbatch = tensor::shape_numel(batch);
   std::vector<double> qs = values_at(q, batch, tq, dq), ks = values_at(k, batch, tk, dk),
                       vs = values_at(v, batch, tk, dv), ms = additive_mask(mask, batch, tq, tk);
@@ -176,75 +181,68 @@ LoopAttention additive_attention_by_loops(const Tensor& q, const Tensor& k, cons
           as_tensor(output, with_last(batch, tq, dv))};
 }
 
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape())
-    throw std::invalid_argument("max_abs_diff: shapes " + tensor::shape_str(a.shape()) + " and " +
-                                tensor::shape_str(b.shape()) + " differ");
-  std::vector<double> x = a.data().to(DType::Float64).contiguous().to_vector<double>();
-  std::vector<double> y = b.data().to(DType::Float64).contiguous().to_vector<double>();
-  double worst = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    if (x[i] == y[i]) continue;  // also equal infinities
-    double diff = std::fabs(x[i] - y[i]);
-    if (std::isnan(diff)) return kInf;
-    worst = std::max(worst, diff);
-  }
-  return worst;
-}
-
-std::vector<double> matrix_values(const Tensor& t, const Tensor& masked) {
-  Array m = t.data().to(DType::Float64);
-  Array blocked = masked.defined() ? masked.data().expand(t.shape()) : Array();
-  while (m.dim() > 2) {
-    m = m.select(0, 0);
-    if (blocked.defined()) blocked = blocked.select(0, 0);
-  }
-  std::vector<double> values = m.contiguous().to_vector<double>();
-  if (blocked.defined()) {
-    std::vector<double> b = blocked.to(DType::Float64).contiguous().to_vector<double>();
-    for (std::size_t i = 0; i < values.size(); ++i)
-      if (b[i] != 0) values[i] = std::numeric_limits<double>::quiet_NaN();
-  }
-  return values;
-}
-
-std::string picture_path(const std::string& dir, const std::string& name) {
-  std::string path = (std::filesystem::path(dir) / name).string();
-  std::printf("  wrote %s\n", path.c_str());
-  return path;
-}
-
-void print_matrix(const std::string& title, const Tensor& t, int precision, std::int64_t max_rows,
-                  std::int64_t max_cols) {
-  Array m = t.data().to(DType::Float64);
-  while (m.dim() > 2) m = m.select(0, 0);
-  if (m.dim() < 2) m = m.reshape({1, -1});
-  const std::int64_t rows = m.size(0), cols = m.size(1);
-  const std::int64_t shown_rows = std::min(rows, max_rows), shown_cols = std::min(cols, max_cols);
-  std::printf("  %s   %s%s\n", title.c_str(), tensor::shape_str(t.shape()).c_str(),
-              t.dim() > 2 ? " (first matrix)" : "");
-  // Scientific notation when fixed point would hide the numbers (tiny weights, huge scores).
-  bool scientific = false;
-  for (std::int64_t i = 0; i < shown_rows; ++i)
-    for (std::int64_t j = 0; j < shown_cols; ++j) {
-      double x = std::fabs(m.at({i, j}));
-      if (std::isfinite(x) && x != 0 && (x < std::pow(10.0, -precision) || x >= 1e6))
-        scientific = true;
+Tensor linear_by_loops(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  const std::int64_t in = weight.size(1), out = weight.size(0);
+  const std::int64_t rows = x.numel() / std::max<std::int64_t>(1, x.size(-1));  // positions
+  if (x.size(-1) != in)
+    throw std::invalid_argument(
+        "linear_by_loops: x " + tensor::shape_str(x.shape()) +
+        " does not fit weight [out, in] = " + tensor::shape_str(weight.shape()));
+  std::vector<double> X = x.to_vector<double>(), W = weight.to_vector<double>();
+  std::vector<double> b = bias.defined() ? bias.to_vector<double>() : std::vector<double>(out, 0.0);
+  std::vector<double> y(rows * out);
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t o = 0; o < out; ++o) {
+      double sum = b[o];
+      for (std::int64_t i = 0; i < in; ++i) sum += X[r * in + i] * W[o * in + i];
+      y[r * out + o] = sum;
     }
-  for (std::int64_t i = 0; i < shown_rows; ++i) {
-    std::printf("    [");
-    for (std::int64_t j = 0; j < shown_cols; ++j) {
-      double x = m.at({i, j});
-      if (scientific)
-        std::printf(" %*.*e", precision + 7, precision - 1, x);
-      else
-        std::printf(" %*.*f", precision + 6, precision, x);
-    }
-    std::printf("%s ]\n", shown_cols < cols ? " ..." : "");
-  }
-  if (shown_rows < rows || shown_cols < cols)
-    std::printf("    (showing %lld x %lld of %lld x %lld)\n", (long long)shown_rows,
-                (long long)shown_cols, (long long)rows, (long long)cols);
+  Shape shape = x.shape();
+  shape.back() = out;
+  return autograd::from_vector(y, shape);
 }
+
+// ---- from scratch, with plain tensor ops
+// ----------------------------------------------------------
+
+namespace from_scratch {
+
+Tensor multihead_attention(const nn::MultiheadAttention& mha, const Tensor& query_input,
+                           const Tensor& kv_input, const Tensor& blocked, Tensor* weights) {
+  const std::int64_t B = query_input.size(0), T = query_input.size(1), S = kv_input.size(1);
+  const std::int64_t H = mha.num_heads, D = mha.head_dim, E = mha.embed_dim;
+  auto project = [](const nn::Linear& layer, const Tensor& x) {  // x W^T + b
+    return autograd::matmul(x, layer.weight.transpose(0, 1)) + layer.bias;
+  };
+  auto split_heads = [&](const Tensor& x, std::int64_t len) {  // [B, len, E] -> [B, H, len, D]
+    return x.reshape({B, len, H, D}).permute({0, 2, 1, 3});
+  };
+  Tensor q = split_heads(project(*mha.q_proj, query_input), T);                     // [B, H, T, D]
+  Tensor k = split_heads(project(*mha.k_proj, kv_input), S);                        // [B, H, S, D]
+  Tensor v = split_heads(project(*mha.v_proj, kv_input), S);                        // [B, H, S, D]
+  Tensor scores = autograd::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(D));  // [B, H, T, S]
+  if (blocked.defined()) scores = autograd::masked_fill(scores, blocked, -INFINITY);
+  Tensor w = autograd::softmax(scores, -1);  // [B, H, T, S]
+  if (weights) *weights = w;
+  Tensor heads = autograd::matmul(w, v);                           // [B, H, T, D]
+  Tensor concat = heads.permute({0, 2, 1, 3}).reshape({B, T, E});  // [B, T, H*D = E]
+  return project(*mha.out_proj, concat);                           // [B, T, E]
+}
+
+Tensor layer_norm(const nn::LayerNorm& norm, const Tensor& x) {
+  Tensor mean = x.mean({-1}, true);
+  Tensor centred = x - mean;
+  Tensor variance = autograd::square(centred).mean({-1}, true);  // biased, as LayerNorm
+  Tensor normalised = centred / autograd::sqrt(variance + norm.eps);
+  return normalised * norm.weight + norm.bias;
+}
+
+Tensor feed_forward(const nn::Linear& linear1, const nn::Linear& linear2, const Tensor& x) {
+  Tensor hidden =
+      autograd::relu(autograd::matmul(x, linear1.weight.transpose(0, 1)) + linear1.bias);
+  return autograd::matmul(hidden, linear2.weight.transpose(0, 1)) + linear2.bias;
+}
+
+}  // namespace from_scratch
 
 }  // namespace tutorial
