@@ -1,6 +1,9 @@
-// 14_gpt_decoder — How does a decoder-only (GPT) model generate text?
-//                  GPT 这类只有解码器（decoder-only）的模型是如何生成文本的？
-//                  (seeds/001 「注意力机制在文本生成中的应用」 answers in words only.)
+// 14_gpt_decoder — How is attention used in text generation: how does a decoder-only (GPT) model
+//                  generate text?
+//                  注意力机制在文本生成（Text Generation）中的应用有哪些？GPT 这类只有解码器的模型
+//                  是如何生成文本的？
+//                  (The interview article "Attention Mechanism原理与代码实例讲解——面试题和算法编程题
+//                  解析" asks the first half and answers it in words only; this program runs it.)
 //
 // Short answer
 //   A GPT is a stack of Transformer blocks with a causal mask: position t attends only to
@@ -33,11 +36,13 @@
 #include <cmath>
 #include <cstdio>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "nn/nn.hpp"
-#include "tutorials/common/going_further.hpp"
+#include "tutorials/common/measure.hpp"
+#include "tutorials/common/pictures.hpp"
 #include "tutorials/common/training.hpp"
-#include "tutorials/common/legacy_flags.hpp"  // TEMPORARY, until this program moves to tutorial::Flags
 #include "tutorials/common/tutorial.hpp"
 
 using namespace nn;
@@ -82,29 +87,46 @@ double exact_match(GPT& model, const std::vector<std::vector<std::int64_t>>& pro
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  CLI::App app{"14_gpt_decoder: a decoder-only model trained on addition; sampling and the KV cache"};
-  tutorial::Options options;
-  tutorial::add_common_flags(app, options);
+const tutorial::Question kQuestion{
+    .program = "14_gpt_decoder",
+    .chinese = "注意力机制在文本生成（Text Generation）中的应用有哪些？GPT 这类只有解码器的模型是如何生成文本的？",
+    .english = "How is attention used in text generation: how does a decoder-only (GPT) model generate text?",
+    .answer = "Causal self-attention: position t attends only to positions <= t, so one pass trains every\n"
+              "position to predict its next token. To generate, the last position's logits pick a token\n"
+              "(greedy argmax, or a sample from softmax(z / T) over the top k), it is appended, repeat.\n"
+              "Earlier positions never change, so a KV cache keeps their keys and values: each new token\n"
+              "costs one position instead of the whole prefix, and gives the same tokens.",
+    .article = "Attention Mechanism原理与代码实例讲解——面试题和算法编程题解析",
+};
+
+int main(int argc, char** argv) try {
+  tutorial::Flags flags(kQuestion);
+  tutorial::Options& options = flags.options;
   std::int64_t d_model = 64, heads = 4, layers = 2, d_ff = 256, held_out_count = 1000;
   std::int64_t batch_size = 64, steps = 800, eval_every = 100, cache_len = 192;
   double lr = 3e-3, target = 0.98;
-  app.add_option("--d-model", d_model, "model width")->capture_default_str();
-  app.add_option("--heads", heads, "attention heads")->capture_default_str();
-  app.add_option("--layers", layers, "Transformer blocks")->capture_default_str();
-  app.add_option("--d-ff", d_ff, "feed-forward width")->capture_default_str();
-  app.add_option("--held-out", held_out_count, "problems held out (of 10,000)")->capture_default_str();
-  app.add_option("--batch", batch_size, "problems per step")->capture_default_str();
-  app.add_option("--steps", steps, "most training steps")->capture_default_str();
-  app.add_option("--lr", lr, "peak learning rate (AdamW, warmup then cosine)")->capture_default_str();
-  app.add_option("--target", target, "stop once held-out exact match reaches this")->capture_default_str();
-  app.add_option("--cache-len", cache_len, "tokens generated when timing the KV cache")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-  if (options.quick) {
-    d_model = 32, heads = 2, layers = 1, d_ff = 64, batch_size = 32, held_out_count = 200;
-    steps = std::min<std::int64_t>(steps, 40), eval_every = 20, cache_len = std::min<std::int64_t>(cache_len, 48);
+  flags.add("--d-model", d_model, "model width", tutorial::between(1, 4096));
+  flags.add("--heads", heads, "attention heads (must divide --d-model)", tutorial::between(1, 256));
+  flags.add("--layers", layers, "Transformer blocks", tutorial::between(1, 64));
+  flags.add("--d-ff", d_ff, "feed-forward width", tutorial::between(1, 65536));
+  // At least 8: the sections below show 5 held-out problems and check the cache on 8.
+  flags.add("--held-out", held_out_count, "problems held out (of 10,000)", tutorial::between(8, 9000));
+  flags.add("--batch", batch_size, "problems per step", tutorial::between(1, 16384));
+  flags.add("--steps", steps, "most training steps", tutorial::between(1, 1000000));
+  flags.add("--lr", lr, "peak learning rate (AdamW, warmup then cosine)", tutorial::positive(10));
+  // Above 0: a target of 0 would be reached before the first step, with nothing trained.
+  flags.add("--target", target, "stop once held-out exact match reaches this", tutorial::positive(1));
+  flags.add("--cache-len", cache_len, "tokens generated when timing the KV cache", tutorial::between(1, 1024));
+  flags.parse(argc, argv);
+  if (options.quick) {  // a few seconds: a small model (flags given win)
+    flags.quick(d_model, 32), flags.quick(heads, 2), flags.quick(layers, 1), flags.quick(d_ff, 64);
+    flags.quick(batch_size, 32), flags.quick(held_out_count, 200);
+    flags.quick(steps, std::min<std::int64_t>(steps, 40));
+    flags.quick(cache_len, std::min<std::int64_t>(cache_len, 48));
+    eval_every = 20;
   }
-  tutorial::apply(options);
+  tutorial::Flags::require(d_model % heads == 0, "--heads " + std::to_string(heads) +
+                                                     " does not divide --d-model " + std::to_string(d_model));
   tutorial::one_thread_unless_asked(options);
   tutorial::Checks checks;
 
@@ -138,10 +160,10 @@ int main(int argc, char** argv) {
     std::vector<std::int64_t> one = train[0], other = train[0];
     for (std::int64_t t = PROMPT; t < LENGTH; ++t) other[t] = (other[t] + 1) % 10;
     Tensor a = model.forward(as_tensor({one}, LENGTH)), b = model.forward(as_tensor({other}, LENGTH));
-    double prefix = tensor::max_abs_diff(a.slice(1, 0, PROMPT).data(), b.slice(1, 0, PROMPT).data());
-    double rest = tensor::max_abs_diff(a.slice(1, PROMPT, LENGTH).data(), b.slice(1, PROMPT, LENGTH).data());
+    double prefix = tutorial::max_abs_diff(a.slice(1, 0, PROMPT), b.slice(1, 0, PROMPT));
+    double rest = tutorial::max_abs_diff(a.slice(1, PROMPT, LENGTH), b.slice(1, PROMPT, LENGTH));
     std::printf("  changing the answer tokens moves the prompt's logits by %.1e, the answer's by %.2f\n", prefix, rest);
-    checks.close(prefix, 0, 0, "causal mask: earlier positions never see later tokens");
+    checks.small(prefix, 0, "causal mask: earlier positions never see later tokens");
     model.train();
   }
 
@@ -284,18 +306,19 @@ int main(int argc, char** argv) {
     double worst = 0;
     for (std::int64_t t = 0; t < LENGTH; ++t) {
       Tensor one = model.forward_cached(ids.slice(1, t, t + 1), caches);  // [8, 1, V]
-      worst = std::max(worst, tensor::max_abs_diff(one.select(1, 0).data(), full.select(1, t).data()));
+      worst = std::max(worst, tutorial::max_abs_diff(one.select(1, 0), full.select(1, t)));
     }
     std::printf("  cache after 9 steps: k %s per layer; cached vs full logits differ by %.1e\n",
                 tensor::shape_str(caches[0].k.shape()).c_str(), worst);
-    checks.close(worst, 0, 1e-4, "token-by-token cached logits equal the full forward's");
+    checks.small(worst, 1e-4, "token-by-token cached logits equal the full forward's");
     // (b) The same tokens from generate() with and without the cache, greedy and sampled.
     Generator g1(7), g2(7);
     Tensor prompts = as_tensor(held_out, PROMPT);
-    bool same_greedy = tensor::max_abs_diff(model.generate(prompts, ANSWER, {}, g1, true).data(),
-                                            model.generate(prompts, ANSWER, {}, g2, false).data()) == 0;
-    bool same_sampled = tensor::max_abs_diff(model.generate(prompts, ANSWER, {1.0, 0}, g1, true).data(),
-                                             model.generate(prompts, ANSWER, {1.0, 0}, g2, false).data()) == 0;
+    bool same_greedy = tutorial::max_abs_diff(model.generate(prompts, ANSWER, {}, g1, true),
+                                              model.generate(prompts, ANSWER, {}, g2, false)) == 0;
+    bool same_sampled =
+        tutorial::max_abs_diff(model.generate(prompts, ANSWER, {1.0, 0}, g1, true),
+                               model.generate(prompts, ANSWER, {1.0, 0}, g2, false)) == 0;
     checks.check(same_greedy, "generate(): cached and recomputed greedy tokens are identical");
     checks.check(same_sampled, "generate(): cached and recomputed sampled tokens (same seed) are identical");
 
@@ -330,8 +353,9 @@ int main(int argc, char** argv) {
     };
     Tensor sequence = generate_timed(true, 5, step_cached);
     Tensor recomputed = generate_timed(false, 2, step_recompute);
-    checks.check(tensor::max_abs_diff(sequence.data(), recomputed.data()) == 0,
-                 "the " + std::to_string(cache_len) + "-token generation is identical with and without the cache");
+    checks.check(tutorial::max_abs_diff(sequence, recomputed) == 0,
+                 "the " + std::to_string(cache_len) +
+                     "-token generation is identical with and without the cache");
     for (double s : step_cached) cached_seconds += s;
     for (double s : step_recompute) recompute_seconds += s;
     double processed = double(cache_len) * double(cache_len + 1) / 2;
@@ -348,15 +372,13 @@ int main(int argc, char** argv) {
   tutorial::section("7. Pictures");
   {
     viz::LinePlot plot("GPT on addition: training loss and held-out exact match");
-    std::vector<double> at, fraction;
-    for (auto [s, a] : accuracy) at.push_back(double(s)), fraction.push_back(a);
     plot.set_x_label("step").set_y_label("loss on answer digits / exact match").set_y_range(0, 2.5);
-    std::vector<double> loss_steps;
-    for (std::size_t i = 0; i < losses.size(); ++i) loss_steps.push_back(double(i + 1));
-    plot.add_series("training loss", loss_steps, losses);
-    plot.add_series("held-out exact match (greedy)", at, fraction);
+    tutorial::add_loss_curve(plot, "training loss", losses);
+    tutorial::add_eval_curve(plot, "held-out exact match (greedy)", accuracy);
     plot.add_reference_line(target, "target");
-    tutorial::save_line_plot(plot, options.out, "gpt_training.png");
+    tutorial::save_picture(plot, options, "gpt_training.png",
+                           "the loss falls from about log 10 = 2.3 (a guessed digit); exact match "
+                           "stays near 0 until most digits are right, then rises to the target");
 
     viz::LinePlot timing("Time per new token: KV cache vs recompute");
     std::vector<double> position, cached_ms, recompute_ms;
@@ -369,7 +391,9 @@ int main(int argc, char** argv) {
     timing.set_log_y(true);
     timing.add_series("no cache", position, recompute_ms);
     timing.add_series("KV cache", position, cached_ms);
-    tutorial::save_line_plot(timing, options.out, "gpt_kv_cache.png");
+    tutorial::save_picture(timing, options, "gpt_kv_cache.png",
+                           "without the cache each new token costs more the longer the sequence; "
+                           "with it the cost per token stays nearly flat");
   }
 
   tutorial::section("8. Checks");
@@ -380,5 +404,16 @@ int main(int argc, char** argv) {
   int code = checks.finish();
   std::printf("held-out exact match: %.1f%% after %lld steps, %.1f s of training; KV cache %.1fx faster over %lld tokens\n",
               100 * greedy, (long long)step, training_seconds, recompute_seconds / cached_seconds, (long long)cache_len);
+  char answer[600];
+  std::snprintf(answer, sizeof answer,
+                "Causal self-attention trained on next-token prediction: %lld steps (%.1f s) took the loss on\n"
+                "the answer digits from %.3f to %.3f, and greedy decoding solves %.1f%% of held-out sums.\n"
+                "Sampling from softmax(z / T) over the top k matched the hand-computed probabilities; top-k 1\n"
+                "is greedy. The KV cache gave the same tokens, %.1fx faster over %lld generated tokens.",
+                (long long)step, training_seconds, losses.front(), losses.back(), 100 * greedy,
+                recompute_seconds / cached_seconds, (long long)cache_len);
+  tutorial::print_answer(kQuestion, answer);
   return code;
+} catch (...) {
+  return tutorial::report_error();
 }

@@ -1,7 +1,8 @@
 // 16_rnn_attention — How is attention used with an RNN (seq2seq with Bahdanau attention)?
 //                    如何在循环神经网络（RNN）中实现注意力机制？
-//                    (seeds/001 #28 answers "combine RNN and attention" and "attention gates" in
-//                    two sentences; here is the model, built and trained.)
+//                    (The interview article "Attention Mechanism原理与代码实例讲解——面试题和算法
+//                    编程题解析" answers "combine RNN and attention" and "attention gates" in two
+//                    sentences; here is the model, built and trained.)
 //
 // Short answer
 //   An RNN encoder reads the source and leaves one hidden state per position, h_1 .. h_S (here a
@@ -29,12 +30,14 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "nn/data.hpp"
 #include "nn/nn.hpp"
-#include "tutorials/common/going_further.hpp"
+#include "tutorials/common/measure.hpp"
+#include "tutorials/common/pictures.hpp"
 #include "tutorials/common/training.hpp"
-#include "tutorials/common/legacy_flags.hpp"  // TEMPORARY, until this program moves to tutorial::Flags
 #include "tutorials/common/tutorial.hpp"
 #include "viz/heatmap.hpp"
 
@@ -213,29 +216,49 @@ Run train(Seq2Seq& model, const data::Dataset& dataset, std::int64_t steps, std:
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  CLI::App app{"16_rnn_attention: a GRU encoder-decoder with Bahdanau attention, and its alignments"};
-  tutorial::Options options;
-  tutorial::add_common_flags(app, options);
+const tutorial::Question kQuestion{
+    .program = "16_rnn_attention",
+    .chinese = "如何在循环神经网络（RNN）中实现注意力机制？",
+    .english = "How is attention implemented in a recurrent neural network (RNN)?",
+    .answer = "Bahdanau attention: the RNN encoder keeps one state h_j per source position; before each\n"
+              "output token the decoder scores every h_j against its previous state s_{t-1},\n"
+              "e_tj = v^T tanh(W_s s_{t-1} + W_h h_j), a_t = softmax(e_t), and feeds the context\n"
+              "c_t = sum_j a_tj h_j into its next GRU step. The weights a_tj are a soft alignment of\n"
+              "output to input, learned with no alignment labels.",
+    .article = "Attention Mechanism原理与代码实例讲解——面试题和算法编程题解析",
+};
+
+int main(int argc, char** argv) try {
+  tutorial::Flags flags(kQuestion);
+  tutorial::Options& options = flags.options;
   std::int64_t len = 8, symbols = 10, embed_size = 32, hidden = 64, held_out = 500;
   std::int64_t steps = 200, batch_size = 64, eval_every = 25;
   double lr = 3e-3;
-  bool baseline = true;
-  app.add_option("--len", len, "sequence length")->capture_default_str();
-  app.add_option("--symbols", symbols, "symbols in the vocabulary")->capture_default_str();
-  app.add_option("--embed", embed_size, "embedding size E")->capture_default_str();
-  app.add_option("--hidden", hidden, "GRU size H")->capture_default_str();
-  app.add_option("--held-out", held_out, "held-out sequences")->capture_default_str();
-  app.add_option("--steps", steps, "training steps (each model)")->capture_default_str();
-  app.add_option("--batch", batch_size, "sequences per step")->capture_default_str();
-  app.add_option("--lr", lr, "Adam learning rate")->capture_default_str();
-  app.add_flag("!--no-baseline", baseline, "skip training the model without attention");
-  CLI11_PARSE(app, argc, argv);
-  if (options.quick) {
-    len = std::min<std::int64_t>(len, 5), hidden = 16, embed_size = 8, held_out = 100, batch_size = 16;
-    steps = std::min<std::int64_t>(steps, 20), eval_every = 10;
+  bool no_baseline = false;
+  flags.add("--len", len, "sequence length", tutorial::between(1, 128));
+  flags.add("--symbols", symbols, "symbols in the vocabulary", tutorial::between(2, 1000));
+  flags.add("--embed", embed_size, "embedding size E", tutorial::between(1, 4096));
+  flags.add("--hidden", hidden, "GRU size H", tutorial::between(1, 4096));
+  flags.add("--held-out", held_out, "held-out sequences", tutorial::between(1, 100000));
+  flags.add("--steps", steps, "training steps (each model)", tutorial::between(1, 1000000));
+  flags.add("--batch", batch_size, "sequences per step", tutorial::between(1, 16384));
+  flags.add("--lr", lr, "Adam learning rate", tutorial::positive(10));
+  flags.add_switch("--no-baseline", no_baseline, "skip training the model without attention");
+  flags.parse(argc, argv);
+  const bool baseline = !no_baseline;
+  if (options.quick) {  // a few seconds: a small model on short sequences (flags given win)
+    flags.quick(len, std::min<std::int64_t>(len, 5)), flags.quick(hidden, 16), flags.quick(embed_size, 8);
+    flags.quick(held_out, 100), flags.quick(batch_size, 16);
+    flags.quick(steps, std::min<std::int64_t>(steps, 20));
+    eval_every = 10;
   }
-  tutorial::apply(options);
+  // The held-out sequences are distinct and kept out of training: at most a quarter of all inputs.
+  const double distinct = std::pow(double(symbols), double(len));
+  tutorial::Flags::require(double(held_out) <= distinct / 4,
+                           "--held-out " + std::to_string(held_out) + " is more than a quarter of the " +
+                               std::to_string(static_cast<long long>(std::min(distinct, 1e18))) +
+                               " distinct inputs of --symbols " + std::to_string(symbols) + " and --len " +
+                               std::to_string(len));
   tutorial::one_thread_unless_asked(options);
   tutorial::Checks checks;
   Generator gen(options.seed);
@@ -267,7 +290,7 @@ int main(int argc, char** argv) {
                 tensor::shape_str(x.shape()).c_str(), tensor::shape_str(h.shape()).c_str(),
                 tensor::shape_str(h_next.shape()).c_str(), tensor::shape_str(W_i.shape()).c_str(),
                 tensor::shape_str(W_h.shape()).c_str());
-    checks.close(worst, 0, 1e-12, "the GRU cell equals its equations evaluated with plain loops");
+    checks.small(worst, 1e-12, "the GRU cell equals its equations evaluated with plain loops");
     // Gradient: three steps of the cell, weighted sum of the last state, against finite differences
     // over every parameter and the input.
     Tensor x_leaf = x.detach().clone().requires_grad_();
@@ -346,7 +369,7 @@ int main(int argc, char** argv) {
         worst = std::max(worst, std::fabs(sum - 1));
       }
     }
-    checks.close(worst, 0, 1e-5, "every row of the alignment sums to 1");
+    checks.small(worst, 1e-5, "every row of the alignment sums to 1");
   }
 
   tutorial::section("6. Pictures");
@@ -368,19 +391,19 @@ int main(int argc, char** argv) {
         .set_row_labels(output_labels).set_col_labels(source_labels)
         .set_y_label("output token (greedy decoding)").set_x_label("source token")
         .set_range(0, 1).set_colorbar_label("weight a_tj");
-    map.save(tutorial::path_in(options.out, "rnn_alignment.png"));
-    std::printf("  %s\n", tutorial::path_in(options.out, "rnn_alignment.png").c_str());
+    tutorial::save_picture(map, options, "rnn_alignment.png",
+                           "a bright anti-diagonal: while writing output t the decoder attends to "
+                           "source position n-1-t, the symbol it is copying");
 
     viz::LinePlot plot("GRU encoder-decoder on reverse: held-out exact match");
     plot.set_x_label("step").set_y_label("fraction of sequences exactly right").set_y_range(0, 1.05);
-    auto add = [&](const std::string& name, const Run& run) {
-      std::vector<double> at, fraction;
-      for (auto [s, a] : run.accuracy) at.push_back(double(s)), fraction.push_back(a);
-      plot.add_series(name, at, fraction);
-    };
-    add("with attention", with_attention);
-    if (baseline) add("no attention", without);
-    tutorial::save_line_plot(plot, options.out, "rnn_training.png");
+    tutorial::add_eval_curve(plot, "with attention", with_attention.accuracy);
+    if (baseline) tutorial::add_eval_curve(plot, "no attention", without.accuracy);
+    tutorial::save_picture(plot, options, "rnn_training.png",
+                           baseline ? "with attention the exact match rises far sooner than "
+                                      "without, which must squeeze the source into one vector"
+                                    : "the exact match of the model with attention against the "
+                                      "training steps");
   }
 
   tutorial::section("7. Checks");
@@ -393,5 +416,19 @@ int main(int argc, char** argv) {
   int code = checks.finish();
   std::printf("held-out exact match: %.1f%% with attention, %.1f%% without, %lld steps each; alignment on the mirror "
               "position %.1f%%\n", 100 * accuracy, 100 * accuracy_without, (long long)steps, 100.0 * on_mirror / total);
+  char versus[64] = "";
+  if (baseline) std::snprintf(versus, sizeof versus, ", against %.1f%% without attention", 100 * accuracy_without);
+  char answer[600];
+  std::snprintf(answer, sizeof answer,
+                "A bidirectional GRU encoder, a GRU decoder that takes c_t = sum_j a_tj h_j with additive\n"
+                "scores e_tj = v^T tanh(W_s s_{t-1} + W_h h_j): on reversing %lld symbols it reached %.1f%%\n"
+                "held-out exact match in %lld steps%s. Its alignment, learned without labels, puts the\n"
+                "largest weight on the mirrored source position in %.1f%% of output steps.",
+                (long long)len, 100 * accuracy, (long long)steps,
+                versus,
+                100.0 * on_mirror / total);
+  tutorial::print_answer(kQuestion, answer);
   return code;
+} catch (...) {
+  return tutorial::report_error();
 }

@@ -1,6 +1,7 @@
 // 17_interpretability — How do you interpret what attention attends to?
 //                       如何解释注意力机制关注了什么？如何实现注意力机制的可解释性？
-//                       (seeds/001 #20 answers "visualise the attention weights" and names LIME
+//                       (The interview article "Attention Mechanism原理与代码实例讲解——面试题和
+//                       算法编程题解析" answers "visualise the attention weights" and names LIME
 //                       and SHAP, without a single example.)
 //
 // Short answer
@@ -33,11 +34,15 @@
 #include <cmath>
 #include <cstdio>
 #include <numeric>
+#include <string>
+#include <vector>
 
 #include "nn/nn.hpp"
-#include "tutorials/common/going_further.hpp"
+#include "tutorials/common/classifier_training.hpp"
+#include "tutorials/common/measure.hpp"
+#include "tutorials/common/pictures.hpp"
+#include "tutorials/common/tasks.hpp"
 #include "tutorials/common/training.hpp"
-#include "tutorials/common/legacy_flags.hpp"  // TEMPORARY, until this program moves to tutorial::Flags
 #include "tutorials/common/tutorial.hpp"
 #include "viz/heatmap.hpp"
 
@@ -51,7 +56,7 @@ namespace {
 // [CLS] classifier. Starting from the embeddings lets us differentiate with respect to them.
 Tensor logits_from_embeddings(BertEncoder& model, const Tensor& embedded, const Tensor& padding) {
   Tensor h = embedded;
-  for (auto& layer : model.layers->items()) h = layer->forward(h, {padding, Tensor(), false});
+  for (auto& layer : model.layers->items()) h = layer->forward(h, {.key_padding_mask = padding});
   if (model.norm) h = (*model.norm)(h);
   return model.classify(h);
 }
@@ -83,26 +88,48 @@ double spearman(const std::vector<double>& a, const std::vector<double>& b) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  CLI::App app{"17_interpretability: attention maps, attention rollout and gradient x input on a trained model"};
-  tutorial::Options options;
-  tutorial::add_common_flags(app, options);
+const tutorial::Question kQuestion{
+    .program = "17_interpretability",
+    .chinese = "如何在深度学习模型中实现注意力机制的可解释性？",
+    .english = "How do you make a model's attention interpretable: what does attention attend to?",
+    .answer = "Attention maps show where one head of one layer read from, a first look but not an\n"
+              "explanation: deeper layers read already-mixed positions (attention rollout multiplies the\n"
+              "layers' maps, residual included), and weights are never negative, so they cannot say\n"
+              "whether a token pushes the decision up or down (gradient x input is signed). Check any\n"
+              "explanation against an intervention: delete the token it ranks first.",
+    .article = "Attention Mechanism原理与代码实例讲解——面试题和算法编程题解析",
+};
+
+int main(int argc, char** argv) try {
+  tutorial::Flags flags(kQuestion);
+  tutorial::Options& options = flags.options;
   std::int64_t symbols = 8, min_len = 8, max_len = 14, held_out = 500;
   std::int64_t d_model = 64, heads = 2, layers = 2, d_ff = 128;
   tutorial::TrainingRecipe recipe;
   recipe.steps = 300, recipe.batch = 64, recipe.lr = 1e-3, recipe.warmup_steps = 30, recipe.eval_every = 50;
-  app.add_option("--symbols", symbols, "symbols: a, b and symbols-2 distractors")->capture_default_str();
-  app.add_option("--max-len", max_len, "longest sequence")->capture_default_str();
-  app.add_option("--d-model", d_model, "model width")->capture_default_str();
-  app.add_option("--heads", heads, "attention heads")->capture_default_str();
-  app.add_option("--layers", layers, "encoder layers")->capture_default_str();
-  app.add_option("--steps", recipe.steps, "training steps")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-  if (options.quick) {
-    d_model = 32, d_ff = 64, held_out = 100;
-    recipe.steps = std::min<std::int64_t>(recipe.steps, 30), recipe.batch = 32, recipe.eval_every = 15, recipe.warmup_steps = 5;
+  // At least 3: the deletion test (section 4) replaces a token by the distractor 'c'.
+  flags.add("--symbols", symbols, "symbols: a, b and symbols-2 distractors", tutorial::between(3, 26));
+  flags.add("--max-len", max_len, "longest sequence (the shortest is 8)", tutorial::between(8, 128));
+  flags.add("--d-model", d_model, "model width", tutorial::between(1, 4096));
+  flags.add("--heads", heads, "attention heads (must divide --d-model)", tutorial::between(1, 256));
+  flags.add("--layers", layers, "encoder layers", tutorial::between(1, 64));
+  flags.add("--steps", recipe.steps, "training steps", tutorial::between(1, 1000000));
+  flags.parse(argc, argv);
+  if (options.quick) {  // a few seconds (flags given win)
+    flags.quick(d_model, 32);
+    flags.quick(recipe.steps, std::min<std::int64_t>(recipe.steps, 30));
+    d_ff = 64, held_out = 100, recipe.batch = 32, recipe.eval_every = 15, recipe.warmup_steps = 5;
   }
-  tutorial::apply(options);
+  tutorial::Flags::require(d_model % heads == 0, "--heads " + std::to_string(heads) +
+                                                     " does not divide --d-model " + std::to_string(d_model));
+  // The held-out sequences are distinct and never trained on: ask for 4x as many possible inputs.
+  double distinct = 0;
+  for (std::int64_t n = min_len; n <= max_len; ++n) distinct += std::pow(double(symbols), double(n));
+  tutorial::Flags::require(distinct >= 4.0 * double(held_out),
+                           "--symbols " + std::to_string(symbols) + " and --max-len " + std::to_string(max_len) +
+                               " allow only " + std::to_string(static_cast<long long>(distinct)) +
+                               " sequences, too few for " + std::to_string(held_out) +
+                               " distinct held-out ones: raise --symbols or --max-len");
   tutorial::one_thread_unless_asked(options);
   tutorial::Checks checks;
   const std::int64_t L = layers, H = heads;
@@ -146,20 +173,18 @@ int main(int argc, char** argv) {
     model.keep_attention(true);
     model.forward(tutorial::make_classification_batch({*shown}).ids);
     model.keep_attention(false);
-    std::vector<viz::Canvas> panels;
+    viz::HeatmapGrid maps((int)H);  // one row of the grid per layer
+    maps.set_title("Attention maps of every layer and head: " + task.to_text(shown->tokens))
+        .set_y_label("query token").set_x_label("key token").set_range(0, 1).set_colorbar_label("weight");
     for (std::int64_t l = 0; l < L; ++l) {
       attention.push_back(model.layers->items()[l]->last_attention.select(0, 0));
-      for (std::int64_t h = 0; h < H; ++h) {
-        Tensor w = attention[l].select(0, h);
-        viz::Heatmap map(w.to_vector<double>(), (int)T, (int)T);
-        map.set_title("layer " + std::to_string(l) + ", head " + std::to_string(h))
-            .set_row_labels(labels).set_col_labels(labels).set_y_label("query").set_x_label("key")
-            .set_range(0, 1).set_show_values(false).set_colorbar_label("weight");
-        panels.push_back(map.render());
-      }
+      for (std::int64_t h = 0; h < H; ++h)
+        maps.add_panel("layer " + std::to_string(l) + ", head " + std::to_string(h),
+                       attention[l].select(0, h).to_vector<double>(), (int)T, (int)T, labels, labels);
     }
-    tutorial::save_panels(panels, (int)H, "Attention maps of every layer and head: " + task.to_text(shown->tokens),
-                          options.out, "interp_attention_maps.png");
+    tutorial::save_picture(maps, options, "interp_attention_maps.png",
+                           "heads whose bright columns sit on the a and b tokens, and others that "
+                           "spread evenly; raw maps do not say which of them the answer used");
   }
 
   tutorial::section("2. Attention rollout: follow the mixing through the layers");
@@ -187,7 +212,7 @@ int main(int argc, char** argv) {
     double worst = 0, row_sum = 0;
     for (std::int64_t i = 0; i < T * T; ++i) worst = std::max(worst, std::fabs(r[i] - rollout.data().to_vector<double>()[i]));
     for (std::int64_t j = 0; j < T; ++j) row_sum += rollout.at({0, j});
-    checks.close(worst, 0, 1e-5, "rollout from tensor matmuls equals plain loops");
+    checks.small(worst, 1e-5, "rollout from tensor matmuls equals plain loops");
     checks.close(row_sum, 1, 1e-5, "each rollout row is a distribution (sums to 1)");
   }
 
@@ -217,7 +242,9 @@ int main(int argc, char** argv) {
       worst = std::max(worst, std::fabs(numerical - saliency.at({t})));
     }
     std::printf("  gradient x input for every token vs finite differences: worst difference %.1e\n", worst);
-    checks.close(worst, 0, 1e-6, "gradient x input equals the finite-difference derivative along each token (float64)");
+    checks.small(
+        worst, 1e-6,
+        "gradient x input equals the finite-difference derivative along each token (float64)");
     model.to(DType::Float32);
   }
 
@@ -359,7 +386,8 @@ int main(int argc, char** argv) {
       for (std::int64_t t = 1; t < T; ++t) cells.push_back(scores[m][index * width + t]);
     }
     viz::Heatmap compare(cells, methods, (int)(T - 1));
-    compare.set_title("Which tokens matter? Each row sums to 1")
+    compare.set_title("Which tokens matter for " + task.to_text(shown->tokens) + " -> " +
+                      MajorityTask::label_text(predicted[index]) + "? Each row sums to 1")
         .set_row_labels(rows).set_col_labels(columns).set_x_label("token").set_colorbar_label("share");
     std::vector<double> signed_row;
     double top = 0;
@@ -369,10 +397,12 @@ int main(int argc, char** argv) {
     signs.set_title("Signed gradient x input (scaled to max 1): + pushes towards the prediction")
         .set_row_labels({"grad x input"}).set_col_labels(columns).set_x_label("token")
         .set_colormap(viz::ColormapKind::diverging).set_range(-1, 1).set_colorbar_label("effect");
-    tutorial::save_panels({compare.render(), signs.render()}, 1,
-                          "Explanations of one prediction: " + task.to_text(shown->tokens) + " -> " +
-                              MajorityTask::label_text(predicted[index]),
-                          options.out, "interp_explanations.png");
+    tutorial::save_picture(compare, options, "interp_explanations.png",
+                           "rows that agree put their share on the a and b tokens; a row "
+                           "spread over the distractors is a method that explains little");
+    tutorial::save_picture(signs, options, "interp_signed_saliency.png",
+                           "red pushes towards the prediction, blue against it: the majority "
+                           "symbol's tokens red, the minority's blue, distractors near white");
   }
 
   tutorial::section("6. Checks");
@@ -390,5 +420,17 @@ int main(int argc, char** argv) {
               "random %.0f%%\n",
               100 * accuracy, 100 * share[1], 100 * share[2], 100 * share[3], 100 * uniform_share, 100 * flipped[1],
               100 * flipped[2], 100 * flipped[3], 100 * flipped[signed_method], 100 * flipped[random_method]);
+  char answer[700];
+  std::snprintf(answer, sizeof answer,
+                "On a model %.1f%% accurate at \"more a's or b's?\", the share of each explanation on the a/b\n"
+                "tokens (the only ones that matter; uniform %.0f%%): last-layer attention %.0f%%, rollout %.0f%%,\n"
+                "|gradient x input| %.0f%%. Attention cannot show sign; gradient x input can. Deleting the\n"
+                "top-ranked token flipped %.0f%% of predictions for signed gradient x input, %.0f%% for\n"
+                "last-layer attention, %.0f%% for a random token.",
+                100 * accuracy, 100 * uniform_share, 100 * share[1], 100 * share[2], 100 * share[3],
+                100 * flipped[signed_method], 100 * flipped[1], 100 * flipped[random_method]);
+  tutorial::print_answer(kQuestion, answer);
   return code;
+} catch (...) {
+  return tutorial::report_error();
 }

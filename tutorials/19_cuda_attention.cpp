@@ -1,5 +1,9 @@
-// 19_cuda_attention — How does attention run on a GPU?
-//                     注意力机制在 GPU 上是如何运行的？
+// 19_cuda_attention — How does an attention model process data in parallel: how does attention run
+//                     on a GPU?
+//                     注意力模型如何处理并行数据？注意力机制在 GPU 上是如何运行的？
+//                     (The interview article "深入探讨注意力模型：从基础理论到实际应用" answers
+//                     "compute the weights in parallel, compute the outputs in parallel" in two
+//                     lines; here are the kernels that do it, thread by thread.)
 //
 // Short answer
 //   A GPU runs a grid of blocks of threads. Threads of one block share a small, fast on-chip
@@ -38,7 +42,6 @@
 
 #include "cuda/cuda.hpp"
 #include "nn/nn.hpp"
-#include "tutorials/common/legacy_flags.hpp"  // TEMPORARY, until this program moves to tutorial::Flags
 #include "tutorials/common/tutorial.hpp"
 
 using namespace autograd;
@@ -119,10 +122,6 @@ double replay_block_max(const std::vector<double>& row, int threads) {
   return partial[0];
 }
 
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  return tensor::max_abs_diff(a.data().to(tensor::kCPU), b.data().to(tensor::kCPU));
-}
-
 // softmax(q kᵀ * scale) v, as the library's ops compose it.
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale) {
   Tensor scores = matmul(q, transpose(k, -2, -1)) * scale;  // [B, H, T, T]
@@ -130,14 +129,9 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale
   return matmul(weights, v);                                  // [B, H, T, D]
 }
 
-int run(const tutorial::Options& options, Sizes s) {
+int run(const tutorial::Question& question, const tutorial::Options& options, Sizes s) {
   tutorial::Checks checks;
-  const Device device = Device::parse(options.device);
-  if (device == tensor::kCPU) {
-    std::printf("This tutorial compares a CUDA device with the cpu: use --device cuda-sim (no GPU "
-                "needed) or --device cuda.\n");
-    return 1;
-  }
+  const Device device = Device::parse(options.device);  // cuda-sim or cuda: --device refuses cpu
   tensor::zeros({1}, DType::Float32, device);  // fails here, clearly, when there is no GPU
   const double scale = 1.0 / std::sqrt(double(s.head_dim));
   Generator gen(options.seed);
@@ -197,19 +191,19 @@ int run(const tutorial::Options& options, Sizes s) {
   Tensor out_dev = attention(q_dev, k_dev, v_dev, scale);
   sum(out_cpu * Tensor(grad_host)).backward();
   sum(out_dev * Tensor(grad_host.to(device))).backward();
-  const double forward_diff = max_abs_diff(out_cpu, out_dev);
+  const double forward_diff = tutorial::max_abs_diff(out_cpu, out_dev);
   std::printf("  max |out_cpu - out_%s|   = %.3g\n", device.str().c_str(), forward_diff);
   double backward_diff = 0;
   for (auto [cpu, dev, name] : {std::tuple{&q_cpu, &q_dev, "dQ"}, std::tuple{&k_cpu, &k_dev, "dK"},
                                 std::tuple{&v_cpu, &v_dev, "dV"}}) {
-    const double d = max_abs_diff(cpu->grad(), dev->grad());
+    const double d = tutorial::max_abs_diff(cpu->grad(), dev->grad());
     std::printf("  max |%s_cpu - %s_%s|     = %.3g\n", name, name, device.str().c_str(), d);
     backward_diff = std::max(backward_diff, d);
   }
   checks.check(out_dev.device() == device && q_dev.grad().device() == device,
                "results and gradients stay on the device");
-  checks.close(forward_diff, 0, 1e-5, "the device's attention output equals the cpu's");
-  checks.close(backward_diff, 0, 1e-4, "the device's gradients equal the cpu's");
+  checks.small(forward_diff, 1e-5, "the device's attention output equals the cpu's");
+  checks.small(backward_diff, 1e-4, "the device's gradients equal the cpu's");
 
   tutorial::section("5. Fused attention: one kernel, scores never leave shared memory");
   const tensor::Shape flat{s.batch * s.heads, s.seq, s.head_dim};  // [B*H, T, D]
@@ -217,13 +211,12 @@ int run(const tutorial::Options& options, Sizes s) {
   tensor::Array fused = tensor::cuda::fused_attention(
       q.data().reshape(flat), k.data().reshape(flat), v.data().reshape(flat), scale);
   print_trace(tensor::cuda::stop_launch_trace());
-  const double fused_diff =
-      tensor::max_abs_diff(fused.to(tensor::kCPU), out.data().reshape(flat).to(tensor::kCPU));
+  const double fused_diff = tutorial::max_abs_diff(Tensor(fused), out.reshape(flat));
   std::printf("  max |fused - three kernels| = %.3g\n", fused_diff);
   std::printf("  Three kernels write and re-read the [B*H, T, T] scores (%lld floats) in global\n"
               "  memory; the fused one keeps each row of T scores in its block's shared memory.\n",
               (long long)(s.batch * s.heads * s.seq * s.seq));
-  checks.close(fused_diff, 0, 1e-5, "the fused kernel gives the same output");
+  checks.small(fused_diff, 1e-5, "the fused kernel gives the same output");
 
   tutorial::section("6. Timings");
   if (device.type != tensor::DeviceType::CUDA) {
@@ -268,29 +261,62 @@ int run(const tutorial::Options& options, Sizes s) {
     std::printf("    cuda, fused attention kernel  %9.3f\n", fused_ms);
     checks.check(gpu_ms > 0 && fused_ms > 0, "timed the kernels on the GPU");
   }
-  return checks.finish();
+  const int code = checks.finish();
+  char answer[600];
+  std::snprintf(answer, sizeof answer,
+                "On %s one attention forward launched %zu kernels: tiled matmuls with 16x16-thread blocks,\n"
+                "a softmax with one block per row (%lld rows, a %d-thread tree: %d steps), elementwise\n"
+                "kernels one thread per element. Against the cpu: output %.2g, gradients %.2g apart.\n"
+                "The fused kernel, one launch with each row of scores kept in shared memory: %.2g apart.",
+                device.str().c_str(), trace.size(), (long long)(s.batch * s.heads * s.seq), threads, steps,
+                forward_diff, backward_diff, fused_diff);
+  tutorial::print_answer(question, answer);
+  return code;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  CLI::App app{"19_cuda_attention: how attention runs on a GPU, kernel by kernel"};
-  tutorial::Options options;
+const tutorial::Question kQuestion{
+    .program = "19_cuda_attention",
+    .chinese = "注意力模型如何处理并行数据？注意力机制在 GPU 上是如何运行的？",
+    .english = "How does an attention model process data in parallel: how does attention run on a GPU?",
+    .answer = "As a few kernels, each a grid of thread blocks: Q K^T and weights V as tiled matmuls (one\n"
+              "16x16 block per output tile, inputs staged in shared memory), softmax with one block per\n"
+              "row (max and sum by a tree reduction in shared memory), scaling one thread per element.\n"
+              "Every score is computed at once; the T x T scores make a round trip through global memory,\n"
+              "which a fused kernel avoids by keeping each row in shared memory.",
+    .article = "深入探讨注意力模型：从基础理论到实际应用",
+};
+
+int main(int argc, char** argv) try {
+  tutorial::Flags flags(kQuestion);
+  tutorial::Options& options = flags.options;
+  // The cpu is what every device result is compared with, so --device offers only the CUDA ones.
   options.device = "cuda-sim";
-  tutorial::add_common_flags(app, options, /*with_device=*/true);
+  flags.add("--device", options.device,
+            "where the kernels run: cuda-sim (the CUDA kernels simulated on the CPU) or cuda (a GPU, "
+            "in a `make CUDA=1` build); the cpu is the reference",
+            {"cuda-sim", "cuda"});
   Sizes s;
-  app.add_option("--batch", s.batch, "B, sequences")->capture_default_str();
-  app.add_option("--heads", s.heads, "H, attention heads")->capture_default_str();
-  app.add_option("--seq", s.seq, "T, tokens per sequence")->capture_default_str();
-  app.add_option("--head-dim", s.head_dim, "D, width of one head")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-  tutorial::apply(options);
-  if (options.quick) s = Sizes{1, 2, 20, 16};  // a few seconds on cuda-sim
-  try {
-    return run(options, s);
-  } catch (const std::exception& e) {
-    // e.g. --device cuda without a GPU: "device cuda: no usable CUDA GPU (...)"
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
+  // At most 256 tokens: section 2 draws the [T, T] score matrix one character per element.
+  flags.add("--batch", s.batch, "B, sequences", tutorial::between(1, 16));
+  flags.add("--heads", s.heads, "H, attention heads", tutorial::between(1, 16));
+  flags.add("--seq", s.seq, "T, tokens per sequence", tutorial::between(1, 256));
+  flags.add("--head-dim", s.head_dim, "D, width of one head", tutorial::between(1, 256));
+  flags.parse(argc, argv);
+  if (options.quick) {  // a few seconds on cuda-sim (flags given win)
+    flags.quick(s.batch, 1), flags.quick(s.heads, 2), flags.quick(s.seq, 20), flags.quick(s.head_dim, 16);
   }
+  // cuda-sim runs each 16x16 block of the score matmul as 256 host threads: cap the work at 1024
+  // such tiles (the defaults make 72), which keeps a run within minutes on a small machine.
+  const std::int64_t tiles = s.batch * s.heads * ((s.seq + 15) / 16) * ((s.seq + 15) / 16);
+  tutorial::Flags::require(options.device != "cuda-sim" || tiles <= 1024,
+                           "--device cuda-sim simulates every GPU thread on the CPU: --batch " +
+                               std::to_string(s.batch) + ", --heads " + std::to_string(s.heads) + " and --seq " +
+                               std::to_string(s.seq) + " make " + std::to_string(tiles) +
+                               " 16x16 score tiles, at most 1024 there (lower one of them, or use --device cuda)");
+  // e.g. --device cuda without a GPU: "error: device cuda: no usable CUDA GPU (...)", exit 1.
+  return run(kQuestion, options, s);
+} catch (...) {
+  return tutorial::report_error();
 }
