@@ -276,7 +276,8 @@ std::vector<double> values_of(const Tensor& t) {
 
 const tutorial::Question kQuestion{
     .program = "05_additive_attention",
-    .chinese = "注意力模型有哪些常见类型？加性注意力（Additive Attention）和点积注意力相比有什么不同？",
+    .chinese = "注意力模型有哪些常见类型？加性注意力（Additive Attention）和点积注意力相比有什么不同？"
+               "自注意力与卷积神经网络（CNN）和循环神经网络（RNN）相比，有哪些优势？",
     .english = "What is additive (Bahdanau) attention and how does it compare with dot-product "
                "attention? And how does self-attention compare with convolution and recurrence?",
     .answer = "Additive attention scores a pair with a small network, v^T tanh(W_q q + W_k k): it has\n"
