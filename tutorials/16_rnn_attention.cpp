@@ -421,9 +421,10 @@ int main(int argc, char** argv) try {
   char answer[600];
   std::snprintf(answer, sizeof answer,
                 "A bidirectional GRU encoder, a GRU decoder that takes c_t = sum_j a_tj h_j with additive\n"
-                "scores e_tj = v^T tanh(W_s s_{t-1} + W_h h_j): on reversing %lld symbols it reached %.1f%%\n"
-                "held-out exact match in %lld steps%s. Its alignment, learned without labels, puts the\n"
-                "largest weight on the mirrored source position in %.1f%% of output steps.",
+                "scores e_tj = v^T tanh(W_s s_{t-1} + W_h h_j): reversing %lld-token sequences it reached %.1f%%\n"
+                "held-out exact match in %lld steps%s.\n"
+                "Its alignment, learned without labels, puts the largest weight on the mirrored source\n"
+                "position in %.1f%% of output steps.",
                 (long long)len, 100 * accuracy, (long long)steps,
                 versus,
                 100.0 * on_mirror / total);
