@@ -195,8 +195,7 @@ ProgramRun run_shell(const std::string& command) {
 }  // namespace
 
 TEST_SUITE("exercises") {
-  TEST_CASE(
-      "exercise files: each has a learner's file, a pristine stub, a solution and a checker") {
+  TEST_CASE("exercise files: each has a stub, hints, a solution, a checker and a README row") {
     fs::path dir = source_dir();
     std::vector<std::string> checkers;
     for (const auto& entry : fs::directory_iterator(dir / "checkers"))
