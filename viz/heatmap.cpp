@@ -524,7 +524,8 @@ struct HeatmapGrid::Layout {
   std::vector<MatrixArea> areas;                 // one per panel
   std::vector<TickLabels> row_ticks, col_ticks;  // one per panel
   std::vector<std::string> titles;
-  int title_height = 0;  // space above each matrix for its panel title
+  std::vector<int> title_x;  // centre of each panel title
+  int title_height = 0;      // space above each matrix for its panel title
   ValueRange range;
   int colorbar_x = 0, colorbar_y = 0, colorbar_height = 0;
   int grid_center_x = 0, x_label_y = 0, note_y = 0;
@@ -582,8 +583,13 @@ HeatmapGrid::Layout HeatmapGrid::compute_layout() const {
     MatrixArea area = make_area(slot_x + row_label_width, slot_y, panel.rows, panel.cols, cells[i]);
     area.x += (matrix_width - area.width) / 2;  // centre narrower panels in their slot
     layout.areas.push_back(area);
-    layout.titles.push_back(
-        abbreviate(panel.title, (matrix_width + gap_x - 8) / (font_advance * label_scale)));
+    // A panel title may use its whole slot, row labels included, and most of the gap: centred
+    // over the matrix where it fits, shifted left as far as it needs to.
+    const int title_room = slot_width + gap_x - 8;
+    layout.titles.push_back(abbreviate(panel.title, title_room / (font_advance * label_scale)));
+    const int half = text_width(layout.titles.back(), label_scale) / 2;
+    layout.title_x.push_back(std::clamp(area.x + area.width / 2, slot_x + half,
+                                        std::max(slot_x + half, slot_x + title_room - half)));
   }
   const int grid_right = margin + columns * slot_width + (columns - 1) * gap_x;
   const int grid_bottom =
@@ -626,7 +632,7 @@ Canvas HeatmapGrid::render() const {
   }
   for (std::size_t i = 0; i < panels_.size(); ++i) {
     const MatrixArea& area = layout.areas[i];
-    canvas.draw_text(area.x + area.width / 2, area.y - layout.title_height, layout.titles[i],
+    canvas.draw_text(layout.title_x[i], area.y - layout.title_height, layout.titles[i],
                      colors::text, label_scale, HAlign::center);
     draw_cells(canvas, area, panels_[i].values, colormap_, layout.range, true);
     draw_row_ticks(canvas, area, layout.row_ticks[i]);
