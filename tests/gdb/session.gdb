@@ -36,6 +36,10 @@ echo \n=== sim\n
 print sim
 echo \n=== weight\n
 print weight
+echo \n=== zero_d\n
+print zero_d
+echo \n=== empty\n
+print empty
 echo \n=== array\n
 print transposed.impl_._M_ptr->data
 echo \n=== big-edge-2\n

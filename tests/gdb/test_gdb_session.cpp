@@ -183,6 +183,8 @@ TEST_CASE("gdb: tensors print with their rows as the library prints them; attn-b
            {"sim", "shape=[3, 3], dtype=float32, device=cuda-sim, requires_grad=false"},
            {"weight", "shape=[2, 3], dtype=float64, device=cpu, requires_grad=true, "
                       "name=\"weight\""},
+           {"zero_d", "shape=[], dtype=float64, device=cpu, requires_grad=false"},
+           {"empty", "shape=[2, 0], dtype=float32, device=cpu, requires_grad=false"},
        }) {
     CAPTURE(e.name);
     Printed in_gdb = printed_tensor(section(log, e.name));

@@ -47,6 +47,8 @@ int main() {
   Tensor weird = from_vector(std::vector<float>{0.0f / 0.0f, 1.0f / 0.0f, -0.5f});
   Tensor sim = square.to(Device::parse("cuda-sim"));        // simulator memory: host memory
   Tensor weight = quarters(2, 3, 0.0, "weight").requires_grad_();
+  Tensor zero_d = scalar(-0.125, DType::Float64);           // [] : one number, no brackets
+  Tensor empty = zeros({2, 0});                              // [2, 0]: no numbers at all
 
   show("square", square);
   show("cube", cube);
@@ -59,6 +61,8 @@ int main() {
   show("weird", weird);
   show("sim", sim);
   show("weight", weight);
+  show("zero_d", zero_d);
+  show("empty", empty);
   stop_here();
 
   // ---- a tiny attention and three backward passes ---------------------------------------------
