@@ -76,7 +76,17 @@ LDLIBS := -lm
 
 LIB_DIRS := tensor tensor/cpu autograd nn viz cuda cuda/sim
 LIB_SRCS := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
-LIB_OBJS := $(LIB_SRCS:%.cpp=$(OBJ)/%.o)
+# UNITY=1 (the default of the release build): the library compiles as one translation unit per
+# folder (build/obj/unity/nn.cpp is a list of #include "nn/....cpp"), because parsing the same
+# headers in each of ~45 files was half of a first build. Debug and sanitizer builds compile
+# file by file (UNITY=0), and so can you: make UNITY=0. Errors and gdb still name the real files.
+UNITY ?= $(if $(filter release,$(BUILD)),$(if $(filter 1,$(SAN)),0,1),0)
+UNITY_SRCS := $(foreach d,$(LIB_DIRS),$(OBJ)/unity/$(subst /,_,$(d)).cpp)
+ifeq ($(UNITY),1)
+  LIB_OBJS := $(UNITY_SRCS:.cpp=.o)
+else
+  LIB_OBJS := $(LIB_SRCS:%.cpp=$(OBJ)/%.o)
+endif
 ifeq ($(CUDA),1)
   LIB_OBJS += $(patsubst %.cu,$(BUILD_DIR)/obj/%.o,$(wildcard cuda/*.cu))
   LDLIBS += $(CUDA_LDLIBS)
@@ -105,6 +115,15 @@ deps:
 
 $(OBJ)/%.o: %.cpp | deps
 	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+# A folder's unity source, rewritten only when the folder's list of .cpp files changes.
+.PHONY: FORCE
+$(UNITY_SRCS): $(OBJ)/unity/%.cpp: FORCE
+	@mkdir -p $(dir $@)
+	@printf '#include "%s"\n' $(wildcard $(subst _,/,$*)/*.cpp) > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(UNITY_SRCS:.cpp=.o): %.o: %.cpp | deps
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
 ifeq ($(CUDA),1)
@@ -145,12 +164,13 @@ cuda-test: $(CUDA_TEST_BIN)
 	@$(CUDA_TEST_BIN)
 
 # The test binary runs the unit tests and then smoke-runs each tutorial with --quick.
+# TEST_ARGS: doctest options for the test binary, e.g. TEST_ARGS='-tc="*softmax*"' (run_tests --help).
 test: $(TEST_BIN) $(TUTORIALS)
-	@ATTN_TUTORIAL_DIR=$(BUILD_DIR)/tutorials $(TEST_BIN)
+	@ATTN_TUTORIAL_DIR=$(BUILD_DIR)/tutorials $(TEST_BIN) $(TEST_ARGS)
 
 # Only the unit tests (no tutorial runs): what CI runs under the sanitizers.
 unit-test: $(TEST_BIN)
-	@$(TEST_BIN) --test-suite-exclude=tutorials
+	@$(TEST_BIN) --test-suite-exclude=tutorials $(TEST_ARGS)
 
 # The -O0 -g3 build for gdb (build/debug/); see "Debugging" in README.md.
 debug:
@@ -199,11 +219,15 @@ EXERCISE_MISTAKES := $(sort $(basename $(notdir $(wildcard tutorials/exercises/m
 EXERCISE_WORK := tutorials/exercises/workspace
 EXERCISE_DIR := $(BUILD_DIR)/exercises
 EXERCISE_OBJ := $(OBJ)/tutorials/exercises
-EXERCISE_COMMON := $(EXERCISE_OBJ)/exercise_check.o $(LIB)
+# The checkers work their answers out with plain loops and link no library, so a learner's first
+# `make exercise` compiles three small files. Only greedy_step decodes with an nn::Transformer.
+EXERCISE_COMMON := $(EXERCISE_OBJ)/exercise_check.o
+EXERCISES_WITH_LIB := greedy_step
 EXERCISE_TEST_BINS := $(EXERCISES:%=$(EXERCISE_DIR)/solution/%) \
                       $(EXERCISES:%=$(EXERCISE_DIR)/stub/%) \
                       $(EXERCISE_MISTAKES:%=$(EXERCISE_DIR)/mistake/%)
-EXERCISE_LINK = $(CXX) $(LDFLAGS) $(filter-out $(LIB),$^) $(LINK_LIB) -o $@ $(LDLIBS)
+EXERCISE_LINK = $(CXX) $(LDFLAGS) $(filter-out $(LIB),$^) $(if $(filter $(LIB),$^),$(LINK_LIB)) \
+                -o $@ $(LDLIBS)
 
 # A stub leaves its parameters unused until its TODO is filled in.
 $(EXERCISE_OBJ)/%.o: CXXFLAGS += -Wno-unused-parameter
@@ -227,6 +251,10 @@ $(EXERCISES:%=$(EXERCISE_DIR)/stub/%): $(EXERCISE_DIR)/stub/%: \
     $(EXERCISE_OBJ)/stubs/%.o $(EXERCISE_OBJ)/checkers/%.o $(EXERCISE_COMMON)
 	@mkdir -p $(dir $@)
 	$(EXERCISE_LINK)
+# The programs of the exercises whose checker uses the library.
+$(foreach name,$(EXERCISES_WITH_LIB),$(eval $(EXERCISE_DIR)/$(name) $(EXERCISE_DIR)/solution/$(name) \
+    $(EXERCISE_DIR)/stub/$(name) $(filter $(EXERCISE_DIR)/mistake/$(name)__%,\
+    $(EXERCISE_MISTAKES:%=$(EXERCISE_DIR)/mistake/%)): $(LIB)))
 # A wrong answer mistakes/<name>__<mistake>.cpp links with the checker of <name>.
 $(foreach mistake,$(EXERCISE_MISTAKES),$(eval $(EXERCISE_DIR)/mistake/$(mistake): \
     $(EXERCISE_OBJ)/checkers/$(firstword $(subst __, ,$(mistake))).o))
@@ -365,4 +393,4 @@ $(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.cpp $(FUZZ_LIB_OBJS) | fuzz-deps
 $(FUZZ_DIR)/make_seeds: fuzz/make_seeds.cpp $(FUZZ_LIB_OBJS) | fuzz-deps
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=address,undefined $^ -o $@
 
--include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(TUTORIAL_SRCS:tutorials/%.cpp=$(OBJ)/tutorials/%.d) $(TUTORIAL_COMMON_OBJS:.o=.d) $(FUZZ_LIB_OBJS:.o=.d)
+-include $(wildcard $(LIB_OBJS:.o=.d)) $(TEST_OBJS:.o=.d) $(TUTORIAL_SRCS:tutorials/%.cpp=$(OBJ)/tutorials/%.d) $(TUTORIAL_COMMON_OBJS:.o=.d) $(FUZZ_LIB_OBJS:.o=.d)

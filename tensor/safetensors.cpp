@@ -26,9 +26,9 @@ static_assert(std::endian::native == std::endian::little,
 
 namespace {
 
-constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;  // the reference implementation's limit
-constexpr int kMaxNesting = 64;                         // deeper JSON is not a safetensors header
-constexpr std::size_t kMaxDims = 64;                    // as for .npy files
+constexpr std::uint64_t kMaxSafetensorsHeaderBytes = 100'000'000;  // the reference implementation's limit
+constexpr int kMaxJsonNesting = 64;                         // deeper JSON is not a safetensors header
+constexpr std::size_t kMaxSafetensorsDims = 64;                    // as for .npy files
 constexpr const char* kMetadataKey = "__metadata__";
 
 // A name or value as it should appear in an error message (long ones shortened).
@@ -230,8 +230,8 @@ class HeaderReader {
       ++pos_;
   }
   void check_depth(int depth) const {
-    if (depth > kMaxNesting)
-      syntax_error("values nested more than " + std::to_string(kMaxNesting) + " deep");
+    if (depth > kMaxJsonNesting)
+      syntax_error("values nested more than " + std::to_string(kMaxJsonNesting) + " deep");
   }
 
   // ---- the safetensors structure
@@ -270,7 +270,7 @@ class HeaderReader {
       } else if (key == "shape") {
         const std::uint64_t max_size = std::uint64_t(std::numeric_limits<std::int64_t>::max());
         for (std::uint64_t size :
-             read_uints(tensor + ": \"shape\"", "must hold only non-negative integers", kMaxDims,
+             read_uints(tensor + ": \"shape\"", "must hold only non-negative integers", kMaxSafetensorsDims,
                         max_size))
           entry.shape.push_back(std::int64_t(size));
         has_shape = true;
@@ -514,7 +514,7 @@ class HeaderReader {
 
 namespace {
 
-[[noreturn]] void fail(const std::string& source, const std::string& what) {
+[[noreturn]] void fail_load(const std::string& source, const std::string& what) {
   throw std::runtime_error("load_safetensors: " + source + ": " + what);
 }
 
@@ -522,16 +522,16 @@ namespace {
 std::uint64_t parse_header_length(std::string_view first_bytes, std::uint64_t file_size,
                                   const std::string& source) {
   if (first_bytes.size() < 8)
-    fail(source, "truncated: the file has " + std::to_string(first_bytes.size()) +
+    fail_load(source, "truncated: the file has " + std::to_string(first_bytes.size()) +
                      " bytes, fewer than the 8 of the header length");
   std::uint64_t header_length = 0;
   for (int i = 0; i < 8; ++i)
     header_length |= std::uint64_t(static_cast<unsigned char>(first_bytes[i])) << (8 * i);
-  if (header_length > kMaxHeaderBytes)
-    fail(source, "header length " + std::to_string(header_length) + " exceeds the limit of " +
-                     std::to_string(kMaxHeaderBytes) + " bytes (a corrupt file?)");
+  if (header_length > kMaxSafetensorsHeaderBytes)
+    fail_load(source, "header length " + std::to_string(header_length) + " exceeds the limit of " +
+                     std::to_string(kMaxSafetensorsHeaderBytes) + " bytes (a corrupt file?)");
   if (header_length > file_size - 8)
-    fail(source, "header length " + std::to_string(header_length) +
+    fail_load(source, "header length " + std::to_string(header_length) +
                      " goes beyond the end of the file (only " + std::to_string(file_size - 8) +
                      " bytes follow the length field)");
   return header_length;
@@ -544,7 +544,7 @@ std::vector<TensorEntry> parse_header(std::string_view header_text, std::uint64_
                                       const std::string& source,
                                       std::map<std::string, std::string>& metadata) {
   if (std::size_t bad = invalid_utf8_at(header_text); bad != std::string_view::npos)
-    fail(source, "the header is not valid UTF-8 (byte " + std::to_string(bad) + ")");
+    fail_load(source, "the header is not valid UTF-8 (byte " + std::to_string(bad) + ")");
 
   // ---- each entry: {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}
   std::vector<TensorEntry> entries;
@@ -558,7 +558,7 @@ std::vector<TensorEntry> parse_header(std::string_view header_text, std::uint64_
     for (std::int64_t size : entry.shape) {
       if (size == 0) continue;
       if (nonzero_bytes > max_int64 / std::uint64_t(size))
-        fail(source, tensor + ": shape " + shape_str(entry.shape) +
+        fail_load(source, tensor + ": shape " + shape_str(entry.shape) +
                          " is too large (its byte count overflows 64 bits)");
       nonzero_bytes *= std::uint64_t(size);
     }
@@ -567,19 +567,19 @@ std::vector<TensorEntry> parse_header(std::string_view header_text, std::uint64_
     try {
       layout_span_bytes(entry.shape, sizeof(double), "load_safetensors");
     } catch (const std::length_error&) {
-      fail(source, tensor + ": shape " + shape_str(entry.shape) +
+      fail_load(source, tensor + ": shape " + shape_str(entry.shape) +
                        " is too large (its byte strides overflow 64 bits for 8-byte elements)");
     }
     std::uint64_t expected_bytes = shape_numel(entry.shape) == 0 ? 0 : nonzero_bytes;
 
     std::string range = "[" + std::to_string(entry.begin) + ", " + std::to_string(entry.end) + "]";
     if (entry.begin > entry.end)
-      fail(source, tensor + ": data_offsets " + range + " end before they begin");
+      fail_load(source, tensor + ": data_offsets " + range + " end before they begin");
     if (entry.end > buffer_size)
-      fail(source, tensor + ": data_offsets " + range + " go beyond the data buffer (" +
+      fail_load(source, tensor + ": data_offsets " + range + " go beyond the data buffer (" +
                        std::to_string(buffer_size) + " bytes)");
     if (entry.end - entry.begin != expected_bytes)
-      fail(source, tensor + ": data_offsets " + range + " hold " +
+      fail_load(source, tensor + ": data_offsets " + range + " hold " +
                        std::to_string(entry.end - entry.begin) + " bytes but dtype " + entry.code +
                        " and shape " + shape_str(entry.shape) + " need " +
                        std::to_string(expected_bytes));
@@ -598,17 +598,17 @@ std::vector<TensorEntry> parse_header(std::string_view header_text, std::uint64_
   };
   for (const TensorEntry* entry : by_offset) {
     if (entry->begin < covered)
-      fail(source, "tensors '" + shown(previous->name) + "' and '" + shown(entry->name) +
+      fail_load(source, "tensors '" + shown(previous->name) + "' and '" + shown(entry->name) +
                        "' overlap (bytes " + bytes_range(previous->begin, previous->end) +
                        " and " + bytes_range(entry->begin, entry->end) + " of the data buffer)");
     if (entry->begin > covered)
-      fail(source, "bytes " + bytes_range(covered, entry->begin) +
+      fail_load(source, "bytes " + bytes_range(covered, entry->begin) +
                        " of the data buffer belong to no tensor (the format allows no holes)");
     covered = entry->end;
     previous = entry;
   }
   if (covered != buffer_size)
-    fail(source, "bytes " + bytes_range(covered, buffer_size) +
+    fail_load(source, "bytes " + bytes_range(covered, buffer_size) +
                      " at the end of the data buffer belong to no tensor (the format allows no "
                      "holes)");
   return entries;

@@ -33,6 +33,10 @@ inline constexpr Color muted{110, 110, 110};  // secondary text (notes, referenc
 enum class HAlign { left, center, right };
 enum class VAlign { top, middle, bottom };
 
+// The text sizes every picture uses (integer scales of the font).
+constexpr int label_scale = 2;  // tick labels, axis labels, legends, values in cells
+constexpr int title_scale = 3;
+
 // Font metrics of stb_easy_font, in font units; multiply by the scale for pixels.
 inline constexpr int font_cap_height = 7;    // height of capitals and digits
 inline constexpr int font_line_height = 12;  // distance between lines of text

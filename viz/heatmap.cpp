@@ -12,8 +12,6 @@ namespace viz {
 
 namespace {
 
-constexpr int label_scale = 2;  // labels, ticks, values in cells
-constexpr int title_scale = 3;
 constexpr int margin = 24;
 constexpr int colorbar_width = 26;
 

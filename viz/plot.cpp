@@ -239,8 +239,6 @@ int count_inside(const std::vector<std::pair<double, double>>& samples, const Re
   return count;
 }
 
-constexpr int label_scale = 2;  // tick labels, axis labels, legend
-constexpr int title_scale = 3;
 
 }  // namespace
 
