@@ -330,18 +330,16 @@ int main(int argc, char** argv) try {
         .set_y_label("RMS of x_l")
         .add_series("post-LN: LN(x + F(x))", depth, post_run.stream)
         .add_series("pre-LN: x + F(LN(x))", depth, pre_run.stream);
-    stream_plot.save(tutorial::output_path(options, "encoder_residual_stream.png"));
     viz::LinePlot gradient_plot("Gradient norm of each layer's parameters (at init)");
     gradient_plot.set_x_label("layer l (1 = next to the input)")
         .set_y_label("norm of d loss / d (parameters of layer l)")
         .add_series("post-LN", depth, post_run.gradient)
         .add_series("pre-LN", depth, pre_run.gradient);
-    gradient_plot.save(tutorial::output_path(options, "encoder_gradient_norms.png"));
     std::printf("\n");
-    tutorial::announce_file(tutorial::output_path(options, "encoder_residual_stream.png"),
-                            "post-LN flat at 1, pre-LN climbing with depth");
-    tutorial::announce_file(tutorial::output_path(options, "encoder_gradient_norms.png"),
-                            "post-LN about level across layers, pre-LN smaller at the top");
+    tutorial::save_picture(stream_plot, options, "encoder_residual_stream.png",
+                           "post-LN flat at 1, pre-LN climbing with depth");
+    tutorial::save_picture(gradient_plot, options, "encoder_gradient_norms.png",
+                           "post-LN about level across layers, pre-LN smaller at the top");
   }
 
   tutorial::section("7. The article's attention_layer: softmax applied twice");

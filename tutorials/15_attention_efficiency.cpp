@@ -592,8 +592,9 @@ int main(int argc, char** argv) try {
     time_plot.add_series("tiled online softmax (plain loops)", lengths, tiled_ms);
     time_plot.add_series("local window " + std::to_string(window) + " (tiled)", lengths, window_ms);
     tutorial::save_picture(time_plot, options, "attention_time.png",
-                           "naive and tiled grow about 4x per doubling of T; the local window "
-                           "only about 2x, since each query reads a fixed number of keys");
+                           "naive and tiled time grow about 4x per doubling of T (quadratic), the "
+                           "window's about 2x (each query reads at most w keys); one timing on a "
+                           "busy machine is noisy");
 
     viz::LinePlot memory_plot("Peak memory of forward + backward vs sequence length");
     std::vector<double> naive_mib, tiled_mib, matrix_mib;
