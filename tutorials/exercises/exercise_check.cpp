@@ -10,9 +10,8 @@
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <numbers>
 #include <sstream>
-
-#include "tensor/factory.hpp"
 
 namespace exercise_check {
 
@@ -190,26 +189,53 @@ int run(int argc, char** argv, const std::string& exercise, const std::function<
   return 0;
 }
 
-std::vector<float> uniform_values(const Shape& shape, double low, double high,
-                                  tensor::Generator& gen) {
-  return tensor::uniform(shape, low, high, gen).to_vector<float>();
+double Generator::uniform() {
+  // splitmix64: a Weyl sequence scrambled by two multiply-xorshift rounds.
+  std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) * 0x1.0p-53;  // the top 53 bits: a double in [0, 1)
 }
 
-std::vector<float> normal_values(const Shape& shape, double mean, double std,
-                                 tensor::Generator& gen) {
-  return tensor::normal(shape, mean, std, gen).to_vector<float>();
+double Generator::normal() {
+  const double u1 = 1.0 - uniform(), u2 = uniform();  // u1 in (0, 1]: log(u1) is finite
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
 }
 
-tensor::Array as_array(const std::vector<float>& values, const Shape& shape) {
-  return tensor::from_vector(values, shape).to(tensor::DType::Float64);
+namespace {
+std::size_t element_count(const Shape& shape) {
+  std::size_t count = 1;
+  for (std::int64_t size : shape) count *= static_cast<std::size_t>(size);
+  return count;
+}
+}  // namespace
+
+std::vector<float> uniform_values(const Shape& shape, double low, double high, Generator& gen) {
+  std::vector<float> values(element_count(shape));
+  for (float& value : values) {
+    value = static_cast<float>(low + (high - low) * gen.uniform());
+    // Rounding to float can land on `high` itself: keep the interval half-open.
+    if (value >= high) value = std::nextafter(static_cast<float>(high), static_cast<float>(low));
+  }
+  return values;
 }
 
-std::vector<double> values_of(const tensor::Array& array) {
-  return array.to_vector<double>();
+std::vector<float> normal_values(const Shape& shape, double mean, double std, Generator& gen) {
+  std::vector<float> values(element_count(shape));
+  for (float& value : values) value = static_cast<float>(mean + std * gen.normal());
+  return values;
 }
 
 std::vector<double> as_doubles(const std::vector<float>& values) {
   return std::vector<double>(values.begin(), values.end());
+}
+
+std::vector<double> transposed(const std::vector<double>& x, int rows, int cols) {
+  std::vector<double> t(x.size());
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) t[c * rows + r] = x[r * cols + c];
+  return t;
 }
 
 std::vector<double> softmax_rows(std::vector<double> x, int rows, int cols) {

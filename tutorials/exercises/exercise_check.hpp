@@ -30,9 +30,6 @@
 #include <string>
 #include <vector>
 
-#include "tensor/array.hpp"
-#include "tensor/random.hpp"
-
 namespace exercise_check {
 
 using Shape = std::vector<std::int64_t>;
@@ -76,17 +73,22 @@ void expect_close(const Case& test_case, const Output& output, const std::vector
 // return value.
 int run(int argc, char** argv, const std::string& exercise, const std::function<void()>& checks);
 
-// ---- inputs and the library's answers as plain values ----------------------------------------
-// Values of `shape` uniform in [low, high) / normal(mean, std), drawn from `gen` (seeded: the
-// same every run).
-std::vector<float> uniform_values(const Shape& shape, double low, double high,
-                                  tensor::Generator& gen);
-std::vector<float> normal_values(const Shape& shape, double mean, double std,
-                                 tensor::Generator& gen);
-// A float32 input as a float64 array, so the library's answer carries no rounding of its own.
-tensor::Array as_array(const std::vector<float>& values, const Shape& shape);
-// Every element as double, row-major.
-std::vector<double> values_of(const tensor::Array& array);
+// ---- inputs ------------------------------------------------------------------------------------
+// The checkers need nothing from the library (only greedy_step, which decodes with a Transformer,
+// links it), so a learner's first `make exercise` compiles three small files and no library.
+// A seeded random source (splitmix64): the same numbers every run, on every machine.
+class Generator {
+ public:
+  explicit Generator(std::uint64_t seed) : state_(seed) {}
+  double uniform();  // in [0, 1)
+  double normal();   // standard normal (Box-Muller)
+
+ private:
+  std::uint64_t state_;
+};
+// Values of `shape` uniform in [low, high) / normal(mean, std), drawn from `gen`, row-major.
+std::vector<float> uniform_values(const Shape& shape, double low, double high, Generator& gen);
+std::vector<float> normal_values(const Shape& shape, double mean, double std, Generator& gen);
 std::string shape_text(const Shape& shape);  // "[2, 3, 4]"
 
 // ---- plain-loop references in float64, for checkers that work their answer out themselves ----
@@ -101,5 +103,7 @@ std::vector<double> attention_rows(const std::vector<double>& q, const std::vect
                                    double scale,
                                    const std::function<bool(int i, int j)>& blocked = {});
 std::vector<double> as_doubles(const std::vector<float>& values);
+// x [rows, cols] -> x^T [cols, rows]
+std::vector<double> transposed(const std::vector<double>& x, int rows, int cols);
 
 }  // namespace exercise_check

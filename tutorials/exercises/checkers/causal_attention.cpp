@@ -83,7 +83,7 @@ void check(const Case& test_case, const std::vector<float>& q, const std::vector
 
 int main(int argc, char** argv) {
   return run(argc, argv, "causal_attention", [] {
-    tensor::Generator gen(21);
+    Generator gen(21);
 
     // 1. One sequence.
     check({1, 3, "one sequence: q, k, v [1, 4, 3]"}, normal_values({1, 4, 3}, 0, 1, gen),

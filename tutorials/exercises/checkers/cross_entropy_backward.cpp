@@ -105,7 +105,7 @@ void check(const Case& test_case, const std::vector<float>& logits,
 
 int main(int argc, char** argv) {
   return run(argc, argv, "cross_entropy_backward", [] {
-    tensor::Generator gen(31);
+    Generator gen(31);
 
     // 1. Small logits.
     check({1, 3, "small logits: logits [3, 4], targets [2, 0, 3]"},

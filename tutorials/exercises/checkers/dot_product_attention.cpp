@@ -1,11 +1,11 @@
-// Checker of tutorials/exercises/dot_product_attention.cpp: exercise::dot_product_attention against
-// nn::dot_product_attention on a case with Tk = D (where K used without its transpose still fits,
-// so the checker can name that mistake), the example of tutorial 03 (large scores), a case with
-// every size different and a batch of 3.
+// Checker of tutorials/exercises/stubs/dot_product_attention.cpp: exercise::dot_product_attention
+// against plain loops in float64 on a case with Tk = D (where K used without its transpose still
+// fits, so the checker can name that mistake), the example of tutorial 03 (large scores), a case
+// with every size different and a batch of 3.
+#include <cmath>
 #include <string>
 #include <vector>
 
-#include "nn/attention.hpp"
 #include "tutorials/exercises/exercise_check.hpp"
 
 namespace exercise {
@@ -15,7 +15,6 @@ std::vector<float> dot_product_attention(const std::vector<float>& q, const std:
 }
 
 using namespace exercise_check;
-using autograd::Tensor;
 
 namespace {
 
@@ -38,18 +37,48 @@ std::vector<double> k_not_transposed(const std::vector<float>& q, const std::vec
   return out;
 }
 
+// How the weights come from the scores [Tq, Tk]: the right way, and two wrong ones.
+enum class Weights { kSoftmaxOverKeys, kSoftmaxOverQueries, kRawScores };
+
+// out [B, Tq, Dv] = weights(scale * Q K^T) V for each sequence.
+std::vector<double> attention(const std::vector<float>& q, const std::vector<float>& k,
+                              const std::vector<float>& v, int B, int Tq, int Tk, int D, int Dv,
+                              double scale, Weights how) {
+  std::vector<double> out(static_cast<std::size_t>(B) * Tq * Dv, 0.0);
+  for (int b = 0; b < B; ++b) {
+    std::vector<double> scores(Tq * Tk);  // [Tq, Tk]
+    for (int i = 0; i < Tq; ++i)
+      for (int j = 0; j < Tk; ++j) {
+        double dot = 0.0;
+        for (int d = 0; d < D; ++d)
+          dot += double(q[(b * Tq + i) * D + d]) * k[(b * Tk + j) * D + d];
+        scores[i * Tk + j] = scale * dot;
+      }
+    std::vector<double> weights =
+        how == Weights::kSoftmaxOverKeys ? softmax_rows(scores, Tq, Tk)
+        : how == Weights::kSoftmaxOverQueries
+            ? transposed(softmax_rows(transposed(scores, Tq, Tk), Tk, Tq), Tk, Tq)
+            : scores;
+    for (int i = 0; i < Tq; ++i)
+      for (int j = 0; j < Tk; ++j)
+        for (int e = 0; e < Dv; ++e)
+          out[(b * Tq + i) * Dv + e] += weights[i * Tk + j] * v[(b * Tk + j) * Dv + e];
+  }
+  return out;
+}
+
 // Calls the learner's attention on q [B, Tq, D], k [B, Tk, D], v [B, Tk, Dv] and compares with
-// the library's.
+// the loops above.
 void check(const Case& test_case, const std::vector<float>& q, const std::vector<float>& k,
            const std::vector<float>& v, int B, int Tq, int Tk, int D, int Dv,
            const std::string& hint) {
-  Tensor query(as_array(q, {B, Tq, D})), key(as_array(k, {B, Tk, D})),
-      value(as_array(v, {B, Tk, Dv}));
+  auto computed = [&](double scale, Weights how) {
+    return attention(q, k, v, B, Tq, Tk, D, Dv, scale, how);
+  };
   Output out{.name = "out",
              .shape = {B, Tq, Dv},
-             .expected = values_of(nn::dot_product_attention(query, key, value).output.data()),
+             .expected = computed(1.0, Weights::kSoftmaxOverKeys),
              .hint = hint};
-  tensor::Array scores = tensor::matmul(query.data(), key.data().transpose(1, 2));  // [B, Tq, Tk]
   out.mistakes = {
       {"K not transposed (Q K instead of Q K^T)",
        "score[i, j] pairs query i with key j: sum_d q[i, d] * k[j, d] (row j of k), which is\n"
@@ -58,14 +87,14 @@ void check(const Case& test_case, const std::vector<float>& q, const std::vector
       {"scaled by 1/sqrt(D) (this exercise is unscaled)",
        "this exercise is unscaled: out = softmax(Q K^T) V, without dividing by sqrt(D)\n"
        "(the scaled version is exercise masked_scaled_attention).",
-       values_of(nn::scaled_dot_product_attention(query, key, value).output.data())},
+       computed(1.0 / std::sqrt(double(D)), Weights::kSoftmaxOverKeys)},
       {"softmax over the wrong axis (over the queries)",
        "softmax normalises each query's scores over the keys (the last dim of scores [Tq, Tk]),\n"
        "not over the queries.",
-       values_of(tensor::matmul(tensor::softmax(scores, 1), value.data()))},
+       computed(1.0, Weights::kSoftmaxOverQueries)},
       {"softmax forgotten (raw scores used as weights)",
        "the weights are softmax(scores), not the raw scores: apply softmax to each row first.",
-       values_of(tensor::matmul(scores, value.data()))},
+       computed(1.0, Weights::kRawScores)},
   };
   expect_close(test_case, out, exercise::dot_product_attention(q, k, v, B, Tq, Tk, D, Dv));
 }
@@ -74,7 +103,7 @@ void check(const Case& test_case, const std::vector<float>& q, const std::vector
 
 int main(int argc, char** argv) {
   return run(argc, argv, "dot_product_attention", [] {
-    tensor::Generator gen(3);
+    Generator gen(3);
     const std::string formula =
         "out[b, i, e] = sum_j w[j] * v[b, j, e] with w = softmax_j(sum_d q[b, i, d] * k[b, j, d]).";
 

@@ -87,7 +87,7 @@ void check(const Case& test_case, const std::vector<float>& dx,
 
 int main(int argc, char** argv) {
   return run(argc, argv, "embedding_backward", [] {
-    tensor::Generator gen(61);
+    Generator gen(61);
 
     // 1. Token 1 three times in sequence 0 and once in sequence 1; token 2 never.
     check({1, 3, "ids [[1, 3, 1, 1], [4, 1, 0, 3]]: dx [2, 4, 3], V 5, max_len 6"},

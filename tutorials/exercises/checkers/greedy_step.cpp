@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
     //    sequence 1 is already finished, sequence 2's best next token is eos.
     {
       const int B = 3, T = 3, V = 7;
-      tensor::Generator gen(14);
+      Generator gen(14);
       std::vector<float> logits = normal_values({B, T, V}, 0, 1, gen);
       auto at = [&](int b, int t, int v) -> float& { return logits[(b * T + t) * V + v]; };
       at(0, 0, 6) = 5.0f;        // a trap at position 0
@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
 
     // 2. The step in a loop on a tiny untrained Transformer (seed 7: sequence 0 produces eos
     //    after 3 tokens and is then padded, sequence 1 runs to max_len).
-    tensor::Generator gen(7);
+    tensor::Generator model_gen(7);
     nn::TransformerConfig config;
     config.src_vocab = config.tgt_vocab = 8;
     config.max_len = 12;
@@ -126,7 +126,7 @@ int main(int argc, char** argv) {
     config.layer.dim_feedforward = 32;
     config.layer.dropout = 0.0;
     config.num_encoder_layers = config.num_decoder_layers = 1;
-    nn::Transformer model(config, gen);
+    nn::Transformer model(config, model_gen);
     Tensor src(tensor::from_vector(std::vector<std::int64_t>{3, 4, 5, 6, 7, 3, 5, 4}, {2, 4}));
     const int B = 2, V = 8, max_len = 6;
 

@@ -129,7 +129,7 @@ void check_step(const Case& test_case, Cache& cache, const std::vector<float>& q
 }
 
 // A cache of H heads with `length` random entries and zeros after them.
-Cache random_cache(int H, int max_len, int D, int length, tensor::Generator& gen) {
+Cache random_cache(int H, int max_len, int D, int length, Generator& gen) {
   Cache cache{std::vector<float>(H * max_len * D, 0.0f), std::vector<float>(H * max_len * D, 0.0f),
               length};
   std::vector<float> keys = normal_values({H, length, D}, 0, 1, gen),
@@ -145,7 +145,7 @@ Cache random_cache(int H, int max_len, int D, int length, tensor::Generator& gen
 
 // Decodes a sequence of T tokens (q, k, v [T, H, D]) step by step from an empty cache and
 // compares the outputs [T, H, D] with causal attention over the whole sequence per head.
-void check_sequence(const Case& test_case, int T, int H, int D, tensor::Generator& gen) {
+void check_sequence(const Case& test_case, int T, int H, int D, Generator& gen) {
   std::vector<float> q = normal_values({T, H, D}, 0, 1, gen),
                      k = normal_values({T, H, D}, 0, 1, gen),
                      v = normal_values({T, H, D}, 0, 1, gen);
@@ -191,7 +191,7 @@ void check_sequence(const Case& test_case, int T, int H, int D, tensor::Generato
 
 int main(int argc, char** argv) {
   return run(argc, argv, "kv_cache_step", [] {
-    tensor::Generator gen(51);
+    Generator gen(51);
 
     // 1. A cache of 6 slots holding 3 tokens, 2 heads.
     Cache cache = random_cache(2, 6, 4, 3, gen);

@@ -1,12 +1,11 @@
-// Checker of tutorials/exercises/layer_norm.cpp: exercise::layer_norm_forward against
-// tensor::layer_norm (random rows, a constant row, rows around 300), then
-// exercise::layer_norm_backward against tensor::layer_norm_backward.
+// Checker of tutorials/exercises/stubs/layer_norm.cpp: exercise::layer_norm_forward against plain
+// loops in float64 (random rows, a constant row, rows around 300), then
+// exercise::layer_norm_backward against central differences of the forward in float64.
 #include <cmath>
+#include <functional>
 #include <string>
 #include <vector>
 
-#include "tensor/nn_ops.hpp"
-#include "tensor/ops.hpp"
 #include "tutorials/exercises/exercise_check.hpp"
 
 namespace exercise {
@@ -41,18 +40,40 @@ std::vector<double> rstd_variant(const std::vector<float>& x, int N, int C, doub
   return rstd;
 }
 
+// The forward in float64 for rows x [N, C]: mean [N], rstd [N], norm and out [N, C].
+struct Forward {
+  std::vector<double> mean, rstd, norm, out;
+};
+
+Forward forward(const std::vector<double>& x, const std::vector<double>& weight,
+                const std::vector<double>& bias, int N, int C) {
+  Forward f{std::vector<double>(N), std::vector<double>(N), std::vector<double>(N * C),
+            std::vector<double>(N * C)};
+  for (int n = 0; n < N; ++n) {
+    double mean = 0.0, sq = 0.0;
+    for (int c = 0; c < C; ++c) mean += x[n * C + c] / C;
+    for (int c = 0; c < C; ++c) sq += (x[n * C + c] - mean) * (x[n * C + c] - mean);
+    f.mean[n] = mean;
+    f.rstd[n] = 1.0 / std::sqrt(sq / C + kEps);
+    for (int c = 0; c < C; ++c) {
+      f.norm[n * C + c] = (x[n * C + c] - mean) * f.rstd[n];
+      f.out[n * C + c] = f.norm[n * C + c] * weight[c] + bias[c];
+    }
+  }
+  return f;
+}
+
 void check_forward(const Case& test_case, const std::vector<float>& x,
                    const std::vector<float>& weight, const std::vector<float>& bias, int N, int C,
                    const std::string& hint) {
-  tensor::LayerNormResult expected =
-      tensor::layer_norm(as_array(x, {N, C}), as_array(weight, {C}), as_array(bias, {C}), kEps);
+  Forward expected = forward(as_doubles(x), as_doubles(weight), as_doubles(bias), N, C);
   std::vector<float> out(N * C, 0.0f), mean(N, 0.0f), rstd(N, 0.0f);
   exercise::layer_norm_forward(out, mean, rstd, x, weight, bias, N, C, kEps);
 
   Output mean_out{
       .name = "mean",
       .shape = {N},
-      .expected = values_of(expected.mean),
+      .expected = expected.mean,
       .hint =
           "mean[n] = (1/C) sum_c x[n * C + c]: the mean of row n over its C features.\n" + hint};
   expect_close(test_case, mean_out, mean);
@@ -60,7 +81,7 @@ void check_forward(const Case& test_case, const std::vector<float>& x,
   Output rstd_out{
       .name = "rstd",
       .shape = {N},
-      .expected = values_of(expected.rstd),
+      .expected = expected.rstd,
       .hint =
           "rstd[n] = 1 / sqrt(var[n] + eps), var[n] = (1/C) sum_c (x[n, c] - mean[n])^2.\n" + hint,
       .atol = 1e-4};
@@ -77,74 +98,119 @@ void check_forward(const Case& test_case, const std::vector<float>& x,
   Output out_out{
       .name = "out",
       .shape = {N, C},
-      .expected = values_of(expected.out),
+      .expected = expected.out,
       .hint = "out[n, c] = (x[n, c] - mean[n]) * rstd[n] * weight[c] + bias[c].\n" + hint,
       .atol = 1e-4};
   out_out.mistakes = {
       {"weight and bias not applied",
-       "out is only normalised: scale it by weight[c] and shift it by bias[c].",
-       values_of((as_array(x, {N, C}) - expected.mean.unsqueeze(1)) * expected.rstd.unsqueeze(1))},
+       "out is only normalised: scale it by weight[c] and shift it by bias[c].", expected.norm},
   };
   expect_close(test_case, out_out, out);
 }
 
+// dL/dx [N, C] of L = sum dout * out(x), by central differences in float64: each row's forward
+// is recomputed with one entry moved by +-h.
+std::vector<double> numerical_dx(const std::vector<double>& dout, std::vector<double> x,
+                                 const std::vector<double>& weight, int N, int C) {
+  const double h = 1e-5;
+  const std::vector<double> no_bias(C, 0.0);
+  auto loss = [&](const std::vector<double>& at) {
+    Forward f = forward(at, weight, no_bias, N, C);
+    double total = 0.0;
+    for (int n = 0; n < N * C; ++n) total += dout[n] * f.out[n];
+    return total;
+  };
+  std::vector<double> dx(N * C);
+  for (int n = 0; n < N * C; ++n) {
+    const double saved = x[n];
+    x[n] = saved + h;
+    const double up = loss(x);
+    x[n] = saved - h;
+    const double down = loss(x);
+    x[n] = saved;
+    dx[n] = (up - down) / (2 * h);
+  }
+  return dx;
+}
+
 void check_backward(const Case& test_case, const std::vector<float>& dout,
                     const std::vector<float>& x, const std::vector<float>& weight, int N, int C) {
-  tensor::Array x_array = as_array(x, {N, C}), weight_array = as_array(weight, {C});
-  tensor::LayerNormResult forward =
-      tensor::layer_norm(x_array, weight_array, tensor::Array(), kEps);
-  tensor::LayerNormGrads expected = tensor::layer_norm_backward(
-      as_array(dout, {N, C}), x_array, weight_array, forward.mean, forward.rstd, true, true);
+  std::vector<double> x64 = as_doubles(x), w64 = as_doubles(weight), g64 = as_doubles(dout);
+  Forward f = forward(x64, w64, std::vector<double>(C, 0.0), N, C);
 
-  std::vector<float> mean = forward.mean.to_vector<float>(), rstd = forward.rstd.to_vector<float>();
+  // The forward's mean and rstd as a float forward would have saved them (so that a wrong
+  // forward of the learner's cannot spoil the backward's check).
+  std::vector<float> mean(f.mean.begin(), f.mean.end()), rstd(f.rstd.begin(), f.rstd.end());
   std::vector<float> dx(N * C, 0.0f), dweight(C, 0.0f), dbias(C, 0.0f);
   exercise::layer_norm_backward(dx, dweight, dbias, dout, x, weight, mean, rstd, N, C);
 
+  // Plain sums over the rows: out is linear in weight and bias.
+  auto column_sums = [&](const std::function<double(int n, int c)>& term) {
+    std::vector<double> sums(C, 0.0);
+    for (int n = 0; n < N; ++n)
+      for (int c = 0; c < C; ++c) sums[c] += term(n, c);
+    return sums;
+  };
   Output dbias_out{
       .name = "dbias",
       .shape = {C},
-      .expected = values_of(expected.bias),
+      .expected = column_sums([&](int n, int c) { return g64[n * C + c]; }),
       .hint = "dbias[c] = sum over the rows n of dout[n, c] (bias[c] is added to every row)."};
   expect_close(test_case, dbias_out, dbias);
 
-  tensor::Array g = as_array(dout, {N, C}) * weight_array;  // dL/dnorm [N, C]
-  tensor::Array norm = (x_array - forward.mean.unsqueeze(1)) * forward.rstd.unsqueeze(1);  // [N, C]
-  Output dweight_out{.name = "dweight",
-                     .shape = {C},
-                     .expected = values_of(expected.weight),
-                     .hint =
-                         "dweight[c] = sum over the rows n of dout[n, c] * norm[n, c], with\n"
-                         "norm = (x - mean) * rstd (out = norm * weight + bias).",
-                     .atol = 1e-4};
+  Output dweight_out{
+      .name = "dweight",
+      .shape = {C},
+      .expected = column_sums([&](int n, int c) { return g64[n * C + c] * f.norm[n * C + c]; }),
+      .hint =
+          "dweight[c] = sum over the rows n of dout[n, c] * norm[n, c], with\n"
+          "norm = (x - mean) * rstd (out = norm * weight + bias).",
+      .atol = 1e-4};
   dweight_out.mistakes = {
       {"dweight from x instead of the normalised x",
        "dweight[c] sums dout[n, c] * norm[n, c]: you used x instead of norm = (x - mean) * rstd.",
-       values_of(tensor::sum(as_array(dout, {N, C}) * x_array, {0}))},
+       column_sums([&](int n, int c) { return g64[n * C + c] * x64[n * C + c]; })},
   };
   expect_close(test_case, dweight_out, dweight);
 
+  // The three paths of x into out, each as a term of dx = rstd * (g - mean_c(g) - norm *
+  // mean_c(g * norm)), g = dout * weight: the wrong answers leave some out.
+  auto dx_with = [&](bool through_mean, bool through_rstd) {
+    std::vector<double> result(N * C);
+    for (int n = 0; n < N; ++n) {
+      double mean_g = 0.0, mean_g_norm = 0.0;
+      for (int c = 0; c < C; ++c) {
+        mean_g += g64[n * C + c] * w64[c] / C;
+        mean_g_norm += g64[n * C + c] * w64[c] * f.norm[n * C + c] / C;
+      }
+      for (int c = 0; c < C; ++c)
+        result[n * C + c] = f.rstd[n] * (g64[n * C + c] * w64[c] - (through_mean ? mean_g : 0.0) -
+                                         (through_rstd ? f.norm[n * C + c] * mean_g_norm : 0.0));
+    }
+    return result;
+  };
   Output dx_out{.name = "dx",
                 .shape = {N, C},
-                .expected = values_of(expected.x),
+                .expected = numerical_dx(g64, x64, w64, N, C),
                 .hint =
-                    "with g = dout * weight (= dL/dnorm) and norm = (x - mean) * rstd, per row:\n"
-                    "dx = rstd * (g - mean_c(g) - norm * mean_c(g * norm))",
+                    "x reaches out[n, c] three ways: directly, through mean[n] and through\n"
+                    "rstd[n]. With g = dout * weight (= dL/dnorm), differentiate\n"
+                    "norm = (x - mean) * rstd by hand.",
                 .atol = 1e-4};
-  tensor::Array rstd_col = forward.rstd.unsqueeze(1);
   dx_out.mistakes = {
       {"dx missing the paths through the mean and rstd",
        "dx has three terms: x reaches the output directly, through the mean and through rstd.\n"
        "You have only the direct one, g * rstd (g = dout * weight).",
-       values_of(g * rstd_col)},
+       dx_with(false, false)},
       {"dx missing the path through rstd",
        "the path through rstd is missing: dx = rstd * (g - mean_c(g) - norm * mean_c(g * norm)),\n"
        "with g = dout * weight and norm = (x - mean) * rstd.",
-       values_of(rstd_col * (g - tensor::mean(g, {1}, true)))},
+       dx_with(true, false)},
       {"dx missing the path through the mean",
        "the path through the mean is missing: dx = rstd * (g - mean_c(g) - norm * mean_c(g * "
        "norm)),\n"
        "with g = dout * weight and norm = (x - mean) * rstd.",
-       values_of(rstd_col * (g - norm * tensor::mean(g * norm, {1}, true)))},
+       dx_with(false, true)},
   };
   expect_close(test_case, dx_out, dx);
 }
@@ -153,7 +219,7 @@ void check_backward(const Case& test_case, const std::vector<float>& dout,
 
 int main(int argc, char** argv) {
   return run(argc, argv, "layer_norm", [] {
-    tensor::Generator gen(10);
+    Generator gen(10);
 
     // 1. Forward on random rows.
     check_forward({1, 5, "forward, random rows: x [4, 6] ~ N(3, 2^2), weight, bias [6]"},
@@ -177,7 +243,7 @@ int main(int argc, char** argv) {
         "(x - mean)^2. E[x^2] - mean^2 subtracts two numbers near 90000 and loses the\n"
         "variance to float rounding.");
 
-    // 4. and 5. Backward, with the library's mean and rstd (a wrong forward cannot spoil it).
+    // 4. and 5. Backward, with the checker's mean and rstd (a wrong forward cannot spoil it).
     check_backward({4, 5, "backward: dout, x [4, 6], weight [6]"}, normal_values({4, 6}, 0, 1, gen),
                    normal_values({4, 6}, 1, 2, gen), normal_values({6}, 1, 0.5, gen), 4, 6);
     check_backward({5, 5, "backward, more rows than features: dout, x [5, 3], weight [3]"},

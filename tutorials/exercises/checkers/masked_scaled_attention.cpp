@@ -1,11 +1,11 @@
-// Checker of tutorials/exercises/masked_scaled_attention.cpp: exercise::masked_scaled_attention
-// against nn::scaled_dot_product_attention with a bool mask, on a causal mask, a padding mask
-// over a batch, and a random mask with a fully masked query.
+// Checker of tutorials/exercises/stubs/masked_scaled_attention.cpp:
+// exercise::masked_scaled_attention against plain loops in float64 (exercise_check::attention_rows
+// with the mask), on a causal mask, a padding mask over a batch, and a random mask with a fully
+// masked query.
 #include <cmath>
 #include <string>
 #include <vector>
 
-#include "nn/attention.hpp"
 #include "tutorials/exercises/exercise_check.hpp"
 
 namespace exercise {
@@ -16,7 +16,6 @@ std::vector<float> masked_scaled_attention(const std::vector<float>& q, const st
 }
 
 using namespace exercise_check;
-using autograd::Tensor;
 
 namespace {
 
@@ -62,17 +61,43 @@ std::vector<double> mask_after_softmax(const std::vector<float>& q, const std::v
   return out;
 }
 
-// Calls the learner's attention and compares with the library's.
+// What the mask means: blocked where true (right), ignored, or inverted.
+enum class MaskUse { kBlockTrue, kIgnore, kBlockFalse };
+
+// out [B, Tq, Dv]: per sequence, softmax(scale * Q K^T over the keys the mask allows) V; a query
+// with every key blocked gets 0.
+std::vector<double> attention(const std::vector<float>& q, const std::vector<float>& k,
+                              const std::vector<float>& v, const std::vector<bool>& mask, int B,
+                              int Tq, int Tk, int D, int Dv, double scale, MaskUse use) {
+  std::vector<double> out;
+  for (int b = 0; b < B; ++b) {
+    auto rows = [&](const std::vector<float>& x, int count, int width) {  // sequence b's rows
+      return std::vector<double>(x.begin() + b * count * width,
+                                 x.begin() + (b + 1) * count * width);
+    };
+    auto blocked = [&](int i, int j) {
+      const bool flag = mask[(b * Tq + i) * Tk + j];
+      return use == MaskUse::kBlockTrue ? flag : use == MaskUse::kBlockFalse ? !flag : false;
+    };
+    std::vector<double> ob = attention_rows(rows(q, Tq, D), rows(k, Tk, D), rows(v, Tk, Dv), Tq, Tk,
+                                            D, Dv, scale, blocked);
+    out.insert(out.end(), ob.begin(), ob.end());
+  }
+  return out;
+}
+
+// Calls the learner's attention and compares with the loops above.
 void check(const Case& test_case, const std::vector<float>& q, const std::vector<float>& k,
            const std::vector<float>& v, const std::vector<bool>& mask, int B, int Tq, int Tk, int D,
            int Dv, const std::string& hint) {
-  Tensor query(as_array(q, {B, Tq, D})), key(as_array(k, {B, Tk, D})),
-      value(as_array(v, {B, Tk, Dv}));
-  Tensor blocked(tensor::from_vector(mask, {B, Tq, Tk}));
-  auto attention = [&](const Tensor& m) {
-    return values_of(nn::scaled_dot_product_attention(query, key, value, {.attn_mask = m}).output.data());
+  const double scale = 1.0 / std::sqrt(double(D));
+  auto computed = [&](double with_scale, MaskUse use) {
+    return attention(q, k, v, mask, B, Tq, Tk, D, Dv, with_scale, use);
   };
-  Output out{.name = "out", .shape = {B, Tq, Dv}, .expected = attention(blocked), .hint = hint};
+  Output out{.name = "out",
+             .shape = {B, Tq, Dv},
+             .expected = computed(scale, MaskUse::kBlockTrue),
+             .hint = hint};
   // Filling with -1e9 (in float, -1e9 + score rounds to -1e9): a fully masked row is uniform.
   auto mean_of_values = [&](int b) {
     std::vector<double> mean(Dv, 0.0);
@@ -89,14 +114,14 @@ void check(const Case& test_case, const std::vector<float>& q, const std::vector
       {"missing 1/sqrt(D) scale",
        "did you divide the scores by sqrt(D)? scores = Q K^T / sqrt(D), before the mask and "
        "softmax.",
-       values_of(nn::dot_product_attention(query, key, value, {.attn_mask = blocked}).output.data())},
+       computed(1.0, MaskUse::kBlockTrue)},
       {"mask ignored",
        "the mask was ignored: where mask[b, i, j] is true key j is blocked for query i, so its\n"
        "score must be -inf before the softmax (weight exactly 0).",
-       attention(Tensor())},
+       computed(scale, MaskUse::kIgnore)},
       {"mask inverted (true taken as allowed)",
        "the mask is inverted: true means BLOCKED (PyTorch's bool convention), false allowed.",
-       attention(autograd::logical_not(blocked))},
+       computed(scale, MaskUse::kBlockFalse)},
       {"a fully masked row gives NaN",
        "a query whose every key is blocked has max score -inf, and exp(-inf - (-inf)) is nan:\n"
        "give that row weights 0, so its output is 0 (this library's convention, nn/attention.hpp).",
@@ -115,7 +140,7 @@ void check(const Case& test_case, const std::vector<float>& q, const std::vector
 
 int main(int argc, char** argv) {
   return run(argc, argv, "masked_scaled_attention", [] {
-    tensor::Generator gen(6);
+    Generator gen(6);
 
     // 1. Causal: query i may see keys j <= i.
     std::vector<bool> causal(4 * 4);

@@ -1,10 +1,10 @@
-// Checker of tutorials/exercises/matmul_backward.cpp: exercise::matmul_backward against the
-// gradients autograd computes through autograd::matmul (in float64): a square case first (where a
-// forgotten transpose still fits the shapes, so the checker can name it), then M, K, N different.
+// Checker of tutorials/exercises/stubs/matmul_backward.cpp: exercise::matmul_backward against
+// central differences in float64 of L = sum_ij dout[i, j] * (a b)[i, j] (exact up to rounding:
+// L is linear in each entry): a square case first (where a forgotten transpose still fits the
+// shapes, so the checker can name it), then M, K, N different.
 #include <string>
 #include <vector>
 
-#include "autograd/autograd.hpp"
 #include "tutorials/exercises/exercise_check.hpp"
 
 namespace exercise {
@@ -14,7 +14,6 @@ void matmul_backward(std::vector<float>& da, std::vector<float>& db, const std::
 }
 
 using namespace exercise_check;
-using autograd::Tensor;
 
 namespace {
 
@@ -29,21 +28,51 @@ std::vector<double> product(const std::vector<float>& x, const std::vector<float
   return c;
 }
 
+// L(a, b) = sum_ij dout[i, j] * sum_k a[i, k] * b[k, j]: the loss whose gradient dout is.
+double loss(const std::vector<double>& a, const std::vector<double>& b,
+            const std::vector<double>& dout, int M, int K, int N) {
+  double total = 0.0;
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < N; ++j) {
+      double out = 0.0;
+      for (int k = 0; k < K; ++k) out += a[i * K + k] * b[k * N + j];
+      total += dout[i * N + j] * out;
+    }
+  return total;
+}
+
+// dL/dx for every entry of x (a or b, chosen by `of_a`), by central differences with step 1:
+// L is linear in each single entry, so the difference quotient is exact but for rounding.
+std::vector<double> numerical_gradient(const std::vector<float>& a, const std::vector<float>& b,
+                                       const std::vector<float>& dout, int M, int K, int N,
+                                       bool of_a) {
+  std::vector<double> a64 = as_doubles(a), b64 = as_doubles(b), g64 = as_doubles(dout);
+  std::vector<double>& x = of_a ? a64 : b64;
+  std::vector<double> grad(x.size());
+  for (std::size_t n = 0; n < x.size(); ++n) {
+    const double saved = x[n];
+    x[n] = saved + 1.0;
+    const double up = loss(a64, b64, g64, M, K, N);
+    x[n] = saved - 1.0;
+    const double down = loss(a64, b64, g64, M, K, N);
+    x[n] = saved;
+    grad[n] = (up - down) / 2.0;
+  }
+  return grad;
+}
+
 void check(const Case& test_case, const std::vector<float>& a, const std::vector<float>& b,
            const std::vector<float>& dout, int M, int K, int N) {
-  Tensor left(as_array(a, {M, K}), /*requires_grad=*/true), right(as_array(b, {K, N}), true);
-  autograd::matmul(left, right).backward(Tensor(as_array(dout, {M, N})));
-
   std::vector<float> da(M * K, 0.0f), db(K * N, 0.0f);
   exercise::matmul_backward(da, db, dout, a, b, M, K, N);
 
   Output da_out{
       .name = "da",
       .shape = {M, K},
-      .expected = values_of(left.grad().data()),
+      .expected = numerical_gradient(a, b, dout, M, K, N, /*of_a=*/true),
       .hint =
-          "da = dout b^T: da[i, k] = sum_j dout[i, j] * b[k, j] (b is [K, N], so b[k, j]\n"
-          "is b[k * N + j]); [M, N] x [N, K] -> [M, K], the shape of a."};
+          "da[i, k] = sum over the entries out[i, j] that a[i, k] enters of dout[i, j] times\n"
+          "d out[i, j] / d a[i, k]; da has the shape of a, [M, K]."};
   if (M == K && K == N)
     da_out.mistakes = {
         {"b not transposed in da = dout b^T",
@@ -55,10 +84,10 @@ void check(const Case& test_case, const std::vector<float>& a, const std::vector
   Output db_out{
       .name = "db",
       .shape = {K, N},
-      .expected = values_of(right.grad().data()),
+      .expected = numerical_gradient(a, b, dout, M, K, N, /*of_a=*/false),
       .hint =
-          "db = a^T dout: db[k, j] = sum_i a[i, k] * dout[i, j] (a is [M, K], so a[i, k]\n"
-          "is a[i * K + k]); [K, M] x [M, N] -> [K, N], the shape of b."};
+          "db[k, j] = sum over the entries out[i, j] that b[k, j] enters of dout[i, j] times\n"
+          "d out[i, j] / d b[k, j]; db has the shape of b, [K, N]."};
   if (M == K && K == N)
     db_out.mistakes = {{"a not transposed in db = a^T dout",
                         "db[k, j] pairs a[i, k] (a's column k) with dout[i, j]: db = a^T dout.",
@@ -70,7 +99,7 @@ void check(const Case& test_case, const std::vector<float>& a, const std::vector
 
 int main(int argc, char** argv) {
   return run(argc, argv, "matmul_backward", [] {
-    tensor::Generator gen(13);
+    Generator gen(13);
     check({1, 3, "a, b, dout [3, 3] (square: a forgotten transpose still fits)"},
           normal_values({3, 3}, 0, 1, gen), normal_values({3, 3}, 0, 1, gen),
           normal_values({3, 3}, 0, 1, gen), 3, 3, 3);

@@ -114,7 +114,7 @@ void check(const Case& test_case, const Inputs& in, const std::string& hint) {
       exercise::multi_head_attention(in.x, in.w_q, in.w_k, in.w_v, in.w_o, in.B, in.T, in.C, in.H));
 }
 
-Inputs random_inputs(int B, int T, int C, int H, tensor::Generator& gen) {
+Inputs random_inputs(int B, int T, int C, int H, Generator& gen) {
   return {normal_values({B, T, C}, 0, 1, gen),
           normal_values({C, C}, 0, 0.6, gen),
           normal_values({C, C}, 0, 0.6, gen),
@@ -130,7 +130,7 @@ Inputs random_inputs(int B, int T, int C, int H, tensor::Generator& gen) {
 
 int main(int argc, char** argv) {
   return run(argc, argv, "multi_head_attention", [] {
-    tensor::Generator gen(41);
+    Generator gen(41);
     check({1, 3, "one sequence, 2 heads: x [1, 3, 4], C 4, H 2 (D 2)"},
           random_inputs(1, 3, 4, 2, gen),
           "Q, K, V = x W; head h attends with features h * D .. h * D + D - 1; out = heads W_o.");

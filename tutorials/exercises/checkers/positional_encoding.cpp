@@ -1,10 +1,10 @@
-// Checker of tutorials/exercises/positional_encoding.cpp: exercise::positional_encoding against
-// nn::sinusoidal_positional_encoding for a small table, an odd dim and a long table.
+// Checker of tutorials/exercises/stubs/positional_encoding.cpp: exercise::positional_encoding
+// against the formula in float64 (plain loops; nn::sinusoidal_positional_encoding computes the
+// same), for a small table, an odd dim and a long table.
 #include <cmath>
 #include <string>
 #include <vector>
 
-#include "nn/attention.hpp"
 #include "tutorials/exercises/exercise_check.hpp"
 
 namespace exercise {
@@ -15,8 +15,8 @@ using namespace exercise_check;
 
 namespace {
 
-// PE [max_len, dim] with feature j at `exponent(j)` and sin/cos chosen by `is_sin(j)`: the usual
-// wrong variants of the formula.
+// PE [max_len, dim] with feature j at `exponent(j)` and sin/cos chosen by `is_sin(j)`: the formula
+// (exponent 2 * (j / 2) / dim, sin for even j) and the usual wrong variants of it.
 template <typename Exponent, typename IsSin>
 std::vector<double> variant(int max_len, int dim, Exponent exponent, IsSin is_sin) {
   std::vector<double> table(max_len * dim);
@@ -29,13 +29,13 @@ std::vector<double> variant(int max_len, int dim, Exponent exponent, IsSin is_si
 }
 
 void check(const Case& test_case, int max_len, int dim, const std::string& hint) {
-  Output table{.name = "PE",
-               .shape = {max_len, dim},
-               .expected = values_of(nn::sinusoidal_positional_encoding(max_len, dim)),
-               .hint = hint,
-               .atol = 1e-4};
   auto pair_exponent = [dim](int j) { return 2.0 * (j / 2) / dim; };
   auto even_is_sin = [](int j) { return j % 2 == 0; };
+  Output table{.name = "PE",
+               .shape = {max_len, dim},
+               .expected = variant(max_len, dim, pair_exponent, even_is_sin),
+               .hint = hint,
+               .atol = 1e-4};
   table.mistakes = {
       {"each feature with its own frequency (2i and 2i + 1 must share one)",
        "features 2i and 2i + 1 share one frequency: the exponent of feature j is 2 * (j / 2) / "

@@ -1,11 +1,12 @@
-// Checker of tutorials/exercises/softmax.cpp: exercise::softmax against tensor::softmax on small
-// scores, scores around +-1000 (the naive formula gives nan) and rows with -inf entries.
+// Checker of tutorials/exercises/stubs/softmax.cpp: exercise::softmax against plain loops in
+// float64 (exercise_check::softmax_rows) on small scores, scores around +-1000 (the naive formula
+// gives nan) and rows with -inf entries.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
 #include <vector>
 
-#include "tensor/ops.hpp"
 #include "tutorials/exercises/exercise_check.hpp"
 
 namespace exercise {
@@ -27,26 +28,36 @@ std::vector<double> naive_softmax(const std::vector<float>& x, int rows, int col
   return out;
 }
 
-// Calls the learner's softmax on x [rows, cols] and compares with the library's.
+// exp(x - row max) without the division by the row's sum.
+std::vector<double> unnormalised(std::vector<double> x, int rows, int cols) {
+  for (int r = 0; r < rows; ++r) {
+    double max = -std::numeric_limits<double>::infinity();
+    for (int c = 0; c < cols; ++c) max = std::max(max, x[r * cols + c]);
+    for (int c = 0; c < cols; ++c) x[r * cols + c] = std::exp(x[r * cols + c] - max);
+  }
+  return x;
+}
+
+// Calls the learner's softmax on x [rows, cols] and compares with the loops above.
 void check(const Case& test_case, const std::vector<float>& x, int rows, int cols,
            const std::string& hint) {
-  tensor::Array scores = as_array(x, {rows, cols});
+  std::vector<double> scores = as_doubles(x);  // [rows, cols]
   Output out{.name = "out",
              .shape = {rows, cols},
-             .expected = values_of(tensor::softmax(scores, -1)),
+             .expected = softmax_rows(scores, rows, cols),
              .hint = hint};
   out.mistakes = {
       {"softmax over the wrong axis (columns instead of rows)",
        "each row must sum to 1, but you normalised each column: the sum runs over the scores\n"
        "of one row, sum_j exp(x[r, j] - max_r).",
-       values_of(tensor::softmax(scores, 0))},
+       transposed(softmax_rows(transposed(scores, rows, cols), cols, rows), cols, rows)},
       {"no max subtracted: exp overflows (inf / inf = nan) or underflows (0 / 0 = nan)",
        "in float exp(1000) is inf and exp(-1000) is 0. softmax(x) = softmax(x - m) for any m\n"
        "(the factor exp(-m) cancels): pick m so that no exponent is positive.",
        naive_softmax(x, rows, cols)},
       {"not normalised (exp without dividing by the sum)",
        "exp(x - max) is only the numerator: divide every entry of a row by the row's sum.",
-       values_of(tensor::exp(scores - tensor::amax(scores, {-1}, /*keepdim=*/true)))},
+       unnormalised(scores, rows, cols)},
   };
   expect_close(test_case, out, exercise::softmax(x, rows, cols));
 }
@@ -55,7 +66,7 @@ void check(const Case& test_case, const std::vector<float>& x, int rows, int col
 
 int main(int argc, char** argv) {
   return run(argc, argv, "softmax", [] {
-    tensor::Generator gen(2);
+    Generator gen(2);
     const float inf = std::numeric_limits<float>::infinity();
 
     // 1. Small scores: the formula itself.

@@ -1,10 +1,10 @@
-// Checker of tutorials/exercises/split_merge_heads.cpp: exercise::split_heads and
-// exercise::merge_heads against the library's view + permute (as nn::MultiheadAttention splits
-// its heads), on inputs whose values are their own flat indices.
+// Checker of tutorials/exercises/stubs/split_merge_heads.cpp: exercise::split_heads and
+// exercise::merge_heads against a plain-loop permute of the axes (as nn::MultiheadAttention's
+// view + permute splits its heads), on inputs whose values are their own flat indices.
+#include <array>
 #include <string>
 #include <vector>
 
-#include "tensor/factory.hpp"
 #include "tutorials/exercises/exercise_check.hpp"
 
 namespace exercise {
@@ -23,12 +23,32 @@ std::vector<float> flat_indices(int count) {
   return x;
 }
 
-// [B, T, H * D] -> [B, H, T, D] with the library: a view, then the head axis moved before time.
-tensor::Array split(const std::vector<float>& x, int B, int T, int H, int D) {
-  return as_array(x, {B, T, H, D}).permute({0, 2, 1, 3}).contiguous();
+// x read as a row-major array of `shape`, its axes reordered: out axis a is x's axis order[a]
+// (numpy's transpose, PyTorch's permute), written out row-major.
+std::vector<double> permuted(const std::vector<float>& x, std::array<int, 4> shape,
+                             std::array<int, 4> order) {
+  std::array<int, 4> stride{shape[1] * shape[2] * shape[3], shape[2] * shape[3], shape[3], 1};
+  std::vector<double> out;
+  out.reserve(x.size());
+  std::array<int, 4> at{};  // the output index, in out's axis order
+  for (at[0] = 0; at[0] < shape[order[0]]; ++at[0])
+    for (at[1] = 0; at[1] < shape[order[1]]; ++at[1])
+      for (at[2] = 0; at[2] < shape[order[2]]; ++at[2])
+        for (at[3] = 0; at[3] < shape[order[3]]; ++at[3]) {
+          int flat = 0;
+          for (int a = 0; a < 4; ++a) flat += at[a] * stride[order[a]];
+          out.push_back(x[flat]);
+        }
+  return out;
 }
-tensor::Array merge(const std::vector<float>& x, int B, int T, int H, int D) {
-  return as_array(x, {B, H, T, D}).permute({0, 2, 1, 3}).reshape({B, T, H * D});
+
+// [B, T, H * D] viewed as [B, T, H, D], then the head axis moved before time: [B, H, T, D].
+std::vector<double> split(const std::vector<float>& x, int B, int T, int H, int D) {
+  return permuted(x, {B, T, H, D}, {0, 2, 1, 3});
+}
+// [B, H, T, D] -> [B, T, H, D], which is [B, T, H * D] row-major.
+std::vector<double> merge(const std::vector<float>& x, int B, int T, int H, int D) {
+  return permuted(x, {B, H, T, D}, {0, 2, 1, 3});
 }
 
 const char* kIndexHint =
@@ -44,7 +64,7 @@ int main(int argc, char** argv) {
     std::vector<float> x = flat_indices(B * T * H * D);
     Output split_out{.name = "split_heads(x)",
                      .shape = {B, H, T, D},
-                     .expected = values_of(split(x, B, T, H, D)),
+                     .expected = split(x, B, T, H, D),
                      .hint = std::string(kIndexHint) +
                              "out[b, h, t, d] = x[b, t, h * D + d], at out's flat index\n"
                              "((b * H + h) * T + t) * D + d.",
@@ -60,7 +80,7 @@ int main(int argc, char** argv) {
          std::string(kIndexHint) +
              "head h owns the contiguous features h * D .. h * D + D - 1 of a position, not every\n"
              "H-th feature (x[b, t, d * H + h]).",
-         values_of(as_array(x, {B, T, D, H}).permute({0, 3, 1, 2}).contiguous())},
+         permuted(x, {B, T, D, H}, {0, 3, 1, 2})},
     };
     expect_close({1, 3, "split_heads: x [2, 3, 4 * 5] (B 2, T 3, H 4, D 5), x[n] = n"}, split_out,
                  exercise::split_heads(x, B, T, H, D));
@@ -69,7 +89,7 @@ int main(int argc, char** argv) {
     Output merge_out{
         .name = "merge_heads(x)",
         .shape = {B, T, H * D},
-        .expected = values_of(merge(x, B, T, H, D)),
+        .expected = merge(x, B, T, H, D),
         .hint = std::string(kIndexHint) +
                 "out[b, t, h * D + d] = x[b, h, t, d], which is x[((b * H + h) * T + t) * D + d].",
         .rtol = 0,
