@@ -26,9 +26,10 @@ static_assert(std::endian::native == std::endian::little,
 
 namespace {
 
-constexpr std::uint64_t kMaxSafetensorsHeaderBytes = 100'000'000;  // the reference implementation's limit
-constexpr int kMaxJsonNesting = 64;                         // deeper JSON is not a safetensors header
-constexpr std::size_t kMaxSafetensorsDims = 64;                    // as for .npy files
+// Named apart from npy.cpp's limits: the library builds tensor/ as one translation unit.
+constexpr std::uint64_t kMaxSafetensorsHeaderBytes = 100'000'000;  // the reference's limit
+constexpr int kMaxJsonNesting = 64;              // deeper JSON is not a safetensors header
+constexpr std::size_t kMaxSafetensorsDims = 64;  // as for .npy files
 constexpr const char* kMetadataKey = "__metadata__";
 
 // A name or value as it should appear in an error message (long ones shortened).
