@@ -1,5 +1,7 @@
 #include "tensor/backend.hpp"
 
+#include <array>
+#include <iterator>
 #include <stdexcept>
 
 #include "tensor/cpu/cpu_backend.hpp"
@@ -8,7 +10,12 @@ namespace tensor {
 
 namespace {
 Backend*& slot(DeviceType type) {
-  static Backend* backends[3] = {&cpu::cpu_backend(), nullptr, nullptr};
+  // One slot per DeviceType, null until a backend registers; cpu is there from the start.
+  static std::array<Backend*, kDeviceTypeCount> backends = [] {
+    std::array<Backend*, kDeviceTypeCount> table{};
+    table[static_cast<int>(DeviceType::CPU)] = &cpu::cpu_backend();
+    return table;
+  }();
   return backends[static_cast<int>(type)];
 }
 }  // namespace
@@ -27,24 +34,28 @@ Backend& backend(Device device) {
 
 void register_backend(DeviceType type, Backend* backend) { slot(type) = backend; }
 
+// The names come from the same lists as the enums (tensor/elementwise_ops.hpp), in the same
+// order, so they cannot drift apart.
+#define TENSOR_OP_NAME_ENTRY(Enum, name, takes, gives) name,
+
 std::string op_name(UnaryOp op) {
-  static const char* names[] = {"neg",  "abs",  "sign",    "square", "reciprocal", "exp",
-                                "log",  "sqrt", "rsqrt",   "sin",    "cos",        "tanh",
-                                "sigmoid", "erf", "relu", "gelu",   "gelu_tanh",  "silu",
-                                "logical_not"};
+  static constexpr const char* names[] = {TENSOR_UNARY_OPS(TENSOR_OP_NAME_ENTRY)};
+  static_assert(std::size(names) == kUnaryOpCount);
   return names[static_cast<int>(op)];
 }
 
 std::string op_name(BinaryOp op) {
-  static const char* names[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum",
-                                "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or",
-                                "relu_backward", "gelu_backward", "gelu_tanh_backward",
-                                "silu_backward", "sigmoid_backward", "tanh_backward"};
+  static constexpr const char* names[] = {TENSOR_BINARY_OPS(TENSOR_OP_NAME_ENTRY)};
+  static_assert(std::size(names) == kBinaryOpCount);
   return names[static_cast<int>(op)];
 }
 
+#undef TENSOR_OP_NAME_ENTRY
+
 std::string op_name(ReduceOp op) {
-  static const char* names[] = {"sum", "prod", "max", "min", "argmax", "argmin"};
+  static constexpr const char* names[] = {"sum", "prod", "max", "min", "argmax", "argmin"};
+  static_assert(std::size(names) == static_cast<int>(ReduceOp::ArgMin) + 1,
+                "one name per ReduceOp, in enum order");
   return names[static_cast<int>(op)];
 }
 

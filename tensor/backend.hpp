@@ -15,29 +15,13 @@
 #include <string>
 
 #include "tensor/device.hpp"
+#include "tensor/elementwise_ops.hpp"  // UnaryOp, BinaryOp: the list, the dtypes, the formulas
 
 namespace tensor {
 
 class Array;
 
-enum class UnaryOp {
-  Neg, Abs, Sign, Square, Reciprocal,  // any numeric dtype (Reciprocal: float only)
-  Exp, Log, Sqrt, Rsqrt, Sin, Cos, Tanh, Sigmoid, Erf,
-  Relu, Gelu, GeluTanh, Silu,          // activations (Gelu: exact erf form)
-  LogicalNot,                          // bool -> bool
-};
-
-enum class BinaryOp {
-  Add, Sub, Mul, Div, Pow, Maximum, Minimum,  // arithmetic: out has the promoted dtype
-  Eq, Ne, Lt, Le, Gt, Ge,                     // comparisons: out is bool
-  LogicalAnd, LogicalOr,                      // bool x bool -> bool
-  // Fused backward of activations: out = grad * f'(input), one pass instead of three.
-  // The second operand is the forward input x (Relu, Gelu, GeluTanh, Silu) or the forward
-  // output y (Sigmoid: y(1-y), Tanh: 1-y^2).
-  ReluBackward, GeluBackward, GeluTanhBackward, SiluBackward, SigmoidBackward, TanhBackward,
-};
-
-enum class ReduceOp { Sum, Prod, Max, Min, ArgMax, ArgMin };
+enum class ReduceOp { Sum, Prod, Max, Min, ArgMax, ArgMin };  // ArgMin last: op_name counts on it
 
 std::string op_name(UnaryOp op);   // "exp"
 std::string op_name(BinaryOp op);  // "add"
@@ -58,9 +42,10 @@ class Backend {
   virtual void copy(const Array& src, const Array& out) = 0;
   // out[i] = value
   virtual void fill(const Array& out, double value) = 0;
-  // out[i] = op(x[i]); out has x's dtype (bool for LogicalNot).
+  // out[i] = op(x[i]); out has x's dtype (bool for the ops that give bool, elementwise_ops.hpp).
   virtual void unary(UnaryOp op, const Array& x, const Array& out) = 0;
-  // out[i] = op(a[i], b[i]); a and b have the same dtype (the caller converts).
+  // out[i] = op(a[i], b[i]); a and b have the same dtype (the caller converts); out has it too,
+  // or bool for comparisons and logical ops.
   virtual void binary(BinaryOp op, const Array& a, const Array& b, const Array& out) = 0;
   // out[i] = cond[i] ? a[i] : b[i]; cond is bool.
   virtual void where(const Array& cond, const Array& a, const Array& b, const Array& out) = 0;

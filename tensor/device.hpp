@@ -11,6 +11,8 @@
 namespace core {  // see dtype.hpp for why these types live in `core`
 
 enum class DeviceType { CPU, CUDA, CudaSim };
+// How many DeviceTypes there are (CudaSim is the last): sizes per-device tables.
+constexpr int kDeviceTypeCount = static_cast<int>(DeviceType::CudaSim) + 1;
 
 struct Device {
   DeviceType type = DeviceType::CPU;
@@ -28,5 +30,6 @@ inline constexpr Device kCPU{DeviceType::CPU, 0};
 namespace tensor {
 using core::Device;
 using core::DeviceType;
+using core::kDeviceTypeCount;
 using core::kCPU;
 }  // namespace tensor

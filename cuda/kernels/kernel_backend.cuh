@@ -136,26 +136,20 @@ class KernelBackend : public KernelBackendBase {
     });
   }
 
+  // The dtype rules and the result type come from the op lists (tensor/elementwise_ops.hpp).
   void unary(UnaryOp op, const Array& x, const Array& out) override {
     const index_t n = out.numel();
     if (n == 0) return;
     const StridedN<2> layout = make_strided<2>({&out, &x}, "unary");
     dispatch(x.dtype(), [&](auto zero) {
       using T = decltype(zero);
-      if (op == UnaryOp::LogicalNot) {
-        launch(logical_not_kernel<T>, elementwise_config("logical_not_kernel", n), layout, n,
+      if (!op_takes_type<T>(op)) unsupported(op_name(op), x.dtype());
+      if (gives_bool(op))
+        launch(unary_kernel<T, bool>, elementwise_config("unary_kernel", n), op, layout, n,
                x.data<T>(), out.data<bool>());
-        return;
-      }
-      const bool integer_op = op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Sign ||
-                              op == UnaryOp::Square || op == UnaryOp::Relu;
-      if constexpr (std::is_same_v<T, bool>) {
-        throw std::invalid_argument(op_name(op) + ": not supported for bool tensors");
-      } else {
-        if (!integer_op && !std::is_floating_point_v<T>) unsupported(op_name(op), x.dtype());
-        launch(unary_kernel<T>, elementwise_config("unary_kernel", n), op, layout, n,
+      else
+        launch(unary_kernel<T, T>, elementwise_config("unary_kernel", n), op, layout, n,
                x.data<T>(), out.data<T>());
-      }
     });
   }
 
@@ -163,30 +157,15 @@ class KernelBackend : public KernelBackendBase {
     const index_t n = out.numel();
     if (n == 0) return;
     const StridedN<3> layout = make_strided<3>({&out, &a, &b}, "binary");
-    const bool bool_result = op == BinaryOp::Eq || op == BinaryOp::Ne || op == BinaryOp::Lt ||
-                             op == BinaryOp::Le || op == BinaryOp::Gt || op == BinaryOp::Ge ||
-                             op == BinaryOp::LogicalAnd || op == BinaryOp::LogicalOr;
     dispatch(a.dtype(), [&](auto zero) {
       using T = decltype(zero);
-      if (bool_result) {
-        if (std::is_same_v<T, bool> && op != BinaryOp::Eq && op != BinaryOp::Ne &&
-            op != BinaryOp::LogicalAnd && op != BinaryOp::LogicalOr)
-          throw std::invalid_argument(op_name(op) + ": not supported for bool tensors");
-        launch(compare_kernel<T>, elementwise_config("compare_kernel", n), op, layout, n,
+      if (!op_takes_type<T>(op)) unsupported(op_name(op), a.dtype());
+      if (gives_bool(op))
+        launch(binary_kernel<T, bool>, elementwise_config("binary_kernel", n), op, layout, n,
                a.data<T>(), b.data<T>(), out.data<bool>());
-        return;
-      }
-      if constexpr (std::is_same_v<T, bool>) {
-        throw std::invalid_argument(op_name(op) + ": not supported for bool tensors");
-      } else {
-        const bool any_dtype = op == BinaryOp::Add || op == BinaryOp::Sub ||
-                               op == BinaryOp::Mul || op == BinaryOp::Maximum ||
-                               op == BinaryOp::Minimum || op == BinaryOp::ReluBackward ||
-                               (op == BinaryOp::Div && std::is_same_v<T, std::int64_t>);
-        if (!any_dtype && !std::is_floating_point_v<T>) unsupported(op_name(op), a.dtype());
-        launch(binary_kernel<T>, elementwise_config("binary_kernel", n), op, layout, n,
+      else
+        launch(binary_kernel<T, T>, elementwise_config("binary_kernel", n), op, layout, n,
                a.data<T>(), b.data<T>(), out.data<T>());
-      }
     });
   }
 

@@ -1,11 +1,12 @@
 // elementwise.cpp — cpu kernels that map elements one to one: copy, fill, unary, binary, where.
+// The loops are here; each op's formula is in tensor/elementwise_ops.hpp, shared with CUDA.
 #include <cmath>
 #include <stdexcept>
 #include <type_traits>
 
 #include "tensor/cpu/cpu_backend.hpp"
 #include "tensor/cpu/loops.hpp"
-#include "tensor/scalar_math.hpp"
+#include "tensor/elementwise_ops.hpp"
 
 namespace tensor::cpu {
 
@@ -63,119 +64,45 @@ void map2(const Array& a, const Array& b, const Array& out, F f) {
   });
 }
 
-template <typename T>
-void unary_numeric(UnaryOp op, const Array& x, const Array& out);
+// One op at compile time: the loop is instantiated with that op's formula inlined
+// (tensor/elementwise_ops.hpp), for the types the op takes; any other type is refused.
+template <UnaryOp op, typename T>
+void unary_loop(const Array& x, const Array& out) {
+  if constexpr (op_takes_type<T>(op)) {
+    map1<T, op_result_t<op, T>>(x, out, [](T v) { return unary_formula<op>(v); });
+  } else {
+    throw std::invalid_argument(op_name(op) + ": not supported for dtype " +
+                                dtype_name(x.dtype()));
+  }
+}
 
+template <BinaryOp op, typename T>
+void binary_loop(const Array& a, const Array& b, const Array& out) {
+  if constexpr (op_takes_type<T>(op)) {
+    map2<T, op_result_t<op, T>>(a, b, out, [](T x, T y) { return binary_formula<op>(x, y); });
+  } else {
+    throw std::invalid_argument(op_name(op) + ": not supported for dtype " +
+                                dtype_name(a.dtype()));
+  }
+}
+
+// The op known at run time picks the loop compiled for it: one case per op of the lists.
 template <typename T>
 void unary_typed(UnaryOp op, const Array& x, const Array& out) {
-  if (op == UnaryOp::LogicalNot)
-    return map1<T, bool>(x, out, [](T v) { return !static_cast<bool>(v); });
-  if constexpr (std::is_same_v<T, bool>) {
-    throw std::invalid_argument(op_name(op) + ": not supported for bool tensors");
-  } else {
-    unary_numeric<T>(op, x, out);
-  }
+#define TENSOR_UNARY_CASE(Enum, name, takes, gives) \
+  case UnaryOp::Enum: return unary_loop<UnaryOp::Enum, T>(x, out);
+  switch (op) { TENSOR_UNARY_OPS(TENSOR_UNARY_CASE) }
+#undef TENSOR_UNARY_CASE
+  throw std::invalid_argument("unary: unknown op " + std::to_string(static_cast<int>(op)));
 }
-
-template <typename T>
-void unary_numeric(UnaryOp op, const Array& x, const Array& out) {
-  switch (op) {
-    case UnaryOp::Neg: return map1<T, T>(x, out, [](T v) { return T(-v); });
-    case UnaryOp::Abs: return map1<T, T>(x, out, [](T v) { return v < T(0) ? T(-v) : v; });
-    case UnaryOp::Sign: return map1<T, T>(x, out, [](T v) { return math::sign(v); });
-    case UnaryOp::Square: return map1<T, T>(x, out, [](T v) { return T(v * v); });
-    case UnaryOp::Relu: return map1<T, T>(x, out, [](T v) { return v > T(0) ? v : T(0); });
-    default: break;
-  }
-  if constexpr (std::is_floating_point_v<T>) {
-    switch (op) {
-      case UnaryOp::Reciprocal: return map1<T, T>(x, out, [](T v) { return T(1) / v; });
-      case UnaryOp::Exp: return map1<T, T>(x, out, [](T v) { return std::exp(v); });
-      case UnaryOp::Log: return map1<T, T>(x, out, [](T v) { return std::log(v); });
-      case UnaryOp::Sqrt: return map1<T, T>(x, out, [](T v) { return std::sqrt(v); });
-      case UnaryOp::Rsqrt: return map1<T, T>(x, out, [](T v) { return T(1) / std::sqrt(v); });
-      case UnaryOp::Sin: return map1<T, T>(x, out, [](T v) { return std::sin(v); });
-      case UnaryOp::Cos: return map1<T, T>(x, out, [](T v) { return std::cos(v); });
-      case UnaryOp::Tanh: return map1<T, T>(x, out, [](T v) { return std::tanh(v); });
-      case UnaryOp::Erf: return map1<T, T>(x, out, [](T v) { return std::erf(v); });
-      case UnaryOp::Sigmoid: return map1<T, T>(x, out, [](T v) { return math::sigmoid(v); });
-      case UnaryOp::Gelu: return map1<T, T>(x, out, [](T v) { return math::gelu(v); });
-      case UnaryOp::GeluTanh: return map1<T, T>(x, out, [](T v) { return math::gelu_tanh(v); });
-      case UnaryOp::Silu: return map1<T, T>(x, out, [](T v) { return math::silu(v); });
-      default: break;
-    }
-  }
-  throw std::invalid_argument(op_name(op) + ": not supported for dtype " +
-                              dtype_name(x.dtype()));
-}
-
-template <typename T>
-void binary_numeric(BinaryOp op, const Array& a, const Array& b, const Array& out);
 
 template <typename T>
 void binary_typed(BinaryOp op, const Array& a, const Array& b, const Array& out) {
-  if constexpr (std::is_same_v<T, bool>) {
-    switch (op) {
-      case BinaryOp::Eq: return map2<T, bool>(a, b, out, [](T x, T y) { return x == y; });
-      case BinaryOp::Ne: return map2<T, bool>(a, b, out, [](T x, T y) { return x != y; });
-      case BinaryOp::LogicalAnd: return map2<T, bool>(a, b, out, [](T x, T y) { return x && y; });
-      case BinaryOp::LogicalOr: return map2<T, bool>(a, b, out, [](T x, T y) { return x || y; });
-      default:
-        throw std::invalid_argument(op_name(op) + ": not supported for bool tensors");
-    }
-  } else {
-    binary_numeric<T>(op, a, b, out);
-  }
-}
-
-template <typename T>
-void binary_numeric(BinaryOp op, const Array& a, const Array& b, const Array& out) {
-  switch (op) {
-    case BinaryOp::Add: return map2<T, T>(a, b, out, [](T x, T y) { return T(x + y); });
-    case BinaryOp::Sub: return map2<T, T>(a, b, out, [](T x, T y) { return T(x - y); });
-    case BinaryOp::Mul: return map2<T, T>(a, b, out, [](T x, T y) { return T(x * y); });
-    case BinaryOp::Maximum:
-      return map2<T, T>(a, b, out, [](T x, T y) { return math::maximum(x, y); });
-    case BinaryOp::Minimum:
-      return map2<T, T>(a, b, out, [](T x, T y) { return math::minimum(x, y); });
-    case BinaryOp::Eq: return map2<T, bool>(a, b, out, [](T x, T y) { return x == y; });
-    case BinaryOp::Ne: return map2<T, bool>(a, b, out, [](T x, T y) { return x != y; });
-    case BinaryOp::Lt: return map2<T, bool>(a, b, out, [](T x, T y) { return x < y; });
-    case BinaryOp::Le: return map2<T, bool>(a, b, out, [](T x, T y) { return x <= y; });
-    case BinaryOp::Gt: return map2<T, bool>(a, b, out, [](T x, T y) { return x > y; });
-    case BinaryOp::Ge: return map2<T, bool>(a, b, out, [](T x, T y) { return x >= y; });
-    case BinaryOp::LogicalAnd:
-      return map2<T, bool>(a, b, out, [](T x, T y) { return bool(x) && bool(y); });
-    case BinaryOp::LogicalOr:
-      return map2<T, bool>(a, b, out, [](T x, T y) { return bool(x) || bool(y); });
-    case BinaryOp::ReluBackward:
-      return map2<T, T>(a, b, out, [](T g, T x) { return x > T(0) ? g : T(0); });
-    default: break;
-  }
-  if constexpr (std::is_same_v<T, std::int64_t>) {
-    if (op == BinaryOp::Div)  // callers promote to float first; this is floor-free C division
-      return map2<T, T>(a, b, out, [](T x, T y) { return y == 0 ? T(0) : T(x / y); });
-  }
-  if constexpr (std::is_floating_point_v<T>) {
-    switch (op) {
-      case BinaryOp::Div: return map2<T, T>(a, b, out, [](T x, T y) { return x / y; });
-      case BinaryOp::Pow: return map2<T, T>(a, b, out, [](T x, T y) { return std::pow(x, y); });
-      case BinaryOp::GeluBackward:
-        return map2<T, T>(a, b, out, [](T g, T x) { return g * math::gelu_derivative(x); });
-      case BinaryOp::GeluTanhBackward:
-        return map2<T, T>(a, b, out,
-                          [](T g, T x) { return g * math::gelu_tanh_derivative(x); });
-      case BinaryOp::SiluBackward:
-        return map2<T, T>(a, b, out, [](T g, T x) { return g * math::silu_derivative(x); });
-      case BinaryOp::SigmoidBackward:
-        return map2<T, T>(a, b, out, [](T g, T y) { return g * y * (T(1) - y); });
-      case BinaryOp::TanhBackward:
-        return map2<T, T>(a, b, out, [](T g, T y) { return g * (T(1) - y * y); });
-      default: break;
-    }
-  }
-  throw std::invalid_argument(op_name(op) + ": not supported for dtype " +
-                              dtype_name(a.dtype()));
+#define TENSOR_BINARY_CASE(Enum, name, takes, gives) \
+  case BinaryOp::Enum: return binary_loop<BinaryOp::Enum, T>(a, b, out);
+  switch (op) { TENSOR_BINARY_OPS(TENSOR_BINARY_CASE) }
+#undef TENSOR_BINARY_CASE
+  throw std::invalid_argument("binary: unknown op " + std::to_string(static_cast<int>(op)));
 }
 
 }  // namespace
