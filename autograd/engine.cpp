@@ -12,17 +12,6 @@
 
 namespace autograd {
 
-// ---- grad mode ---------------------------------------------------------------------------------
-
-namespace {
-thread_local bool grad_enabled = true;
-}
-
-bool is_grad_enabled() { return grad_enabled; }
-void set_grad_enabled(bool enabled) { grad_enabled = enabled; }
-NoGradGuard::NoGradGuard() : previous_(grad_enabled) { grad_enabled = false; }
-NoGradGuard::~NoGradGuard() { grad_enabled = previous_; }
-
 // ---- recording ---------------------------------------------------------------------------------
 
 std::shared_ptr<Node> gradient_edge(const Tensor& t) {
@@ -44,7 +33,7 @@ std::shared_ptr<Node> gradient_edge(const Tensor& t) {
 }
 
 bool will_record(const std::vector<Tensor>& inputs) {
-  if (!grad_enabled) return false;
+  if (!is_grad_enabled()) return false;
   for (const Tensor& t : inputs)
     if (t.defined() && t.requires_grad()) return true;
   return false;

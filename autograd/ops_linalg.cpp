@@ -1,4 +1,4 @@
-// ops_linalg.cpp — matmul and softmax, the two ops at the heart of attention.
+// ops_linalg.cpp — matmul, the product at the heart of every layer and of attention.
 #include "autograd/ops.hpp"
 #include "autograd/record.hpp"
 #include "tensor/ops.hpp"
@@ -39,24 +39,6 @@ Tensor matmul(const Tensor& a, const Tensor& b, Site site) {
     Array da = need_a ? tensor::matmul(g, saved_b.get().transpose(-2, -1)) : Array();
     Array db = need_b ? tensor::matmul(saved_a.get().transpose(-2, -1), g) : Array();
     return {da, db};
-  });
-}
-
-Tensor softmax(const Tensor& x, std::int64_t dim, Site site) {
-  Array y = tensor::softmax(x.data(), dim);
-  SavedArray saved_y(y, "softmax");
-  return record("softmax", site, y, {x}, [saved_y, dim](const Array& g) -> Grads {
-    // Jacobian dy_i/dx_j = y_i (delta_ij - y_j), so dx = y * (g - sum(g * y))
-    return {tensor::softmax_backward(g, saved_y.get(), dim)};
-  });
-}
-
-Tensor log_softmax(const Tensor& x, std::int64_t dim, Site site) {
-  Array y = tensor::log_softmax(x.data(), dim);
-  SavedArray saved_y(y, "log_softmax");
-  return record("log_softmax", site, y, {x}, [saved_y, dim](const Array& g) -> Grads {
-    // y = x - logsumexp(x)  =>  dx = g - softmax(x) * sum(g)
-    return {tensor::log_softmax_backward(g, saved_y.get(), dim)};
   });
 }
 

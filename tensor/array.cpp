@@ -6,15 +6,12 @@
 #include <stdexcept>
 
 #include "tensor/backend.hpp"
+#include "tensor/error.hpp"
 #include "tensor/ops.hpp"
 
 namespace tensor {
 
 namespace {
-
-std::invalid_argument error(const std::string& op, const std::string& message) {
-  return std::invalid_argument(op + ": " + message);
-}
 
 // Python-style index: -1 is the last element. Throws if out of [0, size).
 std::int64_t normalize_index(std::int64_t index, std::int64_t size, const char* op,

@@ -3,16 +3,13 @@
 #include <stdexcept>
 
 #include "tensor/backend.hpp"
+#include "tensor/error.hpp"
 #include "tensor/factory.hpp"
 #include "tensor/ops.hpp"
 
 namespace tensor {
 
 namespace {
-
-std::invalid_argument error(const std::string& op, const std::string& message) {
-  return std::invalid_argument(op + ": " + message);
-}
 
 void check_indices(const Array& indices, std::int64_t limit, const char* op, const char* what) {
   if (indices.dtype() != DType::Int64)
@@ -25,12 +22,6 @@ void check_indices(const Array& indices, std::int64_t limit, const char* op, con
       throw std::out_of_range(std::string(op) + ": " + what + " " + std::to_string(p[i]) +
                               " at position " + std::to_string(i) + " is out of range [0, " +
                               std::to_string(limit) + ")");
-}
-
-void check_same_device(const Array& a, const Array& b, const char* op) {
-  if (a.device() != b.device())
-    throw error(op, "tensors are on different devices (" + a.device().str() + " and " +
-                        b.device().str() + ")");
 }
 
 // Moves `dim` to the end and flattens the rest: [.., S at dim, ..] -> [M, S], contiguous.
