@@ -9,6 +9,14 @@
 //   w (leaf) ──> [accumulate_grad]          towards the leaves, newest node first, calling each
 //   y = matmul(x, w) ──> [matmul] ─edges─┘  backward function once all of its output's gradient
 //   loss = sum(y)    ──> [sum] ──edge──> [matmul]          has arrived.
+//
+// Backward functions take and return Arrays, not Tensors: they run outside the graph, so
+// backward records nothing and there are no higher-order gradients (no grad of a grad, no
+// create_graph=True as in PyTorch, no Hessian-vector products). Supporting them would take
+// backward functions written with the autograd ops on Tensors (so that, under an option like
+// create_graph, the backward pass itself records nodes), a gradient that is a Tensor with a
+// graph of its own, and a gradcheck of the gradients (gradgradcheck). First order is all that
+// training and these tutorials need, and plain Array code is easier to step through in gdb.
 #pragma once
 
 #include <cstdint>
