@@ -1,8 +1,8 @@
-// 13_bert_encoder — How does a BERT-style encoder-only model work?
-//                   BERT 这类只有编码器（encoder-only）的模型是如何工作的？
-//                   (seeds/002 「编写一个简单的 BERT 模型函数」: its answer stacks decoder layers on
-//                   the encoder and ends in a softmax over the vocabulary for a classification
-//                   question. BERT has no decoder at all.)
+// 13_bert_encoder — Write a simple BERT model: how does an encoder-only model work?
+//                   编写一个简单的 BERT 模型函数。
+//   Asked in the interview article "深入探讨注意力模型：从基础理论到实际应用" (coding question 8).
+//   Its answer stacks decoder layers on the encoder and ends in a softmax over the vocabulary
+//   for a classification question; BERT has no decoder at all.
 //
 // Short answer
 //   BERT is a stack of Transformer encoder layers and nothing else: self-attention with no causal
@@ -33,11 +33,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "nn/nn.hpp"
-#include "tutorials/common/going_further.hpp"
+#include "tutorials/common/measure.hpp"
+#include "tutorials/common/pictures.hpp"
+#include "tutorials/common/tasks.hpp"
 #include "tutorials/common/training.hpp"
-#include "tutorials/common/legacy_flags.hpp"  // TEMPORARY, until this program moves to tutorial::Flags
 #include "tutorials/common/tutorial.hpp"
 #include "viz/heatmap.hpp"
 
@@ -45,32 +49,82 @@ using namespace nn;
 using autograd::NoGradGuard;
 using tutorial::MajorityTask;
 
-int main(int argc, char** argv) {
-  CLI::App app{"13_bert_encoder: an encoder-only model with [CLS] pooling, trained on a synthetic task"};
-  tutorial::Options options;
-  tutorial::add_common_flags(app, options);
+namespace {
+
+// How many different sequences the task can draw: over `symbols` symbols, of each length in
+// min_len..max_len, those with #a != #b (a tie has no answer). Capped at 1e15.
+double distinct_sequences(std::int64_t symbols, std::int64_t min_len, std::int64_t max_len) {
+  const double others = double(symbols - 2), cap = 1e15;
+  double count = 0;
+  for (std::int64_t len = min_len; len <= max_len && count < cap; ++len) {
+    double all = std::pow(double(symbols), double(len));
+    if (all >= cap) return cap;  // (and before an inf minus inf)
+    // Ties: k a's, k b's and len - 2k others, in C(len, k) C(len - k, k) arrangements.
+    double ties = 0;
+    for (std::int64_t k = 0; 2 * k <= len; ++k) {
+      double arrangements = 1;  // C(len, k) * C(len - k, k), built up term by term
+      for (std::int64_t i = 0; i < k; ++i)
+        arrangements *= double(len - i) / double(i + 1) * double(len - k - i) / double(i + 1);
+      ties += arrangements * std::pow(others, double(len - 2 * k));
+    }
+    count += all - ties;
+  }
+  return std::min(count, cap);
+}
+
+}  // namespace
+
+const tutorial::Question kQuestion{
+    .program = "13_bert_encoder",
+    .chinese = "编写一个简单的 BERT 模型函数。",
+    .english = "Write a simple BERT model: how does an encoder-only model work?",
+    .answer = "A stack of Transformer encoder layers and nothing else (no decoder): self-attention with\n"
+              "no causal mask, so every position sees the whole sequence both ways, padding masked out.\n"
+              "A [CLS] token in front gathers the sequence; a Linear on its last hidden state classifies\n"
+              "it. Pre-training: masked-token prediction (15% picked; 80% [MASK], 10% random, 10% kept).",
+    .article = "深入探讨注意力模型：从基础理论到实际应用",
+};
+
+int main(int argc, char** argv) try {
+  tutorial::Flags flags(kQuestion);
+  tutorial::Options& options = flags.options;
   std::int64_t symbols = 8, min_len = 8, max_len = 16, held_out = 1000;
   std::int64_t d_model = 64, heads = 4, layers = 2, d_ff = 128;
   std::int64_t batch_size = 64, steps = 500, eval_every = 10;
   double lr = 1e-3, target = 0.99;
-  app.add_option("--symbols", symbols, "symbols: a, b and symbols-2 distractors")->capture_default_str();
-  app.add_option("--min-len", min_len, "shortest sequence (without [CLS])")->capture_default_str();
-  app.add_option("--max-len", max_len, "longest sequence (without [CLS])")->capture_default_str();
-  app.add_option("--held-out", held_out, "held-out sequences for evaluation")->capture_default_str();
-  app.add_option("--d-model", d_model, "model width")->capture_default_str();
-  app.add_option("--heads", heads, "attention heads")->capture_default_str();
-  app.add_option("--layers", layers, "encoder layers")->capture_default_str();
-  app.add_option("--d-ff", d_ff, "feed-forward width")->capture_default_str();
-  app.add_option("--batch", batch_size, "sequences per step")->capture_default_str();
-  app.add_option("--steps", steps, "most training steps")->capture_default_str();
-  app.add_option("--lr", lr, "Adam learning rate")->capture_default_str();
-  app.add_option("--target", target, "stop once held-out accuracy reaches this")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-  if (options.quick) {
-    held_out = 200, d_model = 32, heads = 2, layers = 1, d_ff = 64, batch_size = 32;
-    steps = std::min<std::int64_t>(steps, 40), eval_every = 20;
+  flags.add("--symbols", symbols, "symbols: a, b and symbols-2 distractors", tutorial::between(2, 26));
+  flags.add("--min-len", min_len, "shortest sequence (without [CLS])", tutorial::between(1, 256));
+  flags.add("--max-len", max_len, "longest sequence (without [CLS])", tutorial::between(1, 256));
+  // At least 4: part 3 checks the classifier on four held-out sequences.
+  flags.add("--held-out", held_out, "held-out sequences for evaluation", tutorial::between(4, 100000));
+  // At least 4: a post-LN LayerNorm over 1 feature outputs 0 whatever comes in.
+  flags.add("--d-model", d_model, "model width", tutorial::between(4, 4096));
+  flags.add("--heads", heads, "attention heads (must divide --d-model)", tutorial::between(1, 256));
+  flags.add("--layers", layers, "encoder layers", tutorial::between(1, 64));
+  flags.add("--d-ff", d_ff, "feed-forward width", tutorial::between(1, 65536));
+  flags.add("--batch", batch_size, "sequences per step", tutorial::between(1, 65536));
+  flags.add("--steps", steps, "most training steps", tutorial::between(1, 1000000));
+  flags.add("--lr", lr, "Adam learning rate", tutorial::positive(10));
+  // Above 0: a target of 0 would be reached before the first step, and nothing would train.
+  flags.add("--target", target, "stop once held-out accuracy reaches this", tutorial::positive(1));
+  flags.parse(argc, argv);
+  if (options.quick) {  // a few seconds: a small model (flags given win)
+    flags.quick(held_out, 200), flags.quick(d_model, 32), flags.quick(heads, 2), flags.quick(layers, 1);
+    flags.quick(d_ff, 64), flags.quick(batch_size, 32), flags.quick(steps, 40);
+    eval_every = 20;
   }
-  tutorial::apply(options);
+  tutorial::Flags::require(min_len <= max_len, "--min-len " + std::to_string(min_len) +
+                                                   " is longer than --max-len " + std::to_string(max_len));
+  tutorial::Flags::require(d_model % heads == 0, "--heads " + std::to_string(heads) +
+                                                     " does not divide --d-model " + std::to_string(d_model));
+  // The held-out set is drawn first, all different, and training draws only sequences outside
+  // it: there must be plenty left.
+  const double distinct = distinct_sequences(symbols, min_len, max_len);
+  tutorial::Flags::require(2 * double(held_out) <= distinct,
+                           "--held-out " + std::to_string(held_out) + " needs at least twice as many different "
+                           "sequences, but --symbols " + std::to_string(symbols) + " with --min-len " +
+                           std::to_string(min_len) + " .. --max-len " + std::to_string(max_len) + " give only " +
+                           std::to_string(static_cast<long long>(distinct)));
   tutorial::one_thread_unless_asked(options);
   tutorial::Checks checks;
 
@@ -108,7 +162,7 @@ int main(int argc, char** argv) {
     changed.tokens.back() = changed.tokens.back() == MajorityTask::A ? MajorityTask::B : MajorityTask::A;
     Tensor cls = model.forward(tutorial::make_classification_batch({ex}).ids).select(1, 0);
     Tensor cls_changed = model.forward(tutorial::make_classification_batch({changed}).ids).select(1, 0);
-    double moved = tensor::max_abs_diff(cls.data(), cls_changed.data());
+    double moved = tutorial::max_abs_diff(cls, cls_changed);
     std::printf("  changing only the last token moves the [CLS] state by up to %.3f\n", moved);
     checks.check(moved > 1e-3, "bidirectional: the [CLS] state depends on the last token");
     // Padding: the same sequence padded with 8 more [PAD]s (masked out) gives the same logits.
@@ -120,9 +174,9 @@ int main(int argc, char** argv) {
     Tensor cls_to_pad = model.layers->items().back()->last_attention.select(2, 0)  // [1, H, T]
                             .slice(-1, ex.tokens.size(), padded.ids.size(1));
     model.keep_attention(false);
-    checks.close(tensor::max_abs_diff(logits.data(), logits_padded.data()), 0, 1e-5,
-                 "8 extra [PAD]s (masked out) leave the [CLS] logits unchanged");
-    checks.close(tensor::amax(tensor::abs(cls_to_pad.data())).item(), 0, 0,
+    checks.same(logits, logits_padded, 1e-5,
+                "8 extra [PAD]s (masked out) leave the [CLS] logits unchanged");
+    checks.small(tensor::amax(tensor::abs(cls_to_pad.data())).item(), 0,
                  "[CLS] gives exactly zero attention to [PAD] positions");
     model.train();
   }
@@ -146,7 +200,7 @@ int main(int argc, char** argv) {
       }
     std::printf("  hidden %s -> hidden[:, 0] %s -> logits %s\n", tensor::shape_str(hidden.shape()).c_str(),
                 tensor::shape_str(hidden.select(1, 0).shape()).c_str(), tensor::shape_str(logits.shape()).c_str());
-    checks.close(worst, 0, 1e-5, "classify() equals a plain loop over hidden[:, 0]");
+    checks.small(worst, 1e-5, "classify() equals a plain loop over hidden[:, 0]");
     model.train();
   }
 
@@ -313,15 +367,13 @@ int main(int argc, char** argv) {
   tutorial::section("8. Pictures");
   {
     viz::LinePlot plot("BERT classifier: training loss and held-out accuracy");
-    std::vector<double> at, fraction;
-    for (auto [s, a] : accuracy) at.push_back(double(s)), fraction.push_back(a);
     plot.set_x_label("step").set_y_label("loss (cross-entropy) / accuracy").set_y_range(0, 1.05);
-    std::vector<double> loss_steps;
-    for (std::size_t i = 0; i < losses.size(); ++i) loss_steps.push_back(double(i + 1));
-    plot.add_series("training loss", loss_steps, losses);
-    plot.add_series("held-out accuracy", at, fraction);
+    tutorial::add_loss_curve(plot, "training loss", losses);
+    tutorial::add_eval_curve(plot, "held-out accuracy", accuracy);
     plot.add_reference_line(target, "target accuracy");
-    tutorial::save_line_plot(plot, options.out, "bert_training.png");
+    tutorial::save_picture(plot, options, "bert_training.png",
+                           "the loss falls from log 2 = 0.69 (a coin toss) while the held-out "
+                           "accuracy climbs from 0.5 to the target line");
 
     // One held-out sequence with several a's and b's: [CLS]'s attention row in every layer and
     // head (rows), over the tokens of the sequence (columns).
@@ -355,8 +407,9 @@ int main(int argc, char** argv) {
         .set_row_labels(row_labels).set_col_labels(tokens)
         .set_y_label("layer, head").set_x_label("key token")
         .set_range(0, 1).set_colorbar_label("weight");
-    cls_map.save(tutorial::path_in(options.out, "bert_cls_attention.png"));
-    std::printf("  %s\n", tutorial::path_in(options.out, "bert_cls_attention.png").c_str());
+    tutorial::save_picture(cls_map, options, "bert_cls_attention.png",
+                           "some layer-head rows light up the a and b columns: [CLS] gathers the "
+                           "two symbols that decide the answer and ignores the distractors");
 
     // The whole attention matrix of the head that looks most at a's and b's.
     Tensor weights = model.layers->items()[best_layer]->last_attention.select(0, 0).select(0, best_head);
@@ -366,8 +419,9 @@ int main(int argc, char** argv) {
         .set_row_labels(tokens).set_col_labels(tokens)
         .set_y_label("query token").set_x_label("key token")
         .set_range(0, 1).set_colorbar_label("weight");
-    example.save(tutorial::path_in(options.out, "bert_attention_example.png"));
-    std::printf("  %s\n", tutorial::path_in(options.out, "bert_attention_example.png").c_str());
+    tutorial::save_picture(example, options, "bert_attention_example.png",
+                           "no masked triangle: every token, [CLS] included, attends to keys on "
+                           "both sides (an encoder is bidirectional)");
   }
 
   tutorial::section("9. Checks");
@@ -382,5 +436,15 @@ int main(int argc, char** argv) {
   std::printf("held-out accuracy: %.1f%% after %lld steps, %.1f s of training; [CLS] attention on a/b: "
               "up to %.0f%% in one head (their share of tokens: %.0f%%)\n",
               100 * final_accuracy, (long long)step, training_seconds, 100 * best_on_ab, 100 * share_ab);
+  char answer[700];
+  std::snprintf(answer, sizeof answer,
+                "Encoder layers only, bidirectional (the last token moved the [CLS] state; [PAD]s got\n"
+                "zero attention), a Linear on the [CLS] state: trained from scratch it classified %.1f%%\n"
+                "of held-out sequences right after %lld steps, with one head putting %.0f%% of [CLS]'s\n"
+                "attention on the a's and b's (%.0f%% of the tokens). MLM masks 15%% and predicts those.",
+                100 * final_accuracy, (long long)step, 100 * best_on_ab, 100 * share_ab);
+  tutorial::print_answer(kQuestion, answer);
   return code;
+} catch (...) {
+  return tutorial::report_error();
 }
