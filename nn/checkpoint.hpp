@@ -1,12 +1,14 @@
 // checkpoint.hpp — saving and loading models and training state (model + optimizer).
 //
-// The file format is safetensors (see tensor/safetensors.hpp): tensors under their dotted parameter
-// names, so weights move to and from PyTorch by name.
+// The file format is safetensors (see tensor/safetensors.hpp): tensors under their dotted
+// parameter names, so weights move to and from PyTorch by name.
 //
 // Saving is atomic: the file is written to "<path>.tmp.<pid>", flushed to the disk, and renamed
-// over <path>, so an interrupted save leaves the previous checkpoint intact. Loading a model is
-// all or nothing: every missing, unexpected or mismatched name is listed in one error, and no
-// parameter is touched unless all of them match.
+// over <path>, so an interrupted save leaves the previous checkpoint intact (and the next save
+// removes the temporary a killed one left). Weights or optimizer state holding NaN or inf are
+// never saved: the last good checkpoint survives a diverged run. Loading a model is all or
+// nothing: every missing, unexpected or mismatched name is listed in one error, and no parameter
+// is touched unless all of them match.
 #pragma once
 
 #include <map>
