@@ -76,11 +76,11 @@ LDLIBS := -lm
 
 LIB_DIRS := tensor tensor/cpu autograd nn viz cuda cuda/sim
 LIB_SRCS := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
-# UNITY=1 (the default of the release build): the library compiles as one translation unit per
-# folder (build/obj/unity/nn.cpp is a list of #include "nn/....cpp"), because parsing the same
-# headers in each of ~45 files was half of a first build. Debug and sanitizer builds compile
-# file by file (UNITY=0), and so can you: make UNITY=0. Errors and gdb still name the real files.
-UNITY ?= $(if $(filter release,$(BUILD)),$(if $(filter 1,$(SAN)),0,1),0)
+# UNITY=1 (the default): the library compiles as one translation unit per folder
+# (build/obj/unity/nn.cpp is a list of #include "nn/....cpp"), because parsing the same headers in
+# each of ~50 files was half of a first build. Error messages and gdb still name the real files
+# and lines. UNITY=0 compiles file by file (quicker when you edit one library file again and again).
+UNITY ?= 1
 UNITY_SRCS := $(foreach d,$(LIB_DIRS),$(OBJ)/unity/$(subst /,_,$(d)).cpp)
 ifeq ($(UNITY),1)
   LIB_OBJS := $(UNITY_SRCS:.cpp=.o)
