@@ -1,5 +1,8 @@
-// 07_self_attention — Implement a self-attention layer with W_q, W_k, W_v in a framework.
-//                     请使用 PyTorch 实现一个简单的自注意力机制。/ 实现一个简单的自注意力层。
+// 07_self_attention — Implement a simple self-attention mechanism in PyTorch (a layer with
+//                     W_q, W_k, W_v).
+//                     请使用 PyTorch 实现一个简单的自注意力机制。
+//   Asked in the interview article "深度学习与注意力模型应用解析：面试题与编程题满分答案"
+//   (question 4), whose answer has two bugs this program takes apart.
 //
 // Short answer
 //   Three learned matrices turn every position of the input x [B, T, D] into a query, a key and
@@ -11,29 +14,33 @@
 //
 // What this program shows
 //   1. the layer (an nn::Module with w_q, w_k, w_v) on a batch [B, T, D], every shape printed;
-//   2. the seed article's bug: `keys.T` on the 3-d keys. Here .t() refuses a 3-d tensor and
+//   2. the article's bug: `keys.T` on the 3-d keys. Here .t() refuses a 3-d tensor and
 //      says what to do; PyTorch's .T reverses ALL dims ([B, T, D] -> [D, T, B]) and the matmul
 //      fails, or, worse, runs and mixes batch elements when B = T = D;
 //   3. the fix, transpose(-2, -1), compared with plain loops (projections and attention) in
 //      float64, on the layer's Q, K, V or on your own (--q/--k/--v .npy files, --save DIR);
-//   4. the seed's second bug, no 1/sqrt(D): with D = 512 the softmax rows become nearly
+//   4. the article's second bug, no 1/sqrt(D): with D = 512 the softmax rows become nearly
 //      one-hot; a heatmap of both (self_attention_scaling.png in --out).
 //
 // Run:  build/tutorials/07_self_attention            (--help for the sizes; --quick for CI)
 //       build/tutorials/07_self_attention --q q.npy --k k.npy --v v.npy --save my_run
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "nn/nn.hpp"
-#include "tutorials/common/layer_checks.hpp"
+#include "tutorials/common/pictures.hpp"
+#include "tutorials/common/reference.hpp"
 #include "tutorials/common/qkv_files.hpp"
-#include "tutorials/common/legacy_flags.hpp"  // TEMPORARY, until this program moves to tutorial::Flags
 #include "tutorials/common/tutorial.hpp"
 
 using autograd::Tensor;
-using layer_checks::max_abs_diff;
+using tutorial::max_abs_diff;
 
 namespace {
 
@@ -85,23 +92,30 @@ void row_statistics(const Tensor& weights, double& mean_max, double& mean_entrop
 
 }  // namespace
 
+const tutorial::Question kQuestion{
+    .program = "07_self_attention",
+    .chinese = "请使用 PyTorch 实现一个简单的自注意力机制。",
+    .english = "Implement a simple self-attention mechanism (W_q, W_k, W_v) in a framework such as PyTorch.",
+    .answer = "Three Linear layers give Q = x W_q, K = x W_k, V = x W_v from the SAME input x [B, T, D];\n"
+              "weights = softmax(Q K^T / sqrt(D)) over the keys, K^T swapping only the last two dims\n"
+              "(transpose(-2, -1), not .T, which reverses all three); output = weights V, [B, T, D].\n"
+              "Without the 1/sqrt(D) the rows turn nearly one-hot as D grows.",
+    .article = "深度学习与注意力模型应用解析：面试题与编程题满分答案",
+};
+
 int main(int argc, char** argv) try {
-  CLI::App app{"07_self_attention: a self-attention layer with W_q, W_k, W_v, and the seed's bugs"};
-  tutorial::Options options;
-  tutorial::add_common_flags(app, options);
+  tutorial::Flags flags(kQuestion);
+  tutorial::Options& options = flags.options;
   tutorial::QKVFiles files;
-  tutorial::add_qkv_flags(app, files, /*with_mask=*/false);
-  std::int64_t B = 8, T = 10, D = 512;  // the seed's example: torch.randn(8, 10, 512)
-  app.add_option("--batch", B, "B, sequences in the batch")->capture_default_str();
-  app.add_option("--len", T, "T, positions per sequence")->capture_default_str();
-  app.add_option("--dim", D, "D, the model (and head) size")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-  tutorial::apply(options);
-  if (options.quick) {
-    B = std::min<std::int64_t>(B, 2);
-    T = std::min<std::int64_t>(T, 6);
-    D = std::min<std::int64_t>(D, 64);
-  }
+  tutorial::add_qkv_flags(flags, files, /*with_mask=*/false);
+  std::int64_t B = 8, T = 10, D = 512;  // the article's example: torch.randn(8, 10, 512)
+  // The loops of part 3 cost B T^2 D: the largest sizes take about 20 s. T >= 2 and D >= 2 so
+  // that part 4 has keys to choose between and a scaling that changes something.
+  flags.add("--batch", B, "B, sequences in the batch", tutorial::between(1, 16));
+  flags.add("--len", T, "T, positions per sequence", tutorial::between(2, 128));
+  flags.add("--dim", D, "D, the model (and head) size", tutorial::between(2, 1024));
+  flags.parse(argc, argv);
+  flags.quick(B, 2), flags.quick(T, 6), flags.quick(D, 64);  // flags given win
   tutorial::Checks checks;
   tensor::Generator gen(options.seed);
 
@@ -126,12 +140,12 @@ int main(int argc, char** argv) try {
                "the output has the input's shape [B, T, D] = (" + std::to_string(B) + ", " +
                    std::to_string(T) + ", " + std::to_string(D) + ")");
   std::printf(
-      "  (The seed's comment claims its code prints (8, 10, 512). The shape is right, but\n"
+      "  (The article's comment claims its code prints (8, 10, 512). The shape is right, but\n"
       "  its code stops with an error before printing anything: part 2.)\n");
 
-  tutorial::section("2. The seed's bug: torch.matmul(queries, keys.T) with 3-d keys");
+  tutorial::section("2. The article's bug: torch.matmul(queries, keys.T) with 3-d keys");
   std::printf(
-      "  The seed writes  attention_weights = softmax(matmul(queries, keys.T), dim=2)\n"
+      "  The article writes  attention_weights = softmax(matmul(queries, keys.T), dim=2)\n"
       "  but keys is [B, T, D] = %s, not a matrix.\n\n",
       tensor::shape_str(r.k.shape()).c_str());
   bool refused = false;
@@ -154,8 +168,15 @@ int main(int argc, char** argv) try {
     matmul_failed = true;
     std::printf("    matmul(queries, keys reversed):\n      %s\n", e.what());
   }
-  checks.check(matmul_failed || (B == T && T == D),
-               "with the seed's sizes, matmul(queries, keys.T) cannot even run");
+  // [B, T, D] x [D, T, B] runs only when the inner sizes agree (D = T) and the batch dims
+  // broadcast (B = D, or one of them is 1); the article's 8, 10, 512 are far from that.
+  const bool shapes_fit = D == T && (B == D || B == 1 || D == 1);
+  if (shapes_fit)
+    std::printf("    with these sizes the shapes happen to fit, and it runs: see below\n");
+  checks.check(matmul_failed != shapes_fit,
+               shapes_fit ? "with these sizes matmul(queries, keys.T) runs, silently wrong"
+                          : "with these sizes (the article's are 8, 10, 512), matmul(queries, "
+                            "keys.T) cannot even run");
   // The worse case: when B = T = D every shape fits and nothing complains.
   {
     const std::int64_t n = 4;
@@ -175,9 +196,9 @@ int main(int argc, char** argv) try {
   }
 
   tutorial::section("3. The fix: keys.transpose(-2, -1), checked against plain loops");
-  Tensor q = tutorial::load_or(files.q, r.q.detach(), "Q");
-  Tensor k = tutorial::load_or(files.k, r.k.detach(), "K");
-  Tensor v = tutorial::load_or(files.v, r.v.detach(), "V");
+  Tensor q = tutorial::load_or(files.q, r.q.detach(), "Q", files.allow_non_finite);
+  Tensor k = tutorial::load_or(files.k, r.k.detach(), "K", files.allow_non_finite);
+  Tensor v = tutorial::load_or(files.v, r.v.detach(), "V", files.allow_non_finite);
   bool own_qkv = !files.q.empty() || !files.k.empty() || !files.v.empty();
   std::printf("  %s Q %s, K %s, V %s\n", own_qkv ? "your" : "the layer's",
               tensor::shape_str(q.shape()).c_str(), tensor::shape_str(k.shape()).c_str(),
@@ -186,24 +207,24 @@ int main(int argc, char** argv) try {
   Tensor scores = autograd::matmul(q, k.transpose(-2, -1)) * scale;  // [..., Tq, Tk]
   Tensor weights = autograd::softmax(scores, -1);
   Tensor output = autograd::matmul(weights, v);  // [..., Tq, Dv]
-  layer_checks::loops::Attention loop = layer_checks::loops::attention(q, k, v, scale);
-  checks.close(max_abs_diff(weights, loop.weights), 0, 1e-12, "weights equal the loop's");
-  checks.close(max_abs_diff(output, loop.output), 0, 1e-12, "output equals the loop's");
+  tutorial::LoopAttention loop = tutorial::attention_by_loops(q, k, v, scale);
+  checks.same(weights, loop.weights, 1e-12, "weights equal the loop's");
+  checks.same(output, loop.output, 1e-12, "output equals the loop's");
   Tensor row_sums = weights.sum({-1});
-  checks.close(max_abs_diff(row_sums, autograd::ones_like(row_sums).to(row_sums.dtype())), 0, 1e-12,
-               "every row of weights sums to 1");
+  checks.same(row_sums, autograd::ones_like(row_sums).to(row_sums.dtype()), 1e-12,
+              "every row of weights sums to 1");
   nn::AttentionOutput library = nn::scaled_dot_product_attention(q, k, v);
-  checks.close(max_abs_diff(output, library.output), 0, 1e-12,
-               "and equals the library's nn::scaled_dot_product_attention");
+  checks.same(output, library.output, 1e-12,
+              "and equals the library's nn::scaled_dot_product_attention");
 
   std::printf("\n  The whole layer, projections included, against loops:\n");
-  Tensor q_loop = layer_checks::loops::linear(x, layer.w_q->weight, layer.w_q->bias);
-  Tensor k_loop = layer_checks::loops::linear(x, layer.w_k->weight, layer.w_k->bias);
-  Tensor v_loop = layer_checks::loops::linear(x, layer.w_v->weight, layer.w_v->bias);
-  layer_checks::loops::Attention layer_loop =
-      layer_checks::loops::attention(q_loop, k_loop, v_loop, 1.0 / std::sqrt(double(D)));
-  checks.close(max_abs_diff(r.output, layer_loop.output), 0, 1e-10,
-               "SelfAttention(x) equals loops over x W^T + b and the attention sums");
+  Tensor q_loop = tutorial::linear_by_loops(x, layer.w_q->weight, layer.w_q->bias);
+  Tensor k_loop = tutorial::linear_by_loops(x, layer.w_k->weight, layer.w_k->bias);
+  Tensor v_loop = tutorial::linear_by_loops(x, layer.w_v->weight, layer.w_v->bias);
+  tutorial::LoopAttention layer_loop =
+      tutorial::attention_by_loops(q_loop, k_loop, v_loop, 1.0 / std::sqrt(double(D)));
+  checks.same(r.output, layer_loop.output, 1e-10,
+              "SelfAttention(x) equals loops over x W^T + b and the attention sums");
   std::vector<std::pair<std::string, Tensor>> saved = {{"output", output}, {"weights", weights}};
   if (!own_qkv) {
     // Everything needed to redo the computation in numpy or PyTorch.
@@ -221,7 +242,7 @@ int main(int argc, char** argv) try {
   }
   tutorial::save_npy_files(files.save, saved);
 
-  tutorial::section("4. The seed's second bug: no division by sqrt(D)");
+  tutorial::section("4. The article's second bug: no division by sqrt(D)");
   SelfAttention::Result unscaled = layer.forward(x, /*scale=*/false);
   double max_scaled, entropy_scaled, max_unscaled, entropy_unscaled;
   row_statistics(r.weights, max_scaled, entropy_scaled);
@@ -242,14 +263,13 @@ int main(int argc, char** argv) try {
   checks.check(
       max_unscaled > max_scaled && entropy_unscaled < entropy_scaled,
       "without the scaling the rows are much closer to one-hot (larger max, lower entropy)");
-  layer_checks::pictures::save_side_by_side(
-      {layer_checks::pictures::attention_map(unscaled.weights.select(0, 0),
-                                             "softmax(Q K^T), as the seed")
-           .render(),
-       layer_checks::pictures::attention_map(r.weights.select(0, 0), "softmax(Q K^T / sqrt(D))")
-           .render()},
-      "Self-attention weights of sequence 0, D = " + std::to_string(D),
-      options.out + "/self_attention_scaling.png");
+  tutorial::save_picture(
+      tutorial::attention_grid({{"unscaled, as the article", unscaled.weights.select(0, 0)},
+                                {"scaled by 1 / sqrt(D)", r.weights.select(0, 0)}},
+                               "Self-attention weights of sequence 0, D = " + std::to_string(D), 2),
+      options, "self_attention_scaling.png",
+      "left, unscaled: nearly one bright cell per row (one-hot); right, scaled: the weight is "
+      "spread over several keys");
   std::printf("\n");
   std::printf(
       "  A nearly one-hot softmax passes almost no gradient to the scores (tutorial 04\n"
@@ -260,8 +280,17 @@ int main(int argc, char** argv) try {
       "\nWhat to notice: self-attention is three Linear layers and two batched matmuls.\n"
       "The transpose must swap only the last two dims (transpose(-2, -1), PyTorch's .mT);\n"
       "reversing every dim is an error at best and silent garbage when the sizes match.\n");
-  return checks.finish();
-} catch (const std::exception& e) {
-  std::fprintf(stderr, "error: %s\n", e.what());
-  return 2;
+  int code = checks.finish();
+  char answer[600];
+  std::snprintf(answer, sizeof answer,
+                "Q, K, V are three Linear maps of the same x; output = softmax(Q K^T / sqrt(D)) V has\n"
+                "x's shape [%lld, %lld, %lld] and matched plain loops. K^T must be transpose(-2, -1): the\n"
+                "article's keys.T fails on 3-d keys, or silently mixes sequences when B = T = D. Without\n"
+                "1/sqrt(D) (D = %lld) the mean largest weight is %.3f instead of %.3f: toward one-hot.",
+                static_cast<long long>(B), static_cast<long long>(T), static_cast<long long>(D),
+                static_cast<long long>(D), max_unscaled, max_scaled);
+  tutorial::print_answer(kQuestion, answer);
+  return code;
+} catch (...) {
+  return tutorial::report_error();
 }
