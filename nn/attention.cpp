@@ -26,11 +26,11 @@ Tensor as_additive(const Tensor& mask, DType dtype) {
 }
 
 // One mask meaning "blocked by a or by b"; either may be undefined.
-Tensor combine_masks(const Tensor& a, const Tensor& b, DType dtype) {
+Tensor combine_masks(const Tensor& a, const Tensor& b, DType dtype, Site site) {
   if (!a.defined()) return b;
   if (!b.defined()) return a;
   if (a.dtype() == DType::Bool && b.dtype() == DType::Bool) return autograd::logical_or(a, b);
-  return autograd::add(as_additive(a, dtype), as_additive(b, dtype));
+  return autograd::add(as_additive(a, dtype), as_additive(b, dtype), site);
 }
 
 // scores with the mask applied: bool -> -inf where true, float -> added.
@@ -53,16 +53,39 @@ void check_qkv(const Tensor& q, const Tensor& k, const Tensor& v, const char* op
   if (k.size(-2) != v.size(-2)) fail("keys and values must have the same number of positions");
 }
 
+// The masks as one mask that broadcasts against the scores [..., Tq, Tk]: padding, then
+// attn_mask, then the causal mask, combined (blocked by any of them).
+Tensor one_mask(const AttentionMasks& masks, const Tensor& scores, const char* op, Site site) {
+  Tensor blocked;
+  if (masks.key_padding_mask.defined()) {
+    const Tensor& pad = masks.key_padding_mask;
+    const std::int64_t tk = scores.size(-1);
+    if (scores.dim() < 3 || pad.dim() != 2 || pad.size(0) != scores.size(0) || pad.size(1) != tk)
+      throw std::invalid_argument(std::string(op) + ": key_padding_mask must be [B, Tk] = [" +
+                                  std::to_string(scores.size(0)) + ", " + std::to_string(tk) +
+                                  "] for scores " + tensor::shape_str(scores.shape()) + ", got " +
+                                  tensor::shape_str(pad.shape()));
+    Shape view(scores.shape().size(), 1);  // [B, 1, ..., 1, Tk]: one row per batch entry
+    view.front() = pad.size(0);
+    view.back() = tk;
+    blocked = pad.view(view, site);
+  }
+  blocked = combine_masks(blocked, masks.attn_mask, scores.dtype(), site);
+  if (masks.is_causal)
+    blocked = combine_masks(
+        blocked, causal_mask(scores.size(-2), scores.size(-1), 0, scores.device()),
+        scores.dtype(), site);
+  return blocked;
+}
+
 // The attention core shared by the plain and the scaled version.
-AttentionOutput attend(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
-                       double scale, double dropout_p, bool is_causal, Generator& gen, Site site) {
+AttentionOutput attend(const Tensor& q, const Tensor& k, const Tensor& v,
+                       const AttentionMasks& masks, double scale, double dropout_p, Generator& gen,
+                       const char* op, Site site) {
   // scores[i, j] = q_i . k_j (times scale): how well query i matches key j.   [..., Tq, Tk]
   Tensor scores = autograd::matmul(q, k.transpose(-2, -1, site), site);
   if (scale != 1.0) scores = autograd::mul(scores, autograd::scalar_like(scores, scale), site);
-  Tensor blocked = mask;
-  if (is_causal) blocked = combine_masks(mask, causal_mask(q.size(-2), k.size(-2), 0, q.device()),
-                                         scores.dtype());
-  scores = apply_mask(scores, blocked, site);
+  scores = apply_mask(scores, one_mask(masks, scores, op, site), site);
   // weights[i, :] is a probability distribution over the keys (all zero if fully masked).
   Tensor weights = autograd::softmax(scores, -1, site);
   Tensor used = dropout_p > 0 ? autograd::dropout(weights, dropout_p, true, gen, site) : weights;
@@ -73,19 +96,20 @@ AttentionOutput attend(const Tensor& q, const Tensor& k, const Tensor& v, const 
 }  // namespace
 
 AttentionOutput dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                                      const Tensor& mask, Site site) {
+                                      const AttentionMasks& masks, Site site) {
   check_qkv(q, k, v, "dot_product_attention");
-  return attend(q, k, v, mask, 1.0, 0.0, false, tensor::default_generator(), site);
+  return attend(q, k, v, masks, 1.0, 0.0, tensor::default_generator(), "dot_product_attention",
+                site);
 }
 
 AttentionOutput scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                                             const Tensor& mask, double dropout_p, bool is_causal,
+                                             const AttentionMasks& masks, double dropout_p,
                                              Generator& gen, Site site) {
   check_qkv(q, k, v, "scaled_dot_product_attention");
   // Dividing by sqrt(D) keeps the scores' variance near 1 whatever the head size, so softmax
   // does not saturate (tutorial 04 measures why that matters).
   double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
-  return attend(q, k, v, mask, scale, dropout_p, is_causal, gen, site);
+  return attend(q, k, v, masks, scale, dropout_p, gen, "scaled_dot_product_attention", site);
 }
 
 Tensor causal_mask(std::int64_t tq, std::int64_t tk, std::int64_t offset, Device device) {
@@ -103,18 +127,20 @@ AdditiveAttention::AdditiveAttention(std::int64_t query_dim, std::int64_t key_di
 }
 
 AttentionOutput AdditiveAttention::forward(const Tensor& query, const Tensor& key,
-                                           const Tensor& value, const Tensor& mask) {
+                                           const Tensor& value, const AttentionMasks& masks,
+                                           Site site) {
   // q and k may have different sizes: each has its own projection to the hidden size.
   check_qkv(query, key, value, "AdditiveAttention", /*same_qk_dim=*/false);
   // Every (query, key) pair gets its own small feed-forward score: project both to the hidden
   // size, add them with broadcasting, squash with tanh, and read out one number with v.
-  Tensor projected_q = (*w_q)(query).unsqueeze(-2);  // [B, Tq, 1, hidden]
-  Tensor projected_k = (*w_k)(key).unsqueeze(-3);    // [B, 1, Tk, hidden]
-  Tensor features = autograd::tanh(projected_q + projected_k);  // [B, Tq, Tk, hidden]
-  Tensor scores = (*v)(features).squeeze(-1);        // [B, Tq, Tk]
-  scores = apply_mask(scores, mask, Site::current());
-  Tensor weights = autograd::softmax(scores, -1);
-  AttentionOutput result{autograd::matmul(weights, value), weights};
+  Tensor projected_q = (*w_q)(query, site).unsqueeze(-2, site);  // [B, Tq, 1, hidden]
+  Tensor projected_k = (*w_k)(key, site).unsqueeze(-3, site);    // [B, 1, Tk, hidden]
+  Tensor features =
+      autograd::tanh(autograd::add(projected_q, projected_k, site), site);  // [B, Tq, Tk, hidden]
+  Tensor scores = (*v)(features, site).squeeze(-1, site);        // [B, Tq, Tk]
+  scores = apply_mask(scores, one_mask(masks, scores, "AdditiveAttention", site), site);
+  Tensor weights = autograd::softmax(scores, -1, site);
+  AttentionOutput result{autograd::matmul(weights, value, site), weights};
   call_forward_hooks(result.output);
   return result;
 }
@@ -129,7 +155,7 @@ std::string AdditiveAttention::extra_repr() const {
 MultiheadAttention::MultiheadAttention(std::int64_t embed_dim, std::int64_t num_heads,
                                        double dropout, bool bias, Generator& gen,
                                        std::int64_t kdim, std::int64_t vdim)
-    : embed_dim(embed_dim), num_heads(num_heads), dropout(dropout), gen_(&gen) {
+    : embed_dim(embed_dim), num_heads(num_heads), dropout(dropout), gen_(gen) {
   if (num_heads <= 0 || embed_dim % num_heads != 0)
     throw std::invalid_argument("MultiheadAttention: embed_dim " + std::to_string(embed_dim) +
                                 " must be divisible by num_heads " + std::to_string(num_heads));
@@ -150,18 +176,20 @@ MultiheadAttention::MultiheadAttention(std::int64_t embed_dim, std::int64_t num_
   if (bias) init::zeros_(out_proj->bias);
 }
 
-Tensor MultiheadAttention::split_heads(const Tensor& x) const {
+Tensor MultiheadAttention::split_heads(const Tensor& x, Site site) const {
   // [B, T, E] -> [B, T, H, D] -> [B, H, T, D]: each head sees its own D features; a view.
-  return x.view({x.size(0), x.size(1), num_heads, head_dim}).transpose(1, 2);
+  return x.view({x.size(0), x.size(1), num_heads, head_dim}, site).transpose(1, 2, site);
 }
 
-Tensor MultiheadAttention::merge_heads(const Tensor& x) const {
+Tensor MultiheadAttention::merge_heads(const Tensor& x, Site site) const {
   // [B, H, T, D] -> [B, T, H, D] -> [B, T, E]: concatenate the heads' outputs.
-  return x.transpose(1, 2).reshape({x.size(0), x.size(2), embed_dim});
+  return x.transpose(1, 2, site).reshape({x.size(0), x.size(2), embed_dim}, site);
 }
 
 AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& key,
-                                            const Tensor& value, const Options& options) {
+                                            const Tensor& value, const AttentionMasks& masks,
+                                            bool need_weights, bool average_attn_weights,
+                                            Site site) {
   if (query.dim() != 3 || key.dim() != 3 || value.dim() != 3 || query.size(-1) != embed_dim ||
       key.size(0) != query.size(0) || value.size(0) != query.size(0) ||
       key.size(1) != value.size(1))
@@ -171,57 +199,56 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
         tensor::shape_str(query.shape()) + ", " + tensor::shape_str(key.shape()) + ", " +
         tensor::shape_str(value.shape()));
   const std::int64_t B = query.size(0), Tq = query.size(1), Tk = key.size(1);
-  Tensor q = split_heads((*q_proj)(query));  // [B, H, Tq, D]
-  Tensor k = split_heads((*k_proj)(key));    // [B, H, Tk, D]
-  Tensor v = split_heads((*v_proj)(value));  // [B, H, Tk, D]
+  Tensor q = split_heads((*q_proj)(query, site), site);  // [B, H, Tq, D]
+  Tensor k = split_heads((*k_proj)(key, site), site);    // [B, H, Tk, D]
+  Tensor v = split_heads((*v_proj)(value, site), site);  // [B, H, Tk, D]
 
-  // Bring both masks to shapes that broadcast against the scores [B, H, Tq, Tk].
-  Tensor mask;
-  if (options.key_padding_mask.defined()) {
-    const Tensor& pad = options.key_padding_mask;
-    if (pad.shape() != Shape{B, Tk})
-      throw std::invalid_argument("MultiheadAttention: key_padding_mask must be [B, Tk] = " +
-                                  tensor::shape_str({B, Tk}) + ", got " +
-                                  tensor::shape_str(pad.shape()));
-    mask = pad.view({B, 1, 1, Tk});
-  }
-  if (options.attn_mask.defined()) {
-    Tensor attn = options.attn_mask;
+  // Check the masks' shapes as PyTorch's MultiheadAttention takes them, and bring attn_mask to
+  // one that broadcasts against the scores [B, H, Tq, Tk]; scaled_dot_product_attention
+  // combines the masks.
+  AttentionMasks head_masks = masks;
+  if (masks.key_padding_mask.defined() && masks.key_padding_mask.shape() != Shape{B, Tk})
+    throw std::invalid_argument("MultiheadAttention: key_padding_mask must be [B, Tk] = " +
+                                tensor::shape_str({B, Tk}) + ", got " +
+                                tensor::shape_str(masks.key_padding_mask.shape()));
+  if (masks.attn_mask.defined()) {
+    Tensor& attn = head_masks.attn_mask;
     if (attn.shape() == Shape{B * num_heads, Tq, Tk}) {
-      attn = attn.view({B, num_heads, Tq, Tk});
+      attn = attn.view({B, num_heads, Tq, Tk}, site);
     } else if (attn.shape() != Shape{Tq, Tk}) {
       throw std::invalid_argument("MultiheadAttention: attn_mask must be [Tq, Tk] = " +
                                   tensor::shape_str({Tq, Tk}) + " or [B*H, Tq, Tk] = " +
                                   tensor::shape_str({B * num_heads, Tq, Tk}) + ", got " +
                                   tensor::shape_str(attn.shape()));
     }
-    mask = combine_masks(mask, attn, q.dtype());
   }
   double p = is_training() ? dropout : 0.0;
-  AttentionOutput heads =
-      scaled_dot_product_attention(q, k, v, mask, p, options.is_causal, *gen_);
+  AttentionOutput heads = scaled_dot_product_attention(q, k, v, head_masks, p, gen_, site);
   AttentionOutput result;
-  result.output = (*out_proj)(merge_heads(heads.output));  // [B, Tq, E]
-  if (options.need_weights)
-    result.weights = options.average_attn_weights ? autograd::mean(heads.weights, {1})
-                                                  : heads.weights;
+  result.output = (*out_proj)(merge_heads(heads.output, site), site);  // [B, Tq, E]
+  if (need_weights)
+    result.weights = average_attn_weights ? autograd::mean(heads.weights, {1}, false, site)
+                                          : heads.weights;
   call_forward_hooks(result.output);
   return result;
 }
 
 AttentionOutput MultiheadAttention::forward_cached(const Tensor& x, KVCache& cache,
-                                                   bool need_weights) {
+                                                   bool need_weights, Site site) {
   const std::int64_t past = cache.length(), T_new = x.size(1);
-  Tensor q = split_heads((*q_proj)(x));
-  Tensor k = split_heads((*k_proj)(x));
-  Tensor v = split_heads((*v_proj)(x));
-  cache.k = cache.k.defined() ? autograd::cat({cache.k, k}, 2) : k;  // [B, H, past + T_new, D]
-  cache.v = cache.v.defined() ? autograd::cat({cache.v, v}, 2) : v;
-  // New position i (absolute past + i) may see keys 0 .. past + i.
+  Tensor q = split_heads((*q_proj)(x, site), site);
+  Tensor k = split_heads((*k_proj)(x, site), site);
+  Tensor v = split_heads((*v_proj)(x, site), site);
+  // [B, H, past + T_new, D]
+  cache.k = cache.k.defined() ? autograd::cat({cache.k, k}, 2, site) : k;
+  cache.v = cache.v.defined() ? autograd::cat({cache.v, v}, 2, site) : v;
+  // New position i (absolute past + i) may see keys 0 .. past + i: a causal mask shifted by
+  // `past`, which is_causal (aligned at the top left) cannot express.
   Tensor mask = T_new > 1 ? causal_mask(T_new, past + T_new, past, x.device()) : Tensor();
-  AttentionOutput heads = scaled_dot_product_attention(q, cache.k, cache.v, mask);
-  AttentionOutput result{(*out_proj)(merge_heads(heads.output)), Tensor()};
-  if (need_weights) result.weights = autograd::mean(heads.weights, {1});
+  AttentionOutput heads =
+      scaled_dot_product_attention(q, cache.k, cache.v, {.attn_mask = mask}, 0.0, gen_, site);
+  AttentionOutput result{(*out_proj)(merge_heads(heads.output, site), site), Tensor()};
+  if (need_weights) result.weights = autograd::mean(heads.weights, {1}, false, site);
   return result;
 }
 
@@ -233,19 +260,24 @@ std::string MultiheadAttention::extra_repr() const {
 
 // ---- positional encodings ------------------------------------------------------------------------
 
-Array sinusoidal_positional_encoding(std::int64_t max_len, std::int64_t dim) {
+Array sinusoidal_positional_encoding(std::int64_t max_len, std::int64_t dim, DType dtype) {
   if (max_len <= 0 || dim <= 0)
     throw std::invalid_argument("sinusoidal_positional_encoding: sizes must be positive");
-  std::vector<float> table(static_cast<std::size_t>(max_len * dim));
+  if (!tensor::is_floating(dtype))
+    throw std::invalid_argument("sinusoidal_positional_encoding: dtype must be float32 or "
+                                "float64, got " + tensor::dtype_name(dtype));
+  // In double, then rounded once: a float table computed in float and widened would give a
+  // float64 model positions accurate to only ~1e-7.
+  std::vector<double> table(static_cast<std::size_t>(max_len * dim));
   for (std::int64_t pos = 0; pos < max_len; ++pos)
     for (std::int64_t j = 0; j < dim; ++j) {
       // Pairs of features (2i, 2i+1) share a frequency 1 / 10000^(2i/dim): from one turn per
       // 2 pi positions down to one turn per 10000 * 2 pi positions.
       double frequency = std::pow(10000.0, -double(j / 2 * 2) / double(dim));
       double angle = double(pos) * frequency;
-      table[pos * dim + j] = float(j % 2 == 0 ? std::sin(angle) : std::cos(angle));
+      table[pos * dim + j] = j % 2 == 0 ? std::sin(angle) : std::cos(angle);
     }
-  return tensor::from_vector(table, {max_len, dim});
+  return tensor::from_vector(table, {max_len, dim}).to(dtype);
 }
 
 SinusoidalPositionalEncoding::SinusoidalPositionalEncoding(std::int64_t max_len, std::int64_t dim) {
@@ -259,6 +291,12 @@ Tensor SinusoidalPositionalEncoding::forward(const Tensor& x) {
                                 std::to_string(table.size(1)) + "], got " +
                                 tensor::shape_str(x.shape()));
   return x + table.slice(0, 0, x.size(1)).to(x.dtype());
+}
+
+void SinusoidalPositionalEncoding::buffers_to(DType dtype) {
+  if (table.dtype() == dtype) return;
+  Array exact = sinusoidal_positional_encoding(table.size(0), table.size(1), dtype);
+  table.set_data(exact.to(table.device()));
 }
 
 std::string SinusoidalPositionalEncoding::extra_repr() const {

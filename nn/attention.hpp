@@ -11,7 +11,12 @@
 //
 // Masks follow PyTorch. A bool mask is true where attention is NOT allowed ("masked out"); a
 // float mask is added to the scores (-inf forbids, 0 allows). Masks broadcast against the
-// scores [..., Tq, Tk].
+// scores [..., Tq, Tk]. Every attention here, from dot_product_attention up to Transformer, takes
+// its masks as one AttentionMasks, filled by name: {.is_causal = true}.
+//
+// Every op these functions and modules record carries the caller's file and line (the defaulted
+// `site` argument, autograd/record.hpp), so graph dumps and anomaly reports point at the line
+// that called attention, not into this library.
 //
 // A query whose every key is masked out (e.g. a row of padding) gets all-zero weights and
 // therefore a zero output, and no gradient flows through that row: softmax over an all -inf
@@ -31,17 +36,31 @@ struct AttentionOutput {
   Tensor weights;  // [..., Tq, Tk], each row sums to 1 (or is all 0 when fully masked)
 };
 
+// Which keys each query may not attend to. Any part may be left out; the parts combine (a key
+// is blocked when any of them blocks it). Fill by name:
+//   {.is_causal = true}   {.key_padding_mask = padding}   {.attn_mask = band, .is_causal = true}
+// (Every member has a default, `{}` meaning "no mask", so that leaving one out is not a warning.)
+struct AttentionMasks {
+  // [B, Tk], B the first dim of the scores: bool true = a padding key; or float, added.
+  Tensor key_padding_mask{};
+  // Broadcasts against the scores [..., Tq, Tk]: bool true = blocked; or float, added.
+  // MultiheadAttention takes [Tq, Tk] or [B*H, Tq, Tk], as PyTorch's.
+  Tensor attn_mask{};
+  // Also block key j > query i (aligned at the top left, as torch's is_causal).
+  bool is_causal = false;
+};
+
 // softmax(Q K^T) V without scaling: q [..., Tq, D], k [..., Tk, D], v [..., Tk, Dv].
 AttentionOutput dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                                      const Tensor& mask = Tensor(),
+                                      const AttentionMasks& masks = {},
                                       autograd::Site site = autograd::Site::current());
 
-// softmax(Q K^T / sqrt(D)) V. is_causal masks key j > query i (aligned at the top left, as
-// torch's is_causal). Dropout (probability dropout_p, drawn from gen) is applied to the weights
-// used for the output; pass 0 when not training. The returned weights are before dropout.
+// softmax(Q K^T / sqrt(D)) V. Dropout (probability dropout_p, drawn from gen) is applied to the
+// weights used for the output; pass 0 when not training. The returned weights are before
+// dropout.
 AttentionOutput scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                                             const Tensor& mask = Tensor(),
-                                             double dropout_p = 0.0, bool is_causal = false,
+                                             const AttentionMasks& masks = {},
+                                             double dropout_p = 0.0,
                                              Generator& gen = tensor::default_generator(),
                                              autograd::Site site = autograd::Site::current());
 
@@ -59,10 +78,12 @@ class AdditiveAttention : public Module {
   AdditiveAttention(std::int64_t query_dim, std::int64_t key_dim, std::int64_t hidden_dim,
                     Generator& gen = tensor::default_generator());
   AttentionOutput forward(const Tensor& query, const Tensor& key, const Tensor& value,
-                          const Tensor& mask = Tensor());
+                          const AttentionMasks& masks = {},
+                          autograd::Site site = autograd::Site::current());
   AttentionOutput operator()(const Tensor& query, const Tensor& key, const Tensor& value,
-                             const Tensor& mask = Tensor()) {
-    return forward(query, key, value, mask);
+                             const AttentionMasks& masks = {},
+                             autograd::Site site = autograd::Site::current()) {
+    return forward(query, key, value, masks, site);
   }
   std::string type_name() const override { return "AdditiveAttention"; }
   std::string extra_repr() const override;
@@ -76,15 +97,6 @@ struct KVCache {
   std::int64_t length() const { return k.defined() ? k.size(2) : 0; }
 };
 
-// The optional arguments of MultiheadAttention::forward, with PyTorch's meanings.
-struct AttentionOptions {
-  Tensor key_padding_mask;           // [B, Tk]: true (bool) = padding; or float, added
-  Tensor attn_mask;                  // [Tq, Tk] or [B*H, Tq, Tk]: bool true = blocked, float added
-  bool is_causal = false;            // also block future keys (top-left aligned)
-  bool need_weights = false;         // return the attention weights
-  bool average_attn_weights = true;  // ... averaged over heads [B, Tq, Tk], else [B, H, Tq, Tk]
-};
-
 // Multi-head attention, batch first. Parameters (as PyTorch's, but with separate projections
 // instead of one packed in_proj_weight):
 //   q_proj.weight [E, E], q_proj.bias [E]   (k_proj, v_proj likewise; kdim/vdim for k and v)
@@ -96,20 +108,23 @@ class MultiheadAttention : public Module {
                      bool bias = true, Generator& gen = tensor::default_generator(),
                      std::int64_t kdim = 0, std::int64_t vdim = 0);
 
-  using Options = AttentionOptions;
-  // query [B, Tq, E], key [B, Tk, kdim], value [B, Tk, vdim] -> output [B, Tq, E]
+  // query [B, Tq, E], key [B, Tk, kdim], value [B, Tk, vdim] -> output [B, Tq, E].
+  // With need_weights the attention weights come back too, as PyTorch's: averaged over the
+  // heads [B, Tq, Tk], or per head [B, H, Tq, Tk] when average_attn_weights is false.
   AttentionOutput forward(const Tensor& query, const Tensor& key, const Tensor& value,
-                          const Options& options);
-  AttentionOutput forward(const Tensor& query, const Tensor& key, const Tensor& value) {
-    return forward(query, key, value, Options{});
-  }
+                          const AttentionMasks& masks = {}, bool need_weights = false,
+                          bool average_attn_weights = true,
+                          autograd::Site site = autograd::Site::current());
   AttentionOutput operator()(const Tensor& query, const Tensor& key, const Tensor& value,
-                             const Options& options = {}) {
-    return forward(query, key, value, options);
+                             const AttentionMasks& masks = {}, bool need_weights = false,
+                             bool average_attn_weights = true,
+                             autograd::Site site = autograd::Site::current()) {
+    return forward(query, key, value, masks, need_weights, average_attn_weights, site);
   }
   // Self-attention for new positions x [B, T_new, E] that follow the cached ones; appends
   // their keys and values to `cache`. Causal: position i sees the cache and new positions <= i.
-  AttentionOutput forward_cached(const Tensor& x, KVCache& cache, bool need_weights = false);
+  AttentionOutput forward_cached(const Tensor& x, KVCache& cache, bool need_weights = false,
+                                 autograd::Site site = autograd::Site::current());
 
   std::string type_name() const override { return "MultiheadAttention"; }
   std::string extra_repr() const override;
@@ -119,13 +134,17 @@ class MultiheadAttention : public Module {
   std::shared_ptr<Linear> q_proj, k_proj, v_proj, out_proj;
 
  private:
-  Tensor split_heads(const Tensor& x) const;   // [B, T, E] -> [B, H, T, D] (a view)
-  Tensor merge_heads(const Tensor& x) const;   // [B, H, T, D] -> [B, T, E]
-  Generator* gen_;
+  // [B, T, E] -> [B, H, T, D] (a view)
+  Tensor split_heads(const Tensor& x, autograd::Site site) const;
+  // [B, H, T, D] -> [B, T, E]
+  Tensor merge_heads(const Tensor& x, autograd::Site site) const;
+  Generator gen_;  // a handle on the caller's stream, for dropout (tensor/random.hpp)
 };
 
 // "Attention Is All You Need": PE[pos, 2i] = sin(pos / 10000^(2i/E)), PE[pos, 2i+1] = cos(...).
-Array sinusoidal_positional_encoding(std::int64_t max_len, std::int64_t dim);
+// Computed in double and rounded once to `dtype`, so a float64 table is exact to float64.
+Array sinusoidal_positional_encoding(std::int64_t max_len, std::int64_t dim,
+                                     DType dtype = DType::Float32);
 
 // Adds the sinusoidal table (a buffer, not trained) to x [B, T, E].
 class SinusoidalPositionalEncoding : public UnaryModule {
@@ -134,7 +153,10 @@ class SinusoidalPositionalEncoding : public UnaryModule {
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "SinusoidalPositionalEncoding"; }
   std::string extra_repr() const override;
-  Tensor table;  // [max_len, E]
+  Tensor table;  // [max_len, E], in the module's dtype (float32 until to(dtype))
+
+ protected:
+  void buffers_to(DType dtype) override;  // recomputes the table in dtype, never widens floats
 };
 
 // Adds a learned position embedding (weight [max_len, E]) to x [B, T, E]; `offset` shifts the

@@ -31,13 +31,15 @@ Linear::Linear(std::int64_t in, std::int64_t out, bool with_bias, Generator& gen
   }
 }
 
-Tensor Linear::forward(const Tensor& x) {
+Tensor Linear::forward(const Tensor& x) { return forward(x, autograd::Site::current()); }
+
+Tensor Linear::forward(const Tensor& x, autograd::Site site) {
   if (x.dim() == 0 || x.size(-1) != in_features)
     throw std::invalid_argument("Linear: expected input [..., " + std::to_string(in_features) +
                                 "], got " + tensor::shape_str(x.shape()));
   // y = x W^T + b: W is stored [out, in] as in PyTorch; the transpose is a view, not a copy.
-  Tensor y = autograd::matmul(x, weight.transpose(0, 1));
-  return bias.defined() ? y + bias : y;
+  Tensor y = autograd::matmul(x, weight.transpose(0, 1, site), site);
+  return bias.defined() ? autograd::add(y, bias, site) : y;
 }
 
 std::string Linear::extra_repr() const {
@@ -86,11 +88,11 @@ std::string LayerNorm::extra_repr() const {
 
 // ---- Dropout, activations ----------------------------------------------------------------------------
 
-Dropout::Dropout(double p, Generator& gen) : p(p), gen_(&gen) {
+Dropout::Dropout(double p, Generator& gen) : p(p), gen_(gen) {
   if (!(p >= 0 && p < 1)) throw std::invalid_argument("Dropout: p must be in [0, 1)");
 }
 
-Tensor Dropout::forward(const Tensor& x) { return autograd::dropout(x, p, is_training(), *gen_); }
+Tensor Dropout::forward(const Tensor& x) { return autograd::dropout(x, p, is_training(), gen_); }
 
 std::string Dropout::extra_repr() const {
   std::ostringstream s;

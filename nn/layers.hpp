@@ -22,6 +22,15 @@ class Linear : public UnaryModule {
   Linear(std::int64_t in_features, std::int64_t out_features, bool bias,
          Generator& gen = tensor::default_generator());
   Tensor forward(const Tensor& x) override;
+  // The same, with `site` on the nodes it records: for a module that runs a Linear on behalf of
+  // its own caller (attention's projections), so the graph names the caller's line.
+  Tensor forward(const Tensor& x, autograd::Site site);
+  using UnaryModule::operator();
+  Tensor operator()(const Tensor& x, autograd::Site site) {
+    Tensor y = forward(x, site);
+    call_forward_hooks(y);
+    return y;
+  }
   std::string type_name() const override { return "Linear"; }
   std::string extra_repr() const override;
   Tensor weight, bias;  // bias is undefined when built without one
@@ -64,7 +73,7 @@ class Dropout : public UnaryModule {
   double p;
 
  private:
-  Generator* gen_;
+  Generator gen_;  // a handle on the caller's stream, not a copy of it (tensor/random.hpp)
 };
 
 class ReLU : public UnaryModule {

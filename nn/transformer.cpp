@@ -41,11 +41,11 @@ Tensor TransformerEncoderLayer::feed_forward(const Tensor& x) {
   return (*dropout2)((*linear2)((*dropout)((*activation)((*linear1)(x)))));
 }
 
-Tensor TransformerEncoderLayer::forward(const Tensor& x, const Masks& masks) {
+Tensor TransformerEncoderLayer::forward(const Tensor& x, const AttentionMasks& masks) {
   auto self_attention = [&](const Tensor& input) {
-    AttentionOptions options{masks.key_padding_mask, masks.attn_mask, masks.is_causal,
-                             keep_attention, /*average_attn_weights=*/false};
-    AttentionOutput attended = (*self_attn)(input, input, input, options);
+    AttentionOutput attended = (*self_attn)(input, input, input, masks,
+                                            /*need_weights=*/keep_attention,
+                                            /*average_attn_weights=*/false);
     if (keep_attention) last_attention = attended.weights.detach();
     return (*dropout1)(attended.output);
   };
@@ -94,19 +94,22 @@ TransformerDecoderLayer::TransformerDecoderLayer(const LayerConfig& c, Generator
   dropout3 = register_module("dropout3", std::make_shared<Dropout>(c.dropout, gen));
 }
 
-Tensor TransformerDecoderLayer::forward(const Tensor& x, const Tensor& memory, const Masks& masks) {
+Tensor TransformerDecoderLayer::forward(const Tensor& x, const Tensor& memory,
+                                        const AttentionMasks& self_masks,
+                                        const AttentionMasks& memory_masks) {
   auto self_attention = [&](const Tensor& input) {
-    AttentionOptions options{masks.tgt_key_padding_mask, masks.tgt_mask, masks.tgt_is_causal,
-                             keep_attention, false};
-    AttentionOutput attended = (*self_attn)(input, input, input, options);
+    AttentionOutput attended = (*self_attn)(input, input, input, self_masks,
+                                            /*need_weights=*/keep_attention,
+                                            /*average_attn_weights=*/false);
     if (keep_attention) last_self_attention = attended.weights.detach();
     return (*dropout1)(attended.output);
   };
   auto cross_attention = [&](const Tensor& input) {
     // Queries come from the target side, keys and values from the encoder's output: every
     // target position may look at every source position (except source padding).
-    AttentionOptions options{masks.memory_key_padding_mask, Tensor(), false, keep_attention, false};
-    AttentionOutput attended = (*multihead_attn)(input, memory, memory, options);
+    AttentionOutput attended = (*multihead_attn)(input, memory, memory, memory_masks,
+                                                 /*need_weights=*/keep_attention,
+                                                 /*average_attn_weights=*/false);
     if (keep_attention) last_cross_attention = attended.weights.detach();
     return (*dropout2)(attended.output);
   };
@@ -141,7 +144,7 @@ TransformerEncoder::TransformerEncoder(const LayerConfig& config, std::int64_t n
     norm = register_module("norm", std::make_shared<LayerNorm>(config.d_model, config.layer_norm_eps));
 }
 
-Tensor TransformerEncoder::forward(const Tensor& x, const TransformerEncoderLayer::Masks& masks) {
+Tensor TransformerEncoder::forward(const Tensor& x, const AttentionMasks& masks) {
   Tensor h = x;
   for (auto& layer : layers->items()) h = layer->forward(h, masks);
   return norm ? (*norm)(h) : h;
@@ -157,9 +160,10 @@ TransformerDecoder::TransformerDecoder(const LayerConfig& config, std::int64_t n
 }
 
 Tensor TransformerDecoder::forward(const Tensor& x, const Tensor& memory,
-                                   const TransformerDecoderLayer::Masks& masks) {
+                                   const AttentionMasks& self_masks,
+                                   const AttentionMasks& memory_masks) {
   Tensor h = x;
-  for (auto& layer : layers->items()) h = layer->forward(h, memory, masks);
+  for (auto& layer : layers->items()) h = layer->forward(h, memory, self_masks, memory_masks);
   return norm ? (*norm)(h) : h;
 }
 
@@ -204,14 +208,15 @@ Tensor Transformer::embed(const Tensor& ids, Embedding& table, UnaryModule& posi
 
 Tensor Transformer::encode(const Tensor& src, const Tensor& src_padding) {
   check_ids(src, config.max_len, "src");
-  return encoder->forward(embed(src, *src_embed, *src_pos), {src_padding, Tensor(), false});
+  return encoder->forward(embed(src, *src_embed, *src_pos), {.key_padding_mask = src_padding});
 }
 
 Tensor Transformer::decode(const Tensor& tgt, const Tensor& memory, const Tensor& src_padding,
                            const Tensor& tgt_padding) {
   check_ids(tgt, config.max_len, "tgt");
-  TransformerDecoderLayer::Masks masks{tgt_padding, src_padding, Tensor(), true};
-  Tensor h = decoder->forward(embed(tgt, *tgt_embed, *tgt_pos), memory, masks);
+  Tensor h = decoder->forward(embed(tgt, *tgt_embed, *tgt_pos), memory,
+                              {.key_padding_mask = tgt_padding, .is_causal = true},
+                              {.key_padding_mask = src_padding});
   // Scores for every target-vocabulary token: [B, T, E] x [E, V]
   if (output) return (*output)(h);
   return autograd::matmul(h, tgt_embed->weight.transpose(0, 1));
@@ -248,7 +253,7 @@ Tensor GPT::forward(const Tensor& ids) {
     throw std::invalid_argument("GPT: expected ids [B, T <= " + std::to_string(config.context) +
                                 "], got " + tensor::shape_str(ids.shape()));
   Tensor h = pos_embed->forward(tok_embed->forward(ids), 0);
-  for (auto& layer : layers->items()) h = layer->forward(h, {Tensor(), Tensor(), /*is_causal=*/true});
+  for (auto& layer : layers->items()) h = layer->forward(h, {.is_causal = true});
   Tensor logits = (*head)((*norm)(h));
   call_forward_hooks(logits);
   return logits;
@@ -305,7 +310,7 @@ Tensor BertEncoder::forward(const Tensor& ids, const Tensor& padding) {
                                 std::to_string(config.max_len) + "], got " +
                                 tensor::shape_str(ids.shape()));
   Tensor h = pos_embed->forward(tok_embed->forward(ids), 0);
-  for (auto& layer : layers->items()) h = layer->forward(h, {padding, Tensor(), false});
+  for (auto& layer : layers->items()) h = layer->forward(h, {.key_padding_mask = padding});
   return norm ? (*norm)(h) : h;
 }
 

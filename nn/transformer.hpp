@@ -67,14 +67,9 @@ struct LayerConfig {
 class TransformerEncoderLayer : public Module {
  public:
   TransformerEncoderLayer(const LayerConfig& config, Generator& gen = tensor::default_generator());
-  struct Masks {
-    Tensor key_padding_mask;  // [B, T], true = padding
-    Tensor attn_mask;         // [T, T] or [B*H, T, T]
-    bool is_causal = false;
-  };
-  // x [B, T, E] -> [B, T, E]
-  Tensor forward(const Tensor& x, const Masks& masks);
-  Tensor forward(const Tensor& x) { return forward(x, Masks{}); }
+  // x [B, T, E] -> [B, T, E]; masks of the self-attention: key_padding_mask [B, T] (true =
+  // padding), attn_mask [T, T] or [B*H, T, T], is_causal.
+  Tensor forward(const Tensor& x, const AttentionMasks& masks = {});
   // Causal self-attention over cached positions (for generation): x [B, T_new, E].
   Tensor forward_cached(const Tensor& x, KVCache& cache);
   std::string type_name() const override { return "TransformerEncoderLayer"; }
@@ -98,15 +93,14 @@ class TransformerEncoderLayer : public Module {
 class TransformerDecoderLayer : public Module {
  public:
   TransformerDecoderLayer(const LayerConfig& config, Generator& gen = tensor::default_generator());
-  struct Masks {
-    Tensor tgt_key_padding_mask;     // [B, T], true = padding
-    Tensor memory_key_padding_mask;  // [B, S], true = padding in the source
-    Tensor tgt_mask;                 // extra [T, T] mask on self-attention
-    bool tgt_is_causal = true;       // a decoder normally may not look ahead
-  };
-  // x [B, T, E], memory [B, S, E] (the encoder's output) -> [B, T, E]
-  Tensor forward(const Tensor& x, const Tensor& memory, const Masks& masks);
-  Tensor forward(const Tensor& x, const Tensor& memory) { return forward(x, memory, Masks{}); }
+  // x [B, T, E], memory [B, S, E] (the encoder's output) -> [B, T, E].
+  // self_masks: on the self-attention over the target (PyTorch's tgt_key_padding_mask [B, T],
+  //   tgt_mask [T, T], tgt_is_causal); causal by default: a decoder may not look ahead.
+  // memory_masks: on the cross-attention over the source (memory_key_padding_mask [B, S] = the
+  //   source's padding, memory_mask [T, S]).
+  Tensor forward(const Tensor& x, const Tensor& memory,
+                 const AttentionMasks& self_masks = {.is_causal = true},
+                 const AttentionMasks& memory_masks = {});
   std::string type_name() const override { return "TransformerDecoderLayer"; }
   std::string extra_repr() const override;
 
@@ -126,7 +120,7 @@ class TransformerEncoder : public Module {
  public:
   TransformerEncoder(const LayerConfig& config, std::int64_t num_layers,
                      Generator& gen = tensor::default_generator());
-  Tensor forward(const Tensor& x, const TransformerEncoderLayer::Masks& masks);
+  Tensor forward(const Tensor& x, const AttentionMasks& masks = {});
   std::string type_name() const override { return "TransformerEncoder"; }
   std::shared_ptr<ModuleList<TransformerEncoderLayer>> layers;
   std::shared_ptr<LayerNorm> norm;  // null for post-LN
@@ -136,7 +130,9 @@ class TransformerDecoder : public Module {
  public:
   TransformerDecoder(const LayerConfig& config, std::int64_t num_layers,
                      Generator& gen = tensor::default_generator());
-  Tensor forward(const Tensor& x, const Tensor& memory, const TransformerDecoderLayer::Masks& masks);
+  Tensor forward(const Tensor& x, const Tensor& memory,
+                 const AttentionMasks& self_masks = {.is_causal = true},
+                 const AttentionMasks& memory_masks = {});
   std::string type_name() const override { return "TransformerDecoder"; }
   std::shared_ptr<ModuleList<TransformerDecoderLayer>> layers;
   std::shared_ptr<LayerNorm> norm;

@@ -1,6 +1,7 @@
-// 08_multi_head_attention — What is multi-head attention and why several heads?
-//                           什么是多头自注意力（Multi-Head Self-Attention）？
-//                           注意力模型中的“多头注意力”如何提高模型性能？
+// 08_multi_head_attention — What is multi-head self-attention, and why several heads?
+//                           什么是多头自注意力（Multi-Head Self-Attention）？它如何提高模型性能？
+//   Asked in the interview article "Attention Mechanism原理与代码实例讲解——面试题和算法编程题解析"
+//   (question 4), and in "深入探讨注意力模型：从基础理论到实际应用" (questions 9 and 14).
 //
 // Short answer
 //   Project the inputs to Q, K, V of size E as usual, then cut the E features into H groups of
@@ -17,7 +18,7 @@
 //   1. multi-head attention step by step (project, split, attend per head, concat, W_O) with
 //      every shape, equal to nn::MultiheadAttention;
 //   2. equal to a plain loop over heads (and, inside, loops over positions) in float64;
-//   3. the seed articles' multi-head code: E = 3 with 2 heads cannot be split, the printed 2x2
+//   3. the articles' multi-head code: E = 3 with 2 heads cannot be split, the printed 2x2
 //      output cannot be an attention output over [2, 3] inputs, no W_O;
 //   4. the parameter count for H = 1, 2, 4, ... : always 4 E^2 + 4 E;
 //   5. what heads buy: a constructed layer whose head 0 reads the previous token and head 1 the
@@ -32,16 +33,19 @@
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "nn/nn.hpp"
-#include "tutorials/common/layer_checks.hpp"
+#include "tutorials/common/pictures.hpp"
+#include "tutorials/common/reference.hpp"
 #include "tutorials/common/qkv_files.hpp"
-#include "tutorials/common/legacy_flags.hpp"  // TEMPORARY, until this program moves to tutorial::Flags
 #include "tutorials/common/tutorial.hpp"
 
 using autograd::DType;
 using autograd::Tensor;
-using layer_checks::max_abs_diff;
+using tutorial::max_abs_diff;
 
 namespace {
 
@@ -58,30 +62,42 @@ void set_entries(const Tensor& weight, const std::vector<std::pair<std::int64_t,
 
 }  // namespace
 
+const tutorial::Question kQuestion{
+    .program = "08_multi_head_attention",
+    .chinese = "什么是多头自注意力（Multi-Head Self-Attention）？它如何提高模型性能？",
+    .english = "What is multi-head self-attention, and why use several heads?",
+    .answer = "Project to Q, K, V of size E, cut the E features (not the positions) into H heads of\n"
+              "E/H, run scaled dot-product attention in each head with its own softmax, concatenate\n"
+              "and mix with W_O. Same parameters (4 E^2 + 4 E) and FLOPs for any H, but each query\n"
+              "gets H attention distributions instead of one, so it can look at several places.",
+    .article = "Attention Mechanism原理与代码实例讲解——面试题和算法编程题解析",
+};
+
 int main(int argc, char** argv) try {
-  CLI::App app{"08_multi_head_attention: split into heads, attend, concat, W_O; why several heads"};
-  tutorial::Options options;
-  tutorial::add_common_flags(app, options);
+  tutorial::Flags flags(kQuestion);
+  tutorial::Options& options = flags.options;
   tutorial::QKVFiles files;
-  tutorial::add_qkv_flags(app, files, /*with_mask=*/true);
+  tutorial::add_qkv_flags(flags, files, /*with_mask=*/true);
   std::int64_t B = 2, T = 8, E = 16, H = 4;
-  app.add_option("--batch", B, "B, sequences in the batch")->capture_default_str();
-  app.add_option("--len", T, "T, positions per sequence")->capture_default_str();
-  app.add_option("--dim", E, "E, the model size (split into H heads of E/H)")
-      ->capture_default_str();
-  app.add_option("--heads", H, "H, the number of heads")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-  tutorial::apply(options);
-  if (options.quick) B = 1;
+  // The loops of part 2 cost B T^2 E and the weights take B H T^2 numbers, several times over:
+  // the largest sizes here take about 10 s and a few hundred MB.
+  flags.add("--batch", B, "B, sequences in the batch", tutorial::between(1, 16));
+  flags.add("--len", T, "T, positions per sequence", tutorial::between(1, 128));
+  flags.add("--dim", E, "E, the model size (split into H heads of E/H)", tutorial::between(1, 512));
+  flags.add("--heads", H, "H, the number of heads (must divide --dim)", tutorial::between(1, 16));
+  flags.parse(argc, argv);
+  flags.quick(B, 1);
+  tutorial::Flags::require(!files.q.empty() || E % H == 0,
+                           "--heads " + std::to_string(H) + " does not divide --dim " + std::to_string(E));
   tutorial::Checks checks;
   tensor::Generator gen(options.seed);
 
   // ---- the inputs: a random batch, or the learner's files ----------------------------------
   Tensor x = autograd::randn({B, T, E}, gen, DType::Float64);
-  Tensor query = as_batch(tutorial::load_or(files.q, x, "query input"));
-  Tensor key = as_batch(tutorial::load_or(files.k, query, "key input"));
-  Tensor value = as_batch(tutorial::load_or(files.v, key, "value input"));
-  Tensor mask = tutorial::load_or(files.mask, Tensor(), "mask");
+  Tensor query = as_batch(tutorial::load_or(files.q, x, "query input", files.allow_non_finite));
+  Tensor key = as_batch(tutorial::load_or(files.k, query, "key input", files.allow_non_finite));
+  Tensor value = as_batch(tutorial::load_or(files.v, key, "value input", files.allow_non_finite));
+  Tensor mask = tutorial::load_or(files.mask, Tensor(), "mask", files.allow_non_finite);
   E = query.size(-1);
   B = query.size(0);
   const std::int64_t Tq = query.size(1), Tk = key.size(1);
@@ -121,36 +137,32 @@ int main(int argc, char** argv) try {
   std::printf("  output = concat W_O^T + b_O       %s\n\n",
               tensor::shape_str(output.shape()).c_str());
 
-  nn::AttentionOptions attend;
-  attend.attn_mask = mask;
-  attend.need_weights = true;
-  attend.average_attn_weights = false;  // keep one map per head
-  nn::AttentionOutput library = mha(query, key, value, attend);
-  checks.close(max_abs_diff(output, library.output), 0, 1e-12,
-               "the step-by-step output equals nn::MultiheadAttention's");
-  checks.close(max_abs_diff(weights, library.weights), 0, 1e-12,
-               "and so do the per-head weights [B, H, Tq, Tk]");
+  nn::AttentionOutput library = mha(query, key, value, {.attn_mask = mask}, /*need_weights=*/true,
+                                    /*average_attn_weights=*/false);  // keep one map per head
+  checks.same(output, library.output, 1e-12,
+              "the step-by-step output equals nn::MultiheadAttention's");
+  checks.same(weights, library.weights, 1e-12, "and so do the per-head weights [B, H, Tq, Tk]");
 
   tutorial::section("2. The same thing as a plain loop over heads");
   // No views, no batched matmuls: for each head take its D columns of the projections,
   // attend with loops, and write the result into its D columns of the concatenation.
-  Tensor q_loop = layer_checks::loops::linear(query, mha.q_proj->weight, mha.q_proj->bias);
-  Tensor k_loop = layer_checks::loops::linear(key, mha.k_proj->weight, mha.k_proj->bias);
-  Tensor v_loop = layer_checks::loops::linear(value, mha.v_proj->weight, mha.v_proj->bias);
+  Tensor q_loop = tutorial::linear_by_loops(query, mha.q_proj->weight, mha.q_proj->bias);
+  Tensor k_loop = tutorial::linear_by_loops(key, mha.k_proj->weight, mha.k_proj->bias);
+  Tensor v_loop = tutorial::linear_by_loops(value, mha.v_proj->weight, mha.v_proj->bias);
   std::vector<Tensor> head_outputs, head_weights;
   for (std::int64_t h = 0; h < H; ++h) {
     auto columns = [&](const Tensor& t) { return t.slice(-1, h * D, (h + 1) * D).contiguous(); };
-    layer_checks::loops::Attention one = layer_checks::loops::attention(
+    tutorial::LoopAttention one = tutorial::attention_by_loops(
         columns(q_loop), columns(k_loop), columns(v_loop), 1.0 / std::sqrt(double(D)), mask);
     head_outputs.push_back(one.output);   // [B, Tq, D]
     head_weights.push_back(one.weights);  // [B, Tq, Tk]
   }
-  Tensor loop_output = layer_checks::loops::linear(autograd::cat(head_outputs, -1),
-                                                   mha.out_proj->weight, mha.out_proj->bias);
-  checks.close(max_abs_diff(library.output, loop_output), 0, 1e-12,
-               "nn::MultiheadAttention equals the loop over heads");
-  checks.close(max_abs_diff(library.weights, autograd::stack(head_weights, 1)), 0, 1e-12,
-               "head h's weights equal the loop's attention on columns h*D .. h*D+D-1");
+  Tensor loop_output = tutorial::linear_by_loops(autograd::cat(head_outputs, -1),
+                                                 mha.out_proj->weight, mha.out_proj->bias);
+  checks.same(library.output, loop_output, 1e-12,
+              "nn::MultiheadAttention equals the loop over heads");
+  checks.same(library.weights, autograd::stack(head_weights, 1), 1e-12,
+              "head h's weights equal the loop's attention on columns h*D .. h*D+D-1");
   std::vector<std::pair<std::string, Tensor>> saved = {
       {"output", library.output},
       {"weights", library.weights},
@@ -161,19 +173,14 @@ int main(int argc, char** argv) try {
       {"out_proj_bias", mha.out_proj->bias}};
   if (files.q.empty()) saved.emplace_back("x", x);
   tutorial::save_npy_files(files.save, saved);
-  {
-    std::vector<viz::Canvas> panels;
-    for (std::int64_t h = 0; h < H; ++h)
-      panels.push_back(layer_checks::pictures::attention_map(
-                           library.weights.select(0, 0).select(0, h), "head " + std::to_string(h))
-                           .render());
-    layer_checks::pictures::save_side_by_side(
-        panels,
-        "One attention map per head, sequence 0 (random weights: each head its own pattern)",
-        options.out + "/mha_heads.png", 2);
-  }
+  tutorial::save_picture(
+      tutorial::head_grid(
+          library.weights.select(0, 0),
+          "One attention map per head, sequence 0 (random weights: each head its own pattern)", 2),
+      options, "mha_heads.png",
+      "each head spreads its weight differently over the same keys: H patterns from one input");
 
-  tutorial::section("3. The seed articles' multi-head code");
+  tutorial::section("3. The articles' multi-head code");
   std::printf(
       "  One article calls multi_head_attention(X, X, X, head_num=2) with X = [[1,2,3],[4,5,6]]\n"
       "  and prints a 2 x 2 result. With E = 3 features, 2 heads cannot each get E/2:\n");
@@ -186,10 +193,10 @@ int main(int argc, char** argv) try {
   }
   checks.check(refused, "3 features cannot be split into 2 heads");
   {
-    Tensor seed_x = autograd::from_rows({{1, 2, 3}, {4, 5, 6}}, DType::Float64).unsqueeze(0);
+    Tensor article_x = autograd::from_rows({{1, 2, 3}, {4, 5, 6}}, DType::Float64).unsqueeze(0);
     nn::MultiheadAttention three_heads(3, 3, 0.0, true, gen);
     three_heads.to(DType::Float64);
-    Tensor out = three_heads(seed_x, seed_x, seed_x).output;
+    Tensor out = three_heads(article_x, article_x, article_x).output;
     std::printf(
         "  With 3 heads of 1 feature it runs, and the output is %s: one E-vector per\n"
         "  query position, the input's own shape. A 2 x 2 result cannot come out of it.\n",
@@ -265,11 +272,10 @@ int main(int argc, char** argv) try {
       autograd::cat({autograd::index_select(content, 1, autograd::from_vector(prev_index)),
                      autograd::index_select(content, 1, autograd::from_vector(next_index))},
                     -1);
-  nn::AttentionOptions keep;
-  keep.need_weights = true;
-  keep.average_attn_weights = false;
-  nn::AttentionOutput two_out = two(tokens, tokens, tokens, keep);
-  nn::AttentionOutput one_out = one(tokens, tokens, tokens, keep);
+  nn::AttentionOutput two_out = two(tokens, tokens, tokens, {}, /*need_weights=*/true,
+                                    /*average_attn_weights=*/false);
+  nn::AttentionOutput one_out = one(tokens, tokens, tokens, {}, /*need_weights=*/true,
+                                    /*average_attn_weights=*/false);
   double two_error = max_abs_diff(two_out.output, target),
          one_error = max_abs_diff(one_out.output, target);
   std::printf(
@@ -280,7 +286,7 @@ int main(int argc, char** argv) try {
               two_out.output.at({0, 3, 0}), two_out.output.at({0, 3, C}), two_error);
   std::printf("    same weights as 1 head:   [%+.3f ; %+.3f]   largest error %.3f\n\n",
               one_out.output.at({0, 3, 0}), one_out.output.at({0, 3, C}), one_error);
-  checks.close(two_error, 0, 1e-8, "two heads recover the previous AND the next token exactly");
+  checks.small(two_error, 1e-8, "two heads recover the previous AND the next token exactly");
   checks.check(one_error > 0.1,
                "as one head the scores add up: one softmax, a 50/50 blend of both");
   std::printf(
@@ -293,26 +299,33 @@ int main(int argc, char** argv) try {
       static_cast<long long>(two.num_parameters()));
   checks.check(two.num_parameters() == one.num_parameters(),
                "the 2-head and the 1-head layer have equal parameter counts");
-  layer_checks::pictures::save_side_by_side(
-      {layer_checks::pictures::attention_map(two_out.weights.select(0, 0).select(0, 0),
-                                             "2 heads: head 0")
-           .render(),
-       layer_checks::pictures::attention_map(two_out.weights.select(0, 0).select(0, 1),
-                                             "2 heads: head 1")
-           .render(),
-       layer_checks::pictures::attention_map(one_out.weights.select(0, 0).select(0, 0),
-                                             "same weights, 1 head")
-           .render()},
-      "Head 0 reads the previous token, head 1 the next (positions wrap around); one head blends "
-      "them",
-      options.out + "/mha_two_patterns.png", 3);
+  tutorial::save_picture(
+      tutorial::attention_grid(
+          {{"2 heads: head 0", two_out.weights.select(0, 0).select(0, 0)},
+           {"2 heads: head 1", two_out.weights.select(0, 0).select(0, 1)},
+           {"same weights, 1 head", one_out.weights.select(0, 0).select(0, 0)}},
+          "Head 0 reads the previous token, head 1 the next (positions wrap around); one head "
+          "blends them",
+          3),
+      options, "mha_two_patterns.png",
+      "head 0 lights the cell left of the diagonal, head 1 the cell right of it; the single head "
+      "splits its weight between both");
 
   std::printf(
       "\nWhat to notice: heads partition the features, never the positions; the split is a\n"
       "view and a transpose, the merge a transpose and a reshape. More heads cost no\n"
       "parameters and no FLOPs; they buy H separate attention patterns per query.\n");
-  return checks.finish();
-} catch (const std::exception& e) {
-  std::fprintf(stderr, "error: %s\n", e.what());
-  return 2;
+  int code = checks.finish();
+  char answer[600];
+  std::snprintf(answer, sizeof answer,
+                "Heads split the E = %lld features into H = %lld groups of %lld (never the positions); each\n"
+                "head attends with its own softmax, the outputs are concatenated and mixed by W_O; this\n"
+                "matched a loop over heads. Parameters stay 4 E^2 + 4 E = %lld for every H. Two heads\n"
+                "recovered previous AND next token (error %.1e); one head with the same weights: %.3f.",
+                static_cast<long long>(E), static_cast<long long>(H), static_cast<long long>(D),
+                static_cast<long long>(4 * E * E + 4 * E), two_error, one_error);
+  tutorial::print_answer(kQuestion, answer);
+  return code;
+} catch (...) {
+  return tutorial::report_error();
 }

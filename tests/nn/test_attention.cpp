@@ -1,6 +1,7 @@
 // Attention: against plain loops, the seed article's example, masks (including fully masked
 // rows), multi-head vs a loop over heads, gradchecks of every module, and mask leak tests.
 #include <cmath>
+#include <set>
 
 #include "nn/nn.hpp"
 #include "tests/helpers.hpp"
@@ -95,7 +96,7 @@ TEST_CASE("bool and float masks, causal masking, and a fully masked row giving z
                             true, true, true,    // row 1: every key masked
                             false, false, true};
   Tensor mask(tensor::from_vector(blocked, {3, 3}));
-  AttentionOutput r = scaled_dot_product_attention(q, k, v, mask);
+  AttentionOutput r = scaled_dot_product_attention(q, k, v, {.attn_mask = mask});
   check_close(values(r.output), attention_loops(values(q), values(k), values(v), 3, 3, 4, 2, 0.5, blocked),
               1e-12, 1e-12);
   CHECK(values(r.output.select(0, 1)) == std::vector<double>{0, 0});  // defined as zeros
@@ -103,16 +104,16 @@ TEST_CASE("bool and float masks, causal masking, and a fully masked row giving z
   // The same mask written as a float mask (-inf blocks, 0 allows) gives the same result.
   Tensor float_mask(tensor::where(mask.data(), tensor::scalar(-INFINITY, DType::Float64),
                                   tensor::scalar(0.0, DType::Float64)));
-  CHECK(values(scaled_dot_product_attention(q, k, v, float_mask).output) == values(r.output));
+  CHECK(values(scaled_dot_product_attention(q, k, v, {.attn_mask = float_mask}).output) == values(r.output));
   // No NaN reaches the gradients either.
   Tensor ql(q.data(), true), kl(k.data(), true), vl(v.data(), true);
-  autograd::sum(scaled_dot_product_attention(ql, kl, vl, mask).output).backward();
+  autograd::sum(scaled_dot_product_attention(ql, kl, vl, {.attn_mask = mask}).output).backward();
   for (Tensor* t : {&ql, &kl, &vl})
     for (double g : values(t->grad())) CHECK(std::isfinite(g));
   CHECK(values(ql.grad().select(0, 1)) == std::vector<double>{0, 0, 0, 0});
   // is_causal is the lower-triangular mask.
   std::vector<bool> causal{false, true, true, false, false, true, false, false, false};
-  check_close(values(scaled_dot_product_attention(q, k, v, Tensor(), 0, true).output),
+  check_close(values(scaled_dot_product_attention(q, k, v, {.is_causal = true}).output),
               attention_loops(values(q), values(k), values(v), 3, 3, 4, 2, 0.5, causal), 1e-12, 1e-12);
   CHECK(values(causal_mask(2, 4, 2)) == std::vector<double>{0, 0, 0, 1, 0, 0, 0, 0});
 }
@@ -121,7 +122,7 @@ TEST_CASE("gradcheck: dot-product, scaled and masked attention") {
   Generator gen(3);
   Tensor mask(tensor::from_vector(std::vector<bool>{false, true, false, false, false, true}, {2, 3}));
   check_gradients([&](const std::vector<Tensor>& in) {
-    return scaled_dot_product_attention(in[0], in[1], in[2], mask).output;
+    return scaled_dot_product_attention(in[0], in[1], in[2], {.attn_mask = mask}).output;
   }, {random_leaf({2, 2, 3}, gen), random_leaf({2, 3, 3}, gen), random_leaf({2, 3, 2}, gen)});
   check_gradients([&](const std::vector<Tensor>& in) { return dot_product_attention(in[0], in[1], in[2]).output; },
                   {random_leaf({2, 3}, gen), random_leaf({4, 3}, gen), random_leaf({4, 2}, gen)});
@@ -132,10 +133,8 @@ TEST_CASE("multi-head attention equals an explicit loop over heads") {
   MultiheadAttention mha(8, 2, 0.0, true, gen);
   mha.to(DType::Float64);
   Tensor x = f64(tensor::randn({2, 5, 8}, gen)), mem = f64(tensor::randn({2, 3, 8}, gen));
-  AttentionOptions options;
-  options.need_weights = true;
-  options.average_attn_weights = false;
-  AttentionOutput result = mha(x, mem, mem, options);
+  AttentionOutput result =
+      mha(x, mem, mem, {}, /*need_weights=*/true, /*average_attn_weights=*/false);
   CHECK(result.output.shape() == Shape{2, 5, 8});
   CHECK(result.weights.shape() == Shape{2, 2, 5, 3});
   // By hand: project, attend per head over its 4 features, concatenate, project out.
@@ -150,8 +149,7 @@ TEST_CASE("multi-head attention equals an explicit loop over heads") {
   Tensor expected = project(autograd::cat(heads, 2), *mha.out_proj);
   check_close(values(result.output), values(expected), 1e-12, 1e-12);
   // Head-averaged weights are the mean of the per-head ones.
-  options.average_attn_weights = true;
-  check_close(values(mha(x, mem, mem, options).weights), values(autograd::mean(result.weights, {1})), 1e-12);
+  check_close(values(mha(x, mem, mem, {}, /*need_weights=*/true).weights), values(autograd::mean(result.weights, {1})), 1e-12);
   CHECK(mha.num_parameters() == 4 * (8 * 8 + 8));
   CHECK(error_message([&] { MultiheadAttention(10, 3); }).find("must be divisible by num_heads 3") != std::string::npos);
 }
@@ -162,16 +160,12 @@ TEST_CASE("gradcheck: MultiheadAttention with padding and attn masks, cross-atte
   mha.to(DType::Float64);
   Tensor padding(tensor::from_vector(std::vector<bool>{false, false, true, false, false, false}, {2, 3}));
   check_gradients([&](const std::vector<Tensor>& in) {
-    AttentionOptions options;
-    options.key_padding_mask = padding;
-    return mha(in[0], in[1], in[1], options).output;
+    return mha(in[0], in[1], in[1], {.key_padding_mask = padding}).output;
   }, {random_leaf({2, 2, 4}, gen), random_leaf({2, 3, 4}, gen)});
   // And with respect to the parameters themselves (perturbed in place).
   Tensor x = f64(tensor::randn({1, 3, 4}, gen));
   autograd::GradcheckResult result = autograd::gradcheck_leaves([&] {
-    AttentionOptions options;
-    options.is_causal = true;
-    return mha(x, x, x, options).output;
+    return mha(x, x, x, {.is_causal = true}).output;
   }, mha.parameters());
   INFO(result.message);
   CHECK(result.passed);
@@ -207,7 +201,7 @@ TEST_CASE("additive (Bahdanau) attention matches its formula and gradchecks") {
   }
   check_close(values(r.output), expected, 1e-12, 1e-12);
   Tensor mask(tensor::from_vector(std::vector<bool>{false, false, true}, {1, 1, 3}));
-  check_gradients([&](const std::vector<Tensor>& in) { return attention(in[0], in[1], in[2], mask).output; },
+  check_gradients([&](const std::vector<Tensor>& in) { return attention(in[0], in[1], in[2], {.attn_mask = mask}).output; },
                   {random_leaf({1, 2, 3}, gen), random_leaf({1, 3, 2}, gen), random_leaf({1, 3, 2}, gen)});
 }
 
@@ -224,4 +218,77 @@ TEST_CASE("sinusoidal positional encoding follows the paper's formula") {
   CHECK(encoding.named_buffers().size() == 1);
   Tensor x = autograd::zeros({2, 4, 8});
   CHECK(values(encoding(x).select(0, 1)) == values(Tensor(pe.slice(0, 0, 4))));
+}
+
+TEST_CASE("sinusoidal positional encoding in float64 is the closed form to 1e-12") {
+  // Closed form, written out independently: PE[pos, 2i] = sin(pos / 10000^(2i/d)),
+  // PE[pos, 2i+1] = cos(pos / 10000^(2i/d)). A float table widened to float64 is off by ~1e-7.
+  const std::int64_t max_len = 64, d = 10;
+  auto check_table = [&](const Array& table) {
+    REQUIRE(table.dtype() == DType::Float64);
+    for (std::int64_t pos = 0; pos < max_len; ++pos)
+      for (std::int64_t i = 0; i < d / 2; ++i) {
+        double angle = double(pos) / std::pow(10000.0, double(2 * i) / double(d));
+        CHECK(std::abs(table.at({pos, 2 * i}) - std::sin(angle)) <= 1e-12);
+        CHECK(std::abs(table.at({pos, 2 * i + 1}) - std::cos(angle)) <= 1e-12);
+      }
+  };
+  check_table(sinusoidal_positional_encoding(max_len, d, DType::Float64));
+  // A module built in float32 and converted: the table is recomputed, not widened.
+  SinusoidalPositionalEncoding encoding(max_len, d);
+  encoding.to(DType::Float64);
+  check_table(encoding.table.data());
+  Tensor x = autograd::zeros({1, max_len, d}, DType::Float64);
+  check_table(encoding(x).select(0, 0).data());
+}
+
+namespace {
+
+// Every node reachable from `output` that an op made (not a leaf's accumulator), each once.
+std::vector<const autograd::Node*> op_nodes(const Tensor& output) {
+  std::vector<const autograd::Node*> found, stack{output.grad_fn().get()};
+  std::set<const autograd::Node*> seen;
+  while (!stack.empty()) {
+    const autograd::Node* node = stack.back();
+    stack.pop_back();
+    if (node == nullptr || !seen.insert(node).second) continue;
+    if (!node->is_leaf_accumulator()) found.push_back(node);
+    for (const auto& input : node->inputs) stack.push_back(input.get());
+  }
+  return found;
+}
+
+// The promise of the `site` argument: library code passes on the site it was given, so every
+// node an attention module records names the line of this file that called it.
+void check_all_at(const std::vector<const autograd::Node*>& nodes, unsigned line) {
+  REQUIRE(nodes.size() > 5);  // projections, scores, softmax, ...: a real graph was walked
+  for (const autograd::Node* node : nodes) {
+    INFO("node " << node->op << " made at " << node->site_str());
+    CHECK(std::string(node->site.file_name()).find("tests/nn/test_attention.cpp") !=
+          std::string::npos);
+    CHECK(node->site.line() == line);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("attention modules name the caller's line on every node they record") {
+  Generator gen(13);
+  Tensor x = random_leaf({2, 3, 4}, gen);
+  Tensor padding(tensor::from_vector(std::vector<bool>{false, false, true, false, false, false}, {2, 3}));
+
+  MultiheadAttention mha(4, 2, 0.0, true, gen);
+  const unsigned mha_line = __LINE__ + 1;
+  AttentionOutput mha_out = mha(x, x, x, {.key_padding_mask = padding, .is_causal = true}, true);
+  check_all_at(op_nodes(mha_out.output), mha_line);
+  check_all_at(op_nodes(mha_out.weights), mha_line);
+
+  AdditiveAttention additive(4, 4, 5, gen);
+  const unsigned additive_line = __LINE__ + 1;
+  AttentionOutput additive_out = additive(x, x, x, {.key_padding_mask = padding});
+  check_all_at(op_nodes(additive_out.output), additive_line);
+
+  const unsigned function_line = __LINE__ + 1;
+  AttentionOutput sdpa_out = scaled_dot_product_attention(x, x, x, {.is_causal = true});
+  check_all_at(op_nodes(sdpa_out.output), function_line);
 }

@@ -69,7 +69,7 @@ TEST_CASE("causal mask leak test: later tokens change nothing earlier, gradients
   // Gradient of output position t with respect to the embeddings of later positions: zero.
   Tensor embeddings = Tensor(gpt.tok_embed->forward(ids).data(), true);  // [1, 6, E]
   Tensor h = gpt.pos_embed->forward(embeddings, 0);
-  for (auto& layer : gpt.layers->items()) h = layer->forward(h, {Tensor(), Tensor(), true});
+  for (auto& layer : gpt.layers->items()) h = layer->forward(h, {.is_causal = true});
   const int t = 2;
   autograd::sum(h.select(1, t)).backward();
   std::vector<double> g = values(embeddings.grad());
