@@ -101,7 +101,16 @@ Device Module::device() const {
 
 void Module::to(DType dtype) {
   for (auto& [name, tensor] : named_parameters()) tensor.set_data(tensor.data().to(dtype));
-  for (auto& [name, tensor] : named_buffers())
+  all_buffers_to(dtype);
+}
+
+void Module::all_buffers_to(DType dtype) {
+  buffers_to(dtype);
+  for (auto& [name, child] : children_) child->all_buffers_to(dtype);
+}
+
+void Module::buffers_to(DType dtype) {
+  for (auto& [name, tensor] : buffers_)
     if (tensor::is_floating(tensor.dtype())) tensor.set_data(tensor.data().to(dtype));
 }
 

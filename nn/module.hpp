@@ -61,6 +61,8 @@ class Module {
   void to(Device device);
   // Where the parameters live (cpu for a module without parameters).
   Device device() const;
+  // Converts every floating parameter and buffer to `dtype` (a buffer a module computes, like
+  // the sinusoidal table, is recomputed in that dtype rather than rounded: see buffers_to).
   void to(DType dtype);
 
   // A tree like PyTorch's print(model), with each parameter's shape and the count per module.
@@ -83,11 +85,16 @@ class Module {
   }
   // Layers call this with their output at the end of forward.
   void call_forward_hooks(const Tensor& output) const;
+  // Called by to(dtype) for this module's own buffers (not its children's). The default
+  // converts each floating buffer; a module whose buffer is a formula overrides it to recompute
+  // the values in the new dtype, so float64 gets float64 accuracy instead of widened floats.
+  virtual void buffers_to(DType dtype);
 
  private:
   void add_child(const std::string& name, std::shared_ptr<Module> module);
   void prefix_names(const std::string& prefix);
   void collect(const std::string& prefix, NamedTensors& out, bool buffers) const;
+  void all_buffers_to(DType dtype);  // buffers_to on this module and every submodule
   void append_tree(std::string& out, const std::string& name, int indent) const;
 
   NamedTensors parameters_;

@@ -3,9 +3,16 @@
 // A Generator is (seed, offset): the next unused Philox block. Drawing n numbers consumes
 // ceil(n/4) blocks, so the numbers depend only on the seed and on what was drawn before,
 // never on the compiler's standard library (std::normal_distribution differs between them).
+//
+// A Generator is a handle, like torch.Generator: copies share one stream. So a module can keep
+// a copy of the generator it was built with (nn::Dropout, nn::MultiheadAttention draw their
+// masks from it) and draw from the very stream its caller holds (the caller's offset() counts
+// those draws, and checkpoints that save it keep working), without a pointer that dangles once
+// the caller's Generator goes out of scope. For an independent stream, construct a new one.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "tensor/array.hpp"
 
@@ -13,24 +20,24 @@ namespace core {  // see dtype.hpp for why these types live in `core`
 
 class Generator {
  public:
-  explicit Generator(std::uint64_t seed = 0) : seed_(seed) {}
-  void manual_seed(std::uint64_t seed) {
-    seed_ = seed;
-    offset_ = 0;
-  }
-  std::uint64_t seed() const { return seed_; }
-  std::uint64_t offset() const { return offset_; }    // Philox blocks used so far
-  void set_offset(std::uint64_t offset) { offset_ = offset; }  // for checkpoints
+  explicit Generator(std::uint64_t seed = 0) : state_(std::make_shared<State>(State{seed, 0})) {}
+  void manual_seed(std::uint64_t seed) { *state_ = State{seed, 0}; }
+  std::uint64_t seed() const { return state_->seed; }
+  std::uint64_t offset() const { return state_->offset; }  // Philox blocks used so far
+  void set_offset(std::uint64_t offset) { state_->offset = offset; }  // for checkpoints
   // Reserves `blocks` Philox blocks and returns the first one's counter.
   std::uint64_t reserve(std::uint64_t blocks) {
-    std::uint64_t first = offset_;
-    offset_ += blocks;
+    std::uint64_t first = state_->offset;
+    state_->offset += blocks;
     return first;
   }
 
  private:
-  std::uint64_t seed_;
-  std::uint64_t offset_ = 0;
+  struct State {
+    std::uint64_t seed;
+    std::uint64_t offset;  // the next unused Philox block
+  };
+  std::shared_ptr<State> state_;  // shared by every copy of this handle
 };
 
 }  // namespace core

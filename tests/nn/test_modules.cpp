@@ -191,3 +191,29 @@ TEST_CASE("forward hooks capture outputs and can be removed") {
   linear(autograd::randn({4, 3}, gen));
   CHECK(seen.size() == 1);
 }
+
+TEST_CASE("Dropout and MultiheadAttention draw from their caller's generator stream, safely") {
+  Tensor x = autograd::ones({2, 3, 8});
+  // A module outlives the Generator object it was built with: it holds a handle on the stream,
+  // not a pointer to that object. Its masks are those of a fresh generator with the same seed.
+  std::shared_ptr<Dropout> drop;
+  {
+    Generator short_lived(21);
+    drop = std::make_shared<Dropout>(0.5, short_lived);
+  }
+  Generator reference(21);
+  CHECK(values((*drop)(x)) == values(autograd::dropout(x, 0.5, true, reference)));
+  // One stream, shared: the caller's offset counts the modules' draws (checkpoints save it),
+  // and two modules built from one generator draw one after the other, as before.
+  Generator shared(5), replay(5);
+  Dropout first(0.5, shared), second(0.5, shared);
+  Tensor a = first(x), b = second(x);
+  CHECK(values(a) == values(autograd::dropout(x, 0.5, true, replay)));
+  CHECK(values(b) == values(autograd::dropout(x, 0.5, true, replay)));
+  CHECK(shared.offset() == replay.offset());
+  CHECK(values(a) != values(b));
+  MultiheadAttention attention(8, 2, 0.5, true, shared);
+  const std::uint64_t before = shared.offset();
+  (void)attention(x, x, x);
+  CHECK(shared.offset() > before);  // the attention-weight dropout drew from `shared`
+}
