@@ -80,7 +80,7 @@ int main(int argc, char** argv) try {
   tutorial::add_qkv_flags(flags, files, /*with_mask=*/true);
   std::int64_t B = 2, T = 8, E = 16, H = 4;
   // The loops of part 2 cost B T^2 E and the weights take B H T^2 numbers, several times over:
-  // the largest sizes here take about 10 s and a few hundred MB.
+  // the largest sizes here take about 20 s and 0.5 GB.
   flags.add("--batch", B, "B, sequences in the batch", tutorial::between(1, 16));
   flags.add("--len", T, "T, positions per sequence", tutorial::between(1, 128));
   flags.add("--dim", E, "E, the model size (split into H heads of E/H)", tutorial::between(1, 512));
