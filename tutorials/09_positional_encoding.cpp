@@ -1,7 +1,7 @@
 // 09_positional_encoding — Why does a Transformer need positional encoding? How does the
 //                          sinusoidal one work?
-//                          注意力模型中的“位置编码”是什么意思？Transformer 为什么需要位置编码？
-//                          正弦位置编码是如何工作的？
+//                          注意力模型中的“位置编码”是什么意思？
+//   Asked in the interview article "深入探讨注意力模型：从基础理论到实际应用" (question 10).
 //
 // Short answer
 //   Self-attention compares every position with every other by content only: shuffle the input
@@ -27,20 +27,23 @@
 //      the offset for several p, on top of each other (pe_dot_vs_offset.png).
 //
 // Run:  build/tutorials/09_positional_encoding   (--len, --dim; --quick for CI)
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <exception>
+#include <string>
+#include <vector>
 
 #include "nn/nn.hpp"
-#include "tutorials/common/layer_checks.hpp"
-#include "tutorials/common/legacy_flags.hpp"  // TEMPORARY, until this program moves to tutorial::Flags
+#include "tutorials/common/pictures.hpp"
+#include "tutorials/common/reference.hpp"
 #include "tutorials/common/tutorial.hpp"
 #include "viz/heatmap.hpp"
 #include "viz/plot.hpp"
 
 using autograd::DType;
 using autograd::Tensor;
-using layer_checks::max_abs_diff;
+using tutorial::max_abs_diff;
 
 namespace {
 
@@ -51,29 +54,38 @@ double frequency(std::int64_t pair, std::int64_t dim) {
 
 }  // namespace
 
+const tutorial::Question kQuestion{
+    .program = "09_positional_encoding",
+    .chinese = "注意力模型中的“位置编码”是什么意思？",
+    .english = "What is positional encoding, why does a Transformer need it, and how does the "
+               "sinusoidal one work?",
+    .answer = "Self-attention is permutation-equivariant: shuffle the tokens and the outputs shuffle\n"
+              "the same way, so word order is invisible. Adding a position vector to each token fixes\n"
+              "that. Sinusoidal: PE[p, 2i] = sin(p w_i), PE[p, 2i+1] = cos(p w_i), w_i = 10000^(-2i/E);\n"
+              "moving k positions rotates each pair by k w_i, and PE(p).PE(q) depends only on p - q.",
+    .article = "深入探讨注意力模型：从基础理论到实际应用",
+};
+
 int main(int argc, char** argv) try {
-  CLI::App app{
-      "09_positional_encoding: why positions are needed, how the sinusoidal encoding works"};
-  tutorial::Options options;
-  tutorial::add_common_flags(app, options);
+  tutorial::Flags flags(kQuestion);
+  tutorial::Options& options = flags.options;
   std::int64_t T = 64, E = 64;
-  app.add_option("--len", T, "positions in the table and pictures")->capture_default_str();
-  app.add_option("--dim", E, "E, the model size (even)")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-  tutorial::apply(options);
-  if (options.quick) {
-    T = std::min<std::int64_t>(T, 32);
-    E = std::min<std::int64_t>(E, 32);
-  }
-  if (E % 2 != 0)
-    throw std::invalid_argument("--dim must be even (features come in sin/cos pairs)");
+  // At least 8 positions: part 1 shuffles min(T, 12) tokens and needs a shuffle that moves some.
+  // At most 256 each: the checks loop over every (p, q, pair), 5-15 s at 256 x 256.
+  flags.add("--len", T, "positions in the table and pictures", tutorial::between(8, 256));
+  // At least 4: a LayerNorm over 2 features outputs (-1, 1) or (1, -1), whatever comes in.
+  flags.add("--dim", E, "E, the model size (even)", tutorial::between(4, 256));
+  flags.parse(argc, argv);
+  flags.quick(T, 32), flags.quick(E, 32);  // flags given win
+  tutorial::Flags::require(E % 2 == 0, "--dim " + std::to_string(E) +
+                                           " is odd: features come in sin/cos pairs");
   tutorial::Checks checks;
   tensor::Generator gen(options.seed);
 
   tutorial::section("1. Without positions, a Transformer layer cannot see order");
   nn::LayerConfig config;
   config.d_model = E;
-  config.nhead = 4;
+  config.nhead = E % 4 == 0 ? 4 : 2;  // any even E works
   config.dim_feedforward = 4 * E;
   config.dropout = 0.0;
   nn::TransformerEncoderLayer layer(config, gen);
@@ -90,7 +102,7 @@ int main(int argc, char** argv) try {
       "  %lld random tokens, shuffled by a random permutation P:\n"
       "  max |layer(P X) - P layer(X)| = %.1e\n",
       static_cast<long long>(L), equivariance_gap);
-  checks.close(equivariance_gap, 0, 1e-12, "shuffling the input only shuffles the output");
+  checks.small(equivariance_gap, 1e-12, "shuffling the input only shuffles the output");
 
   // A tiny vocabulary: "dog", "bites", "man" as random embedding vectors.
   Tensor vocab = autograd::randn({3, E}, gen, DType::Float64);
@@ -105,7 +117,7 @@ int main(int argc, char** argv) try {
       "\n  \"dog bites man\" vs \"man bites dog\": the layer's output for \"dog\"\n"
       "  differs between the two sentences by at most %.1e\n",
       dog_gap);
-  checks.close(dog_gap, 0, 1e-12, "\"dog\" gets the same vector whether it bites or is bitten");
+  checks.small(dog_gap, 1e-12, "\"dog\" gets the same vector whether it bites or is bitten");
 
   tutorial::section("2. With the sinusoidal encoding added, order matters");
   Tensor pe_table(
@@ -123,7 +135,7 @@ int main(int argc, char** argv) try {
                "with positions added the layer is no longer permutation-equivariant");
   checks.check(dog_gap_pe > 1e-2, "\"dog\" as subject and as object now get different vectors");
   std::printf(
-      "  (One seed article lists positional encoding among the ways to mask attention; it\n"
+      "  (One of the articles lists positional encoding among the ways to mask attention; it\n"
       "  masks nothing: it is added to the inputs so that position becomes part of content.)\n");
 
   tutorial::section(
@@ -135,7 +147,7 @@ int main(int argc, char** argv) try {
       table_error = std::max(table_error, std::fabs(pe.at({p, 2 * i}) - std::sin(angle)));
       table_error = std::max(table_error, std::fabs(pe.at({p, 2 * i + 1}) - std::cos(angle)));
     }
-  checks.close(table_error, 0, 1e-6,
+  checks.small(table_error, 1e-6,
                "nn::sinusoidal_positional_encoding equals the formula (float32 table)");
   std::printf("  pair 0 turns once every %.1f positions; pair %lld once every %.0f positions.\n",
               2 * M_PI / frequency(0, E), static_cast<long long>(E / 2 - 1),
@@ -146,26 +158,20 @@ int main(int argc, char** argv) try {
     for (std::int64_t j = 0; j < E; j += 2) sin_then_cos.push_back(j);
     for (std::int64_t j = 1; j < E; j += 2) sin_then_cos.push_back(j);
     Tensor regrouped = autograd::index_select(pe, 1, autograd::from_vector(sin_then_cos));
-    auto draw = [&](const Tensor& table, const std::string& title, const std::string& x_label) {
-      viz::Heatmap image(table.to_vector<double>(), static_cast<int>(T), static_cast<int>(E));
-      image.set_title(title)
-          .set_y_label("position p")
-          .set_x_label(x_label)
-          .set_colormap(viz::ColormapKind::diverging)
-          .set_range(-1, 1)
-          .set_show_values(false)
-          .set_grid_lines(false)
-          .set_colorbar_label("PE");
-      return image.render();
-    };
-    layer_checks::pictures::save_side_by_side(
-        {draw(pe, "as stored: PE[p, j]", "feature j (even: sin, odd: cos)"),
-         draw(regrouped, "regrouped: sin(p w_i) | cos(p w_i)",
-              "columns 0.." + std::to_string(E / 2 - 1) +
-                  ": sin of pair i = column, then cos of pair i = column - " +
-                  std::to_string(E / 2))},
-        "Sinusoidal positional encoding: fast pairs on the left, slow on the right",
-        options.out + "/pe_table.png", 2);
+    viz::HeatmapGrid tables(2);
+    tables.set_title("Sinusoidal positional encoding: fast pairs on the left, slow on the right")
+        .set_y_label("position p")
+        .set_x_label("feature")
+        .set_colormap(viz::ColormapKind::diverging)
+        .set_range(-1, 1)
+        .set_colorbar_label("PE");
+    tables.add_panel("as stored: sin cos sin cos", pe.to_vector<double>(),
+                     static_cast<int>(T), static_cast<int>(E));
+    tables.add_panel("regrouped: sines | cosines",
+                     regrouped.to_vector<double>(), static_cast<int>(T), static_cast<int>(E));
+    tutorial::save_picture(tables, options, "pe_table.png",
+                           "left columns flip sign every few positions, right ones barely change "
+                           "down the whole table: each pair is a clock of its own speed");
   }
 
   tutorial::section("4. Moving k positions rotates every frequency pair by k w_i");
@@ -185,7 +191,7 @@ int main(int argc, char** argv) try {
         rotation_error =
             std::max(rotation_error, std::fabs(-s * sin_p + c * cos_p - pe.at({p + k, 2 * i + 1})));
       }
-  checks.close(rotation_error, 0, 1e-6, "R(k w_i) applied to PE(p) gives PE(p+k) for all p, k, i");
+  checks.small(rotation_error, 1e-6, "R(k w_i) applied to PE(p) gives PE(p+k) for all p, k, i");
   // The same statement as one matrix product: PE[k:] = PE[:T-k] M_k^T for a block-diagonal M_k.
   {
     const std::int64_t k = std::min<std::int64_t>(5, T - 1);
@@ -200,9 +206,9 @@ int main(int argc, char** argv) try {
     }
     Tensor M = autograd::from_vector(m, {E, E});
     Tensor moved = autograd::matmul(pe.slice(0, 0, T - k), M.transpose(0, 1));
-    checks.close(max_abs_diff(moved, pe.slice(0, k, T)), 0, 1e-6,
-                 "one matrix M_" + std::to_string(k) + " moves every position " +
-                     std::to_string(k) + " ahead");
+    checks.same(moved, pe.slice(0, k, T), 1e-6,
+                "one matrix M_" + std::to_string(k) + " moves every position " + std::to_string(k) +
+                    " ahead");
   }
 
   tutorial::section("5. PE(p) . PE(q) depends only on the distance p - q");
@@ -215,7 +221,7 @@ int main(int argc, char** argv) try {
       for (std::int64_t i = 0; i < E / 2; ++i) closed += std::cos(double(p - q) * frequency(i, E));
       dot_error = std::max(dot_error, std::fabs(dots.at({p, q}) - closed));
     }
-  checks.close(dot_error, 0, 1e-5, "every PE(p).PE(q) equals sum_i cos((p-q) w_i)");
+  checks.small(dot_error, 1e-5, "every PE(p).PE(q) equals sum_i cos((p-q) w_i)");
   checks.close(dots.at({T / 2, T / 2}), double(E / 2), 1e-5,
                "PE(p).PE(p) = E/2 (each pair has length 1)");
   std::printf("  offset k:        0      1      2      4      8     16\n  PE(0).PE(k):");
@@ -233,8 +239,9 @@ int main(int argc, char** argv) try {
         .set_show_values(false)
         .set_grid_lines(false)
         .set_colorbar_label("PE(p).PE(q)");
-    map.save(options.out + "/pe_dot_products.png");
-    std::printf("\n  picture: %s/pe_dot_products.png\n", options.out.c_str());
+    std::printf("\n");
+    tutorial::save_picture(map, options, "pe_dot_products.png",
+                           "every diagonal has one colour: the dot product depends on p - q only");
     viz::LinePlot plot("PE(p).PE(p+k) vs offset k: the same curve for every p");
     plot.set_x_label("offset k")
         .set_y_label("PE(p) . PE(p + k)")
@@ -256,16 +263,24 @@ int main(int argc, char** argv) try {
       }
       plot.add_series("table, p = " + std::to_string(p), ks, values);
     }
-    plot.save(options.out + "/pe_dot_vs_offset.png");
-    std::printf("  picture: %s/pe_dot_vs_offset.png\n", options.out.c_str());
+    tutorial::save_picture(plot, options, "pe_dot_vs_offset.png",
+                           "the curves of three positions p lie on the closed form sum_i cos(k w_i)");
   }
 
   std::printf(
       "\nWhat to notice: without positions, attention sees a bag of tokens. The sinusoidal\n"
       "encoding makes position part of the input, and in a form where a relative shift is\n"
       "a fixed rotation: the same for every absolute position.\n");
-  return checks.finish();
-} catch (const std::exception& e) {
-  std::fprintf(stderr, "error: %s\n", e.what());
-  return 2;
+  int code = checks.finish();
+  char answer[700];
+  std::snprintf(answer, sizeof answer,
+                "Without positions a Transformer layer is permutation-equivariant: shuffling %lld tokens\n"
+                "shuffled the output to within %.1e, and \"dog\" got the same vector as subject and object.\n"
+                "With the sinusoidal table added the gap became %.3f. Moving k positions is a fixed\n"
+                "rotation of each sin/cos pair (error %.1e), and PE(p).PE(q) = sum_i cos((p-q) w_i).",
+                static_cast<long long>(L), equivariance_gap, positional_gap, rotation_error);
+  tutorial::print_answer(kQuestion, answer);
+  return code;
+} catch (...) {
+  return tutorial::report_error();
 }
