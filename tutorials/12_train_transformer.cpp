@@ -1,5 +1,8 @@
-// 12_train_transformer — Build and train a full Transformer.
-//                        从零搭建并训练一个完整的 Transformer。
+// 12_train_transformer — Write a simple Transformer model: build a full encoder-decoder and train it.
+//                        编写一个简单的 Transformer 模型函数。
+//   Asked in the interview article "深入探讨注意力模型：从基础理论到实际应用" (coding question 7);
+//   what its own answer gets wrong (decoder inputs swapped, softmax before a logits loss) is
+//   taken apart in 11_decoder_layer.
 //
 // Short answer
 //   An encoder reads the source sequence with self-attention; a decoder writes the target one
@@ -59,13 +62,13 @@ struct History {
 
 const tutorial::Question kQuestion{
     .program = "12_train_transformer",
-    .chinese = "从零搭建并训练一个完整的 Transformer。",
-    .english = "Build and train a full Transformer.",
+    .chinese = "编写一个简单的 Transformer 模型函数。",
+    .english = "Write a simple Transformer model: build a full encoder-decoder and train it.",
     .answer = "An encoder reads the source with self-attention; a decoder writes the target one\n"
               "token at a time, with causal self-attention over what it wrote and cross-attention\n"
               "over the encoder's output. Training uses teacher forcing and cross-entropy on every\n"
               "position at once; at test time the decoder decodes greedily from its own output.",
-    .article = "深度学习与注意力模型应用解析：面试题与编程题满分答案",
+    .article = "深入探讨注意力模型：从基础理论到实际应用",
 };
 
 int main(int argc, char** argv) try {
@@ -226,7 +229,7 @@ int main(int argc, char** argv) try {
 
   tutorial::section("5. Pictures");
   tutorial::write_training_pictures(model, task, dataset.held_out()[0], history.losses,
-                                    history.accuracy, options.out);
+                                    history.accuracy, options);
 
   tutorial::section("6. Checks");
   double first = history.losses.empty() ? 0 : history.losses.front();
