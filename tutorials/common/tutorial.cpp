@@ -89,15 +89,17 @@ std::string describe(const Range& range) {
          format_number(range.max) + "]";
 }
 
-// A CLI11 check that the text is a finite number in `range`. It runs before CLI11 converts the
-// text to the variable's type (which rejects "1.5" for an integer, "abc" for anything).
-CLI::Validator range_check(Range range) {
+// A CLI11 check that the text is a finite number in `range` (a whole number written in digits
+// when `whole`). It runs before CLI11 converts the text to the variable's type.
+CLI::Validator range_check(Range range, bool whole) {
   return CLI::Validator(
-      [range](std::string& text) -> std::string {
+      [range, whole](std::string& text) -> std::string {
         char* end = nullptr;
         double x = std::strtod(text.c_str(), &end);
         if (text.empty() || end == text.c_str() || *end != '\0')
           return "'" + text + "' is not a number";
+        if (whole && text.find_first_not_of("+-0123456789") != std::string::npos)
+          return "'" + text + "' is not a whole number written in digits";
         bool inside = std::isfinite(x) && (range.min_excluded ? x > range.min : x >= range.min) &&
                       x <= range.max;
         if (!inside) return text + " is not in " + describe(range);
@@ -144,7 +146,7 @@ Flags::Flags(const Question& question, bool with_device)
   CLI::App& app = impl_->app;
   app.footer("Answers: " + question.english);
   impl_->remember(&options.seed, app.add_option("--seed", options.seed, "random seed")
-                                     ->check(range_check(between(0, 9007199254740992.0)))
+                                     ->check(range_check(between(0, 9007199254740992.0), /*whole=*/true))
                                      ->capture_default_str());
   add_output_folder("--out", options.out, "folder for pictures and files");
   add_switch("--quick", options.quick, "a short run (a few seconds), as CI does");
@@ -158,19 +160,19 @@ Flags::~Flags() = default;
 void Flags::add(const std::string& name, std::int64_t& value, const std::string& help,
                 Range range) {
   impl_->remember(&value, impl_->app.add_option(name, value, help)
-                              ->check(range_check(range))
+                              ->check(range_check(range, /*whole=*/true))
                               ->capture_default_str());
 }
 
 void Flags::add(const std::string& name, int& value, const std::string& help, Range range) {
   impl_->remember(&value, impl_->app.add_option(name, value, help)
-                              ->check(range_check(range))
+                              ->check(range_check(range, /*whole=*/true))
                               ->capture_default_str());
 }
 
 void Flags::add(const std::string& name, double& value, const std::string& help, Range range) {
   impl_->remember(&value, impl_->app.add_option(name, value, help)
-                              ->check(range_check(range))
+                              ->check(range_check(range, /*whole=*/false))
                               ->capture_default_str());
 }
 
@@ -178,7 +180,7 @@ void Flags::add(const std::string& name, std::vector<std::int64_t>& values,
                 const std::string& help, Range range) {
   impl_->remember(&values, impl_->app.add_option(name, values, help)
                                ->delimiter(',')
-                               ->check(range_check(range))
+                               ->check(range_check(range, /*whole=*/true))
                                ->capture_default_str());
 }
 
