@@ -349,10 +349,11 @@ int main(int argc, char** argv) try {
       "      for decoder_layer in self.decoder_layers:\n"
       "          decoder_outputs = decoder_layer(inputs, decoder_outputs, training=training)\n"
       "  while its decoder layer is call(self, inputs, encoder_outputs): the first argument is\n"
-      "  the sequence being decoded, the second the memory cross-attention reads. So the\n"
-      "  embedded source is decoded, every layer starts again from it, and cross-attention\n"
-      "  reads the running decoder output instead of the encoder's. With a target y and the\n"
-      "  encoder output m the right call is layer(y, m); swapped, layer(m, y) reads the target.\n\n");
+      "  the sequence being decoded, the second the memory cross-attention reads. The running\n"
+      "  decoder stream goes where the memory belongs, and the embedded source where the\n"
+      "  decoded sequence belongs (every layer restarts from it; there is no target input at\n"
+      "  all). With a target y and the encoder output m the right call is layer(y, m); with\n"
+      "  the two swapped, layer(m, y), cross-attention reads the target instead of the source.\n\n");
   Tensor right_output = post.forward(y, memory);
   Tensor right_cross = post.last_cross_attention;
   Tensor swapped = post.forward(memory, y);  // the article's order
