@@ -1,6 +1,6 @@
 // 04_scaled_attention — Why divide by sqrt(d_k)?
 //                       注意力模型中的“缩放点积注意力”是什么？为什么要除以 √d_k？
-//   The interview article "主题自拟标题" answers: “缩放点积注意力是一种解决点积注意力可能
+//   The interview article "深入探讨注意力模型：从基础理论到实际应用" answers: “缩放点积注意力是一种解决点积注意力可能
 //   出现的梯度消失问题的方法” (a way to fix the vanishing gradient of dot-product attention).
 //
 // Short answer
@@ -130,7 +130,7 @@ const tutorial::Question kQuestion{
               "that spread out make softmax saturate (nearly one-hot), its Jacobian goes to 0 and\n"
               "almost no gradient reaches Q and K. Dividing by sqrt(d_k) brings the variance back\n"
               "to 1 at every d_k, so the weights stay soft and the gradients keep their size.",
-    .article = "主题自拟标题",
+    .article = "深入探讨注意力模型：从基础理论到实际应用",
 };
 
 int main(int argc, char** argv) try {

@@ -2,7 +2,7 @@
 //                         dot-product attention?
 //                         注意力模型有哪些常见类型？加性注意力和点积注意力相比有什么不同？
 //                         And: 自注意力与卷积神经网络（CNN）和循环神经网络（RNN）相比，有哪些优势？
-//   The interview article "主题自拟标题" lists additive attention ("加性注意力（Additive
+//   The interview article "深入探讨注意力模型：从基础理论到实际应用" lists additive attention ("加性注意力（Additive
 //   Attention）：通过计算加性交互来生成权重") among the common types; the article "Attention
 //   Mechanism原理与代码实例讲解——面试题和算法编程题解析" asks how self-attention compares with
 //   CNNs and RNNs (part 4).
@@ -285,7 +285,7 @@ const tutorial::Question kQuestion{
               "tensor, where dot-product is one matrix multiply. Against convolution and recurrence,\n"
               "self-attention costs ~n^2 d per layer (vs k n d^2 and n d^2), runs in O(1) sequential\n"
               "steps (recurrence: n) and joins any two positions in 1 step (recurrence: n).",
-    .article = "主题自拟标题",
+    .article = "深入探讨注意力模型：从基础理论到实际应用",
 };
 
 int main(int argc, char** argv) try {
