@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "autograd/autograd.hpp"
+#include "tutorials/common/qkv_files.hpp"
 #include "tutorials/common/tutorial.hpp"
 
 using namespace autograd;
@@ -65,6 +66,9 @@ int main(int argc, char** argv) try {
   int steps = 20;
   flags.add("--lr", learning_rate, "learning rate of the training steps", tutorial::positive(10));
   flags.add("--steps", steps, "training steps in part 6", tutorial::between(1, 100000));
+  std::string save_dir;
+  flags.add_output_folder("--save", save_dir,
+                          "folder to write the gradients and trained parameters into as .npy");
   flags.parse(argc, argv);
   flags.quick(steps, 5);
   tutorial::Checks checks;
@@ -179,6 +183,19 @@ int main(int argc, char** argv) try {
                 "update and zero_grad took the loss from %.6f to %.6f.",
                 w1.grad().item(), result.abs_error, steps, first_loss, final_loss);
   tutorial::print_answer(kQuestion, answer);
+  auto values = [](std::vector<double> v) {
+    const auto size = static_cast<std::int64_t>(v.size());
+    return autograd::from_vector(std::move(v), {size});
+  };
+  tutorial::save_npy_files(
+      save_dir, {{"inputs", values({x1.item(), x2.item(), target.item()})},  // x1, x2, target
+                 {"params", values({w1.item(), w2.item(), b.item()})},       // w1, w2, b
+                 {"grads", values({w1.grad().item(), w2.grad().item(), b.grad().item()})},
+                 {"learning_rate", values({learning_rate})},
+                 {"steps", values({double(steps)})},
+                 {"trained", values({p_w1.item(), p_w2.item(), p_b.item()})},
+                 {"final_loss", values({final_loss})}});
+  std::printf("\nPython twin: tutorials/python/01_autograd.py (make python)\n");
   return checks.finish();
 } catch (...) {
   return tutorial::report_error();

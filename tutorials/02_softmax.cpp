@@ -35,6 +35,7 @@
 #include "nn/nn.hpp"
 #include "tutorials/common/pictures.hpp"
 #include "tutorials/common/printing.hpp"
+#include "tutorials/common/qkv_files.hpp"
 #include "tutorials/common/reference.hpp"
 #include "tutorials/common/tutorial.hpp"
 #include "viz/heatmap.hpp"
@@ -99,6 +100,9 @@ int main(int argc, char** argv) try {
             tutorial::between(1, 100000));
   flags.add("--classes", classes, "C, classes for the cross-entropy part",
             tutorial::between(2, 10000));
+  std::string save_dir;
+  flags.add_output_folder("--save", save_dir,
+                          "folder to write inputs and outputs into as .npy, for the Python twin");
   flags.parse(argc, argv);
   tutorial::Checks checks;
   tensor::Generator gen(options.seed);
@@ -327,6 +331,17 @@ int main(int argc, char** argv) try {
                 s.at({0}), s.at({1}), s.at({2}), (long long)n, jacobian_norms.front(),
                 jacobian_norms.back(), ce.item());
   tutorial::print_answer(kQuestion, answer);
+  // The inputs and results of parts 3 and 4, for the numpy answer to recompute.
+  tutorial::save_npy_files(save_dir, {{"logits", logits.detach()},
+                                      {"probs", probs.detach()},
+                                      {"jacobian", jacobian_autograd},
+                                      {"upstream", g},
+                                      {"dx", logits.grad()},
+                                      {"class_logits", class_logits.detach()},
+                                      {"targets", targets},
+                                      {"cross_entropy", ce.detach()},
+                                      {"dlogits", class_logits.grad()}});
+  std::printf("\nPython twin: tutorials/python/02_softmax.py (make python)\n");
   return checks.finish();
 } catch (...) {
   return tutorial::report_error();

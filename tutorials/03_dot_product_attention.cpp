@@ -170,8 +170,12 @@ int main(int argc, char** argv) try {
           "  Unscaled dot products of large vectors saturate softmax; tutorial 04 shows\n"
           "  why Transformers divide the scores by sqrt(D).\n");
     }
-    tutorial::save_npy_files(files.save,
-                             {{"scores", scores}, {"weights", weights}, {"output", output}});
+    tutorial::save_npy_files(files.save, {{"q", Q},
+                                          {"k", K},
+                                          {"v", V},
+                                          {"scores", scores},
+                                          {"weights", weights},
+                                          {"output", output}});
 
     tutorial::section("2. The article's printed answer cannot be the output of attention");
     // The article prints this as the result for its example:
@@ -299,6 +303,7 @@ int main(int argc, char** argv) try {
           "equal to plain loops and to finite differences. The article's 2 x 2 answer cannot be\n"
           "right; V x weights in the wrong order ran on square inputs but was off by " +
           std::to_string(wrong_order_by) + ".");
+  std::printf("\nPython twin: tutorials/python/03_dot_product_attention.py (make python)\n");
   return checks.finish();
 } catch (...) {
   return tutorial::report_error();

@@ -325,8 +325,11 @@ int main(int argc, char** argv) try {
     nn::AttentionOutput by_hand = nn::dot_product_attention(Q * scale, K, V);
     checks.same(attention.output, by_hand.output, 1e-12,
                 "scaled attention = dot_product_attention(Q / sqrt(d_k), K, V)");
-    tutorial::save_npy_files(files.save,
-                             {{"weights", attention.weights}, {"output", attention.output}});
+    tutorial::save_npy_files(files.save, {{"q", Q},
+                                          {"k", K},
+                                          {"v", V},
+                                          {"weights", attention.weights},
+                                          {"output", attention.output}});
   }
 
   std::printf(
@@ -341,6 +344,7 @@ int main(int argc, char** argv) try {
                 answer_dk, answer_variance, answer_max_raw, answer_grad_shrink, (long long)dk_min,
                 answer_max_scaled, answer_scaled_spread);
   tutorial::print_answer(kQuestion, answer);
+  std::printf("\nPython twin: tutorials/python/04_scaled_attention.py (make python)\n");
   return checks.finish();
 } catch (...) {
   return tutorial::report_error();

@@ -55,6 +55,7 @@
 #include "tutorials/common/measure.hpp"
 #include "tutorials/common/pictures.hpp"
 #include "tutorials/common/printing.hpp"
+#include "tutorials/common/qkv_files.hpp"
 #include "tutorials/common/reference.hpp"
 #include "tutorials/common/tutorial.hpp"
 #include "viz/plot.hpp"
@@ -313,6 +314,9 @@ int main(int argc, char** argv) try {
             tutorial::between(1, 256));
   flags.add("--time-lens", time_lens, "sequence lengths n that part 4 times",
             tutorial::between(1, 8192));
+  std::string save_dir;
+  flags.add_output_folder("--save", save_dir,
+                          "folder to write inputs, weights and outputs into as .npy, for the Python twin");
   flags.parse(argc, argv);
   flags.quick(max_len, 64);
   flags.quick(repeats, 3);
@@ -358,6 +362,14 @@ int main(int argc, char** argv) try {
       autograd::gradcheck_leaves([&] { return attention(q, k, v).output; }, parameters);
   std::printf("  %s\n", grads.message.c_str());
   checks.check(grads.passed, "gradients w.r.t. W_q, W_k and v match finite differences");
+  tutorial::save_npy_files(save_dir, {{"q", q},
+                                      {"k", k},
+                                      {"v", v},
+                                      {"w_q", attention.w_q->weight.detach()},
+                                      {"w_k", attention.w_k->weight.detach()},
+                                      {"w_v", attention.v->weight.detach()},
+                                      {"weights", result.weights.detach()},
+                                      {"output", result.output.detach()}});
   std::string dot_error = tutorial::error_of([&] { (void)nn::dot_product_attention(q, k, v); });
   std::printf("\n  Dot-product attention on the same inputs (Dq = %lld, Dk = %lld):\n    %s\n",
               (long long)query_dim, (long long)key_dim,
@@ -615,6 +627,7 @@ int main(int argc, char** argv) try {
       (long long)longest_rnn_path, (long long)longest_conv_path, (long long)longest_dilated_path,
       (long long)time_lens.back(), 1e3 * timed_attention.back(), 1e3 * timed_recurrent.back());
   tutorial::print_answer(kQuestion, answer);
+  std::printf("\nPython twin: tutorials/python/05_additive_attention.py (make python)\n");
   return checks.finish();
 } catch (...) {
   return tutorial::report_error();

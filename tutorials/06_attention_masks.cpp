@@ -451,7 +451,10 @@ int main(int argc, char** argv) try {
                 tensor::shape_str(own.output.shape()).c_str());
     checks.same(own.weights, own_loops.weights, 1e-12, "masked scaled attention equals the loops");
     checks.same(own.output, own_loops.output, 1e-12, "outputs equal too");
-    tutorial::save_npy_files(files.save, {{"weights", own.weights}, {"output", own.output}});
+    std::vector<std::pair<std::string, Tensor>> saved = {
+        {"q", Q}, {"k", K}, {"v", V}, {"weights", own.weights}, {"output", own.output}};
+    if (M.defined()) saved.emplace_back("mask", M);  // bool, true = blocked
+    tutorial::save_npy_files(files.save, saved);
   }
 
   std::printf(
@@ -469,6 +472,7 @@ int main(int argc, char** argv) try {
       "let a future token move earlier outputs by %.3g and sent them gradient (%.3g).",
       (long long)fully_masked_rows, late_first_row_sum, late_leak, late_future_gradient);
   tutorial::print_answer(kQuestion, answer);
+  std::printf("\nPython twin: tutorials/python/06_attention_masks.py (make python)\n");
   return checks.finish();
 } catch (...) {
   return tutorial::report_error();

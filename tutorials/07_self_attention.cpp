@@ -290,6 +290,7 @@ int main(int argc, char** argv) try {
                 static_cast<long long>(B), static_cast<long long>(T), static_cast<long long>(D),
                 static_cast<long long>(D), max_unscaled, max_scaled);
   tutorial::print_answer(kQuestion, answer);
+  std::printf("\nPython twin: tutorials/python/07_self_attention.py (make python)\n");
   return code;
 } catch (...) {
   return tutorial::report_error();

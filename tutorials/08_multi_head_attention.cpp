@@ -172,6 +172,7 @@ int main(int argc, char** argv) try {
       {"out_proj_weight", mha.out_proj->weight},
       {"out_proj_bias", mha.out_proj->bias}};
   if (files.q.empty()) saved.emplace_back("x", x);
+  if (mask.defined()) saved.emplace_back("mask", mask);
   tutorial::save_npy_files(files.save, saved);
   tutorial::save_picture(
       tutorial::head_grid(
@@ -325,6 +326,7 @@ int main(int argc, char** argv) try {
                 static_cast<long long>(E), static_cast<long long>(H), static_cast<long long>(D),
                 static_cast<long long>(4 * E * E + 4 * E), two_error, one_error);
   tutorial::print_answer(kQuestion, answer);
+  std::printf("\nPython twin: tutorials/python/08_multi_head_attention.py (make python)\n");
   return code;
 } catch (...) {
   return tutorial::report_error();

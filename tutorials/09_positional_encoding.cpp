@@ -36,6 +36,7 @@
 
 #include "nn/nn.hpp"
 #include "tutorials/common/pictures.hpp"
+#include "tutorials/common/qkv_files.hpp"
 #include "tutorials/common/reference.hpp"
 #include "tutorials/common/tutorial.hpp"
 #include "viz/heatmap.hpp"
@@ -75,6 +76,9 @@ int main(int argc, char** argv) try {
   flags.add("--len", T, "positions in the table and pictures", tutorial::between(8, 256));
   // At least 4: a LayerNorm over 2 features outputs (-1, 1) or (1, -1), whatever comes in.
   flags.add("--dim", E, "E, the model size (even)", tutorial::between(4, 256));
+  std::string save_dir;
+  flags.add_output_folder("--save", save_dir,
+                          "folder to write inputs, weights and outputs into as .npy, for the Python twin");
   flags.parse(argc, argv);
   flags.quick(T, 32), flags.quick(E, 32);  // flags given win
   tutorial::Flags::require(E % 2 == 0, "--dim " + std::to_string(E) +
@@ -280,6 +284,8 @@ int main(int argc, char** argv) try {
                 "rotation of each sin/cos pair (error %.1e), and PE(p).PE(q) = sum_i cos((p-q) w_i).",
                 static_cast<long long>(L), equivariance_gap, positional_gap, rotation_error);
   tutorial::print_answer(kQuestion, answer);
+  tutorial::save_npy_files(save_dir, {{"pe", pe_table}});  // [T, E] float32
+  std::printf("\nPython twin: tutorials/python/09_positional_encoding.py (make python)\n");
   return code;
 } catch (...) {
   return tutorial::report_error();

@@ -46,6 +46,7 @@
 #include "nn/data.hpp"
 #include "nn/nn.hpp"
 #include "tutorials/common/pictures.hpp"
+#include "tutorials/common/qkv_files.hpp"
 #include "tutorials/common/reference.hpp"
 #include "tutorials/common/training.hpp"
 #include "tutorials/common/tutorial.hpp"
@@ -152,6 +153,9 @@ int main(int argc, char** argv) try {
   flags.add("--ff", F, "d_ff, the feed-forward width", tutorial::between(1, 8192));
   flags.add("--steps", steps, "training steps of the tiny model in part 4", tutorial::between(1, 100000));
   flags.add("--seq-len", length, "sequence length of the reverse task in part 4", tutorial::between(1, 64));
+  std::string save_dir;
+  flags.add_output_folder("--save", save_dir,
+                          "folder to write inputs, weights and outputs into as .npy, for the Python twin");
   flags.parse(argc, argv);
   tutorial::Flags::require(E % H == 0, "--heads " + std::to_string(H) + " does not divide --dim " +
                                            std::to_string(E));
@@ -542,6 +546,18 @@ int main(int argc, char** argv) try {
                 "future target did). Softmax before a logits loss left %.1e of the gradient at scale 64.",
                 static_cast<long long>(aligned), static_cast<long long>(length), leak, ratio_at_top);
   tutorial::print_answer(kQuestion, answer);
+  // Part 1's target and memory, both layers' outputs (eval mode, causal) and weights, named as in
+  // PyTorch.
+  std::vector<std::pair<std::string, Tensor>> saved = {
+      {"heads", autograd::from_vector(std::vector<double>{double(H)}, {1})},
+      {"y", y},
+      {"memory", memory},
+      {"post_output", post.forward(y, memory).detach()},
+      {"pre_output", pre.forward(y, memory).detach()}};
+  for (const auto& [name, weight] : post.named_parameters()) saved.emplace_back("post." + name, weight.detach());
+  for (const auto& [name, weight] : pre.named_parameters()) saved.emplace_back("pre." + name, weight.detach());
+  tutorial::save_npy_files(save_dir, saved);
+  std::printf("\nPython twin: tutorials/python/11_decoder_layer.py (make python)\n");
   return code;
 } catch (...) {
   return tutorial::report_error();

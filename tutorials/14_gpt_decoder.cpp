@@ -42,6 +42,7 @@
 #include "nn/nn.hpp"
 #include "tutorials/common/measure.hpp"
 #include "tutorials/common/pictures.hpp"
+#include "tutorials/common/qkv_files.hpp"
 #include "tutorials/common/training.hpp"
 #include "tutorials/common/tutorial.hpp"
 
@@ -117,6 +118,9 @@ int main(int argc, char** argv) try {
   // Above 0: a target of 0 would be reached before the first step, with nothing trained.
   flags.add("--target", target, "stop once held-out exact match reaches this", tutorial::positive(1));
   flags.add("--cache-len", cache_len, "tokens generated when timing the KV cache", tutorial::between(1, 1024));
+  std::string save_dir;
+  flags.add_output_folder("--save", save_dir,
+                          "folder to write part 5's logits, probabilities and samples into as .npy");
   flags.parse(argc, argv);
   if (options.quick) {  // a few seconds: a small model (flags given win)
     flags.quick(d_model, 32), flags.quick(heads, 2), flags.quick(layers, 1), flags.quick(d_ff, 64);
@@ -250,6 +254,7 @@ int main(int argc, char** argv) try {
     const std::int64_t draws = options.quick ? 2000 : 20000;
     struct Setting { double temperature; std::int64_t top_k; };
     double worst = 0;
+    std::vector<std::pair<std::string, Tensor>> saved = {{"logits", logits.detach()}};  // [V]
     for (Setting setting : {Setting{1.0, 0}, Setting{2.0, 0}, Setting{1.0, 2}}) {
       // By hand: keep the top_k largest logits, p = softmax(z / T) over them.
       std::vector<double> p(VOCAB, 0.0);
@@ -265,6 +270,11 @@ int main(int argc, char** argv) try {
           sample_next_token(batch, {setting.temperature, setting.top_k}, sample_gen).to_vector<std::int64_t>();
       std::vector<double> freq(VOCAB, 0.0);
       for (std::int64_t s : samples) freq[s] += 1.0 / draws;
+      // e.g. probs_T2_k0.npy: the probabilities by hand; freq_T2_k0.npy: the sampled frequencies.
+      std::string setting_name = "_T" + std::to_string(int(setting.temperature)) + "_k" +
+                                 std::to_string(setting.top_k);
+      saved.emplace_back("probs" + setting_name, autograd::from_vector(p, {VOCAB}));
+      saved.emplace_back("freq" + setting_name, autograd::from_vector(freq, {VOCAB}));
       std::printf("  T=%.1f top-k=%-2lld  token:     ", setting.temperature, (long long)setting.top_k);
       for (std::int64_t v = 0; v < 10; ++v) std::printf("%6lld", (long long)v);
       std::printf("\n                    by hand:   ");
@@ -280,6 +290,8 @@ int main(int argc, char** argv) try {
       }
     }
     checks.check(worst <= 1.0, "sampled frequencies match softmax(z / T) over the top k (within 5 sd)");
+    saved.emplace_back("draws", autograd::from_vector(std::vector<double>{double(draws)}, {1}));
+    tutorial::save_npy_files(save_dir, saved);
 
     std::vector<std::int64_t> top1;
     exact_match(model, held_out, {1.0, 1}, sample_gen, &top1);
@@ -413,6 +425,7 @@ int main(int argc, char** argv) try {
                 (long long)step, training_seconds, losses.front(), losses.back(), 100 * greedy,
                 recompute_seconds / cached_seconds, (long long)cache_len);
   tutorial::print_answer(kQuestion, answer);
+  std::printf("\nPython twin: tutorials/python/14_gpt_decoder.py (make python)\n");
   return code;
 } catch (...) {
   return tutorial::report_error();
