@@ -285,6 +285,10 @@ endef
 .PHONY: exercise exercises exercise-reset hint hint-reset
 # The copy is named as well as the program: with .SECONDARY a missing file that is only an
 # intermediate step would not be remade while the program is up to date.
+# LANG=py: the exercise in Python, checked by the same checker (exercise-py, in "python twins").
+ifeq ($(LANG),py)
+exercise: exercise-py
+else
 exercise: $(if $(exercise_name_ok),$(EXERCISE_WORK)/$(NAME).cpp $(EXERCISE_DIR)/$(NAME))
 ifeq ($(NAME),)
 	@echo "usage: make exercise NAME=<name>    (make exercises: check them all)"
@@ -294,6 +298,7 @@ else
 	$(exercise_need_name)
 	@echo "checking your copy $(EXERCISE_WORK)/$(NAME).cpp (stuck? make hint NAME=$(NAME))"
 	@$(EXERCISE_DIR)/$(NAME)
+endif
 endif
 
 exercises:
@@ -329,6 +334,53 @@ test unit-test: $(EXERCISE_TEST_BINS)
 test unit-test: export ATTN_EXERCISE_DIR := $(EXERCISE_DIR)
 
 -include $(wildcard $(EXERCISE_OBJ)/*.d $(EXERCISE_OBJ)/*/*.d)
+
+# ---- python twins: make python ---------------------------------------------------------------------
+# Each tutorial's answer as written on a whiteboard, in numpy (PyTorch where autograd is the
+# question), tutorials/python/NN_name.py, checked against its C++ program: the program runs with
+# --quick --save $(BUILD_DIR)/python/NN_name, the twin recomputes the saved outputs from the saved
+# inputs and weights and prints the largest difference and PASS or FAIL; then the checks that a
+# twin FAILs on a perturbed output, and the Python exercises (stub fails, solution passes, each
+# wrong answer in python/mistakes/ is named). tutorials/python/run_twins.sh does it all.
+# PYTHON is Debian's python3 (the python3 on PATH may be another one, without numpy); numpy is
+# installed when missing (or the command printed); torch is optional and never installed here.
+#   make python                          every twin, then "N passed, N failed, N skipped"
+#   make exercise NAME=softmax LANG=py   an exercise in Python: tutorials/exercises/workspace/softmax.py
+PYTHON ?= /usr/bin/python3
+PYTHON_TWINS := $(sort $(basename $(notdir $(wildcard tutorials/python/[0-9]*.py))))
+PY_EXERCISES := $(sort $(basename $(notdir $(wildcard tutorials/exercises/python/stubs/*.py))))
+PY_EXERCISE_BINS := $(PY_EXERCISES:%=$(EXERCISE_DIR)/python/%)
+.PHONY: python python-deps exercise-py
+
+python-deps:
+	@PYTHON=$(PYTHON) sh tutorials/python/ensure_numpy.sh
+
+python: $(PYTHON_TWINS:%=$(BUILD_DIR)/tutorials/%) $(PY_EXERCISE_BINS) | python-deps
+	@PY_EXERCISES="$(PY_EXERCISES)" EXERCISE_DIR=$(EXERCISE_DIR) \
+	  sh tutorials/python/run_twins.sh $(BUILD_DIR) $(PYTHON) $(PYTHON_TWINS)
+
+# A Python exercise's program: the unchanged C++ checker linked with bridge/<name>.cpp, whose
+# exercise function hands the checker's inputs to the learner's Python file as .npy files
+# (tutorials/exercises/python/python_bridge.hpp). ATTN_EXERCISE_PY names that file.
+$(PY_EXERCISE_BINS): $(EXERCISE_DIR)/python/%: $(EXERCISE_OBJ)/python/bridge/%.o \
+    $(EXERCISE_OBJ)/checkers/%.o $(EXERCISE_OBJ)/python/python_bridge.o $(EXERCISE_COMMON)
+	@mkdir -p $(dir $@)
+	$(EXERCISE_LINK)
+
+# The learner's copy, made from the Python stub when missing (never overwritten, like the .cpp).
+$(PY_EXERCISES:%=$(EXERCISE_WORK)/%.py): $(EXERCISE_WORK)/%.py: | tutorials/exercises/python/stubs/%.py
+	@mkdir -p $(dir $@)
+	@cp tutorials/exercises/python/stubs/$*.py $@
+	@echo "made your copy $@ (git ignores it): edit it, then run make exercise NAME=$* LANG=py again"
+
+exercise-py: $(if $(filter $(NAME),$(PY_EXERCISES)),$(EXERCISE_WORK)/$(NAME).py $(EXERCISE_DIR)/python/$(NAME)) | python-deps
+ifeq ($(filter $(NAME),$(PY_EXERCISES)),)
+	@echo "usage: make exercise NAME=<name> LANG=py; the Python exercises: $(PY_EXERCISES)"
+	@[ -z "$(NAME)" ] || { echo "error: make exercise LANG=py: no Python exercise named '$(NAME)'"; exit 2; }
+else
+	@echo "checking your copy $(EXERCISE_WORK)/$(NAME).py with $(PYTHON) (stuck? make hint NAME=$(NAME))"
+	@ATTN_EXERCISE_PY=$(EXERCISE_WORK)/$(NAME).py ATTN_PYTHON=$(PYTHON) $(EXERCISE_DIR)/python/$(NAME)
+endif
 
 # Benchmarks: our kernels and models next to PyTorch and NumPy (bench/), table on stdout and
 # out/bench.json. Installs the Python side's Debian packages when missing (or shows our figures

@@ -29,7 +29,8 @@ for name in "$@"; do
   verdict=$(tail -n 1 "$folder.python.log")
   skip_note=$(grep -o 'SKIPPED[^:]*' "$folder.python.log" | head -n 1)
   case $code in
-    0) say PASS "$name" "$(grep -c '\[ok\]' "$folder.python.log") comparisons${skip_note:+; $skip_note (no torch)}" ;;
+    0) say PASS "$name" "$(grep -c '\[ok\]' "$folder.python.log") comparisons"
+       [ -z "$skip_note" ] || say SKIPPED "$name (torch)" "$skip_note: torch is not installed (sudo apt-get install python3-torch)" ;;
     *) say FAIL "$name" "exit $code: $verdict (see $folder.python.log)"; sed 's/^/    /' "$folder.python.log" ;;
   esac
 done
@@ -58,6 +59,30 @@ for name in 06_attention_masks 10_encoder_layer; do
   rm -rf "$build/python/$name.perturbed"
 done
 expect 2 "02_softmax with no saved files" "$python" tutorials/python/02_softmax.py "$build/python/none"
+
+# The Python exercises (PY_EXERCISES, programs in EXERCISE_DIR/python/): through the same C++
+# checker, the untouched stub must FAIL, the solution PASS, and each wrong answer in
+# python/mistakes/<name>__<mistake>.py FAIL with its "mistake:" line (its first line says which).
+expect_exercise() {  # expect_exercise WANT_CODE WANT_TEXT WHAT NAME FILE
+  ATTN_EXERCISE_PY=$5 ATTN_PYTHON=$python "${EXERCISE_DIR:-$build/exercises}/python/$4" \
+    >"$build/python/exercise.log" 2>&1
+  got=$?
+  if [ "$got" -eq "$1" ] && grep -q "$2" "$build/python/exercise.log"; then
+    say PASS "exercise $4 LANG=py" "$3: exit $got, '$2'"
+  else
+    say FAIL "exercise $4 LANG=py" "$3: exit $got (wanted $1 and '$2')"; sed 's/^/    /' "$build/python/exercise.log"
+  fi
+}
+for exercise in ${PY_EXERCISES:-}; do
+  dir=tutorials/exercises/python
+  expect_exercise 1 "^FAIL $exercise" "the untouched stub fails" "$exercise" "$dir/stubs/$exercise.py"
+  expect_exercise 0 "^PASS $exercise" "the solution passes" "$exercise" "$dir/solutions/$exercise.py"
+  for wrong in "$dir/mistakes/${exercise}__"*.py; do
+    [ -f "$wrong" ] || continue
+    named=$(sed -n '1s/^# //p' "$wrong")  # "mistake: softmax over the wrong axis"
+    expect_exercise 1 "$named" "$(basename "$wrong") is named" "$exercise" "$wrong"
+  done
+done
 
 echo "python twins: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
