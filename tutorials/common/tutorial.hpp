@@ -141,7 +141,7 @@ void section(const std::string& title);
 std::string output_path(const Options& options, const std::string& name);
 // One line after a file is written: its path, then what to look at in it.
 //   picture: out/06_attention_masks/causal.png
-//            look for: the upper triangle is black: no position sees the future
+//            look for: the upper triangle is hatched: no position sees the future
 void announce_file(const std::string& path, const std::string& look_for);
 
 // ---- checks --------------------------------------------------------------------------------------
