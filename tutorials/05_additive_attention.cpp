@@ -316,7 +316,7 @@ int main(int argc, char** argv) try {
             tutorial::between(1, 8192));
   std::string save_dir;
   flags.add_output_folder("--save", save_dir,
-                          "folder to write inputs, weights and outputs into as .npy, for the Python twin");
+                          "folder to write inputs, weights and outputs into as .npy (Python twin)");
   flags.parse(argc, argv);
   flags.quick(max_len, 64);
   flags.quick(repeats, 3);

@@ -78,7 +78,7 @@ int main(int argc, char** argv) try {
   flags.add("--dim", E, "E, the model size (even)", tutorial::between(4, 256));
   std::string save_dir;
   flags.add_output_folder("--save", save_dir,
-                          "folder to write inputs, weights and outputs into as .npy, for the Python twin");
+                          "folder to write inputs, weights and outputs into as .npy (Python twin)");
   flags.parse(argc, argv);
   flags.quick(T, 32), flags.quick(E, 32);  // flags given win
   tutorial::Flags::require(E % 2 == 0, "--dim " + std::to_string(E) +

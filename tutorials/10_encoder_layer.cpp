@@ -156,7 +156,7 @@ int main(int argc, char** argv) try {
   flags.add("--layers", layers, "depth of the stack in part 6", tutorial::between(8, 128));
   std::string save_dir;
   flags.add_output_folder("--save", save_dir,
-                          "folder to write inputs, weights and outputs into as .npy, for the Python twin");
+                          "folder to write inputs, weights and outputs into as .npy (Python twin)");
   flags.parse(argc, argv);
   flags.quick(layers, 8);
   tutorial::Flags::require(E % H == 0, "--heads " + std::to_string(H) + " does not divide --dim " +
@@ -465,9 +465,13 @@ int main(int argc, char** argv) try {
   // Part 2's input, both layers' outputs (eval mode) and weights, named as in PyTorch.
   std::vector<std::pair<std::string, Tensor>> saved = {
       {"heads", autograd::from_vector(std::vector<double>{double(H)}, {1})},
-      {"x", x}, {"post_output", post.forward(x).detach()}, {"pre_output", pre.forward(x).detach()}};
-  for (const auto& [name, weight] : post.named_parameters()) saved.emplace_back("post." + name, weight.detach());
-  for (const auto& [name, weight] : pre.named_parameters()) saved.emplace_back("pre." + name, weight.detach());
+      {"x", x},
+      {"post_output", post.forward(x).detach()},
+      {"pre_output", pre.forward(x).detach()}};
+  for (const auto& [name, weight] : post.named_parameters())
+    saved.emplace_back("post." + name, weight.detach());
+  for (const auto& [name, weight] : pre.named_parameters())
+    saved.emplace_back("pre." + name, weight.detach());
   tutorial::save_npy_files(save_dir, saved);
   std::printf("\nPython twin: tutorials/python/10_encoder_layer.py (make python)\n");
   return code;

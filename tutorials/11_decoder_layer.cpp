@@ -155,7 +155,7 @@ int main(int argc, char** argv) try {
   flags.add("--seq-len", length, "sequence length of the reverse task in part 4", tutorial::between(1, 64));
   std::string save_dir;
   flags.add_output_folder("--save", save_dir,
-                          "folder to write inputs, weights and outputs into as .npy, for the Python twin");
+                          "folder to write inputs, weights and outputs into as .npy (Python twin)");
   flags.parse(argc, argv);
   tutorial::Flags::require(E % H == 0, "--heads " + std::to_string(H) + " does not divide --dim " +
                                            std::to_string(E));
@@ -554,8 +554,10 @@ int main(int argc, char** argv) try {
       {"memory", memory},
       {"post_output", post.forward(y, memory).detach()},
       {"pre_output", pre.forward(y, memory).detach()}};
-  for (const auto& [name, weight] : post.named_parameters()) saved.emplace_back("post." + name, weight.detach());
-  for (const auto& [name, weight] : pre.named_parameters()) saved.emplace_back("pre." + name, weight.detach());
+  for (const auto& [name, weight] : post.named_parameters())
+    saved.emplace_back("post." + name, weight.detach());
+  for (const auto& [name, weight] : pre.named_parameters())
+    saved.emplace_back("pre." + name, weight.detach());
   tutorial::save_npy_files(save_dir, saved);
   std::printf("\nPython twin: tutorials/python/11_decoder_layer.py (make python)\n");
   return code;

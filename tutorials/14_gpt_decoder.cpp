@@ -120,7 +120,7 @@ int main(int argc, char** argv) try {
   flags.add("--cache-len", cache_len, "tokens generated when timing the KV cache", tutorial::between(1, 1024));
   std::string save_dir;
   flags.add_output_folder("--save", save_dir,
-                          "folder to write part 5's logits, probabilities and samples into as .npy");
+                          "folder to write part 5's logits, probabilities, samples into as .npy");
   flags.parse(argc, argv);
   if (options.quick) {  // a few seconds: a small model (flags given win)
     flags.quick(d_model, 32), flags.quick(heads, 2), flags.quick(layers, 1), flags.quick(d_ff, 64);
@@ -271,8 +271,8 @@ int main(int argc, char** argv) try {
       std::vector<double> freq(VOCAB, 0.0);
       for (std::int64_t s : samples) freq[s] += 1.0 / draws;
       // e.g. probs_T2_k0.npy: the probabilities by hand; freq_T2_k0.npy: the sampled frequencies.
-      std::string setting_name = "_T" + std::to_string(int(setting.temperature)) + "_k" +
-                                 std::to_string(setting.top_k);
+      std::string setting_name =
+          "_T" + std::to_string(int(setting.temperature)) + "_k" + std::to_string(setting.top_k);
       saved.emplace_back("probs" + setting_name, autograd::from_vector(p, {VOCAB}));
       saved.emplace_back("freq" + setting_name, autograd::from_vector(freq, {VOCAB}));
       std::printf("  T=%.1f top-k=%-2lld  token:     ", setting.temperature, (long long)setting.top_k);

@@ -30,7 +30,7 @@ for name in "$@"; do
   skip_note=$(grep -o 'SKIPPED[^:]*' "$folder.python.log" | head -n 1)
   case $code in
     0) say PASS "$name" "$(grep -c '\[ok\]' "$folder.python.log") comparisons"
-       [ -z "$skip_note" ] || say SKIPPED "$name (torch)" "$skip_note: torch is not installed (sudo apt-get install python3-torch)" ;;
+       [ -z "$skip_note" ] || say SKIPPED "$name (torch)" "${skip_note#SKIPPED }: torch is not installed (sudo apt-get install python3-torch)" ;;
     *) say FAIL "$name" "exit $code: $verdict (see $folder.python.log)"; sed 's/^/    /' "$folder.python.log" ;;
   esac
 done

@@ -1,5 +1,8 @@
 #include "tutorials/exercises/python/python_bridge.hpp"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -10,8 +13,6 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <vector>
 
 namespace python_bridge {
@@ -71,7 +72,8 @@ Array read_npy(const fs::path& path) {
     if (dim.find_first_not_of(' ') != std::string::npos) array.shape.push_back(std::stoll(dim));
   std::int64_t count = 1;
   for (std::int64_t size : array.shape) count *= size;
-  if (bytes.size() != 10 + length + count * sizeof(float)) throw refuse("data size differs from the shape");
+  if (bytes.size() != 10 + length + count * sizeof(float))
+    throw refuse("data size differs from the shape");
   array.values.resize(static_cast<std::size_t>(count));
   std::memcpy(array.values.data(), bytes.data() + 10 + length, count * sizeof(float));
   return array;
@@ -86,11 +88,13 @@ Array call_python(const std::string& function, const std::vector<Array>& inputs,
     throw std::runtime_error("python bridge: ATTN_EXERCISE_PY names no file ('" + answer +
                              "'): run make exercise NAME=<name> LANG=py");
   const std::string python = environment("ATTN_PYTHON", "/usr/bin/python3");
-  const std::string runner = environment("ATTN_RUN_ANSWER", "tutorials/exercises/python/run_answer.py");
+  const std::string runner =
+      environment("ATTN_RUN_ANSWER", "tutorials/exercises/python/run_answer.py");
   // A fresh folder per call: the learner's result can never be a stale file.
   static int calls = 0;
-  const fs::path folder = fs::temp_directory_path() /
-                          ("attn-exercise-" + std::to_string(::getpid()) + "-" + std::to_string(++calls));
+  const fs::path folder =
+      fs::temp_directory_path() /
+      ("attn-exercise-" + std::to_string(::getpid()) + "-" + std::to_string(++calls));
   fs::remove_all(folder);
   fs::create_directories(folder);
   for (std::size_t i = 0; i < inputs.size(); ++i)
