@@ -382,6 +382,9 @@ else
 	@ATTN_EXERCISE_PY=$(EXERCISE_WORK)/$(NAME).py ATTN_PYTHON=$(PYTHON) $(EXERCISE_DIR)/python/$(NAME)
 endif
 
+# The bridges sit one folder deeper than the exercises' include above reaches.
+-include $(wildcard $(EXERCISE_OBJ)/python/bridge/*.d)
+
 # Benchmarks: our kernels and models next to PyTorch and NumPy (bench/), table on stdout and
 # out/bench.json. Installs the Python side's Debian packages when missing (or shows our figures
 # alone); with --no-python it installs nothing and runs our rows alone (CI's smoke test).

@@ -32,12 +32,13 @@ std::string shape_text(const std::vector<std::int64_t>& shape) {
   return text + "]";
 }
 
-// A version 1.0 .npy file of float32 values: magic, version, header length, a Python dict
-// literal padded with spaces to a multiple of 64 bytes (ended by '\n'), then the raw values.
+// A version 1.0 .npy file of float32 values (or bool): magic, version, header length, a Python
+// dict literal padded with spaces to a multiple of 64 bytes (ended by '\n'), then the raw values.
 void write_npy(const fs::path& path, const Array& array) {
   std::string shape;
   for (std::int64_t size : array.shape) shape += std::to_string(size) + ", ";
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + shape + "), }";
+  std::string header = std::string("{'descr': '") + (array.boolean ? "|b1" : "<f4") +
+                       "', 'fortran_order': False, 'shape': (" + shape + "), }";
   header.append(64 - (10 + header.size() + 1) % 64, ' ');
   header += '\n';
   std::ofstream out(path, std::ios::binary);
@@ -45,8 +46,12 @@ void write_npy(const fs::path& path, const Array& array) {
   out.write("\x93NUMPY\x01\x00", 8);
   out.put(static_cast<char>(length & 0xff)).put(static_cast<char>(length >> 8));
   out << header;
-  out.write(reinterpret_cast<const char*>(array.values.data()),
-            static_cast<std::streamsize>(array.values.size() * sizeof(float)));
+  if (array.boolean) {
+    for (float value : array.values) out.put(value != 0.0f ? 1 : 0);
+  } else {
+    out.write(reinterpret_cast<const char*>(array.values.data()),
+              static_cast<std::streamsize>(array.values.size() * sizeof(float)));
+  }
   if (!out) throw std::runtime_error("python bridge: cannot write " + path.string());
 }
 

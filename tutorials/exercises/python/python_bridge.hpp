@@ -10,7 +10,7 @@
 // first-wrong-value message and the same named-mistake diagnoses as a C++ one.
 //
 // Needs nothing from the library (like the checkers): the .npy code here handles only what the
-// bridge writes and run_answer.py saves, C-order little-endian float32.
+// bridge writes and run_answer.py saves, C-order little-endian float32 (and bool).
 #pragma once
 
 #include <cstdint>
@@ -22,12 +22,13 @@ namespace python_bridge {
 struct Array {
   std::vector<std::int64_t> shape;
   std::vector<float> values;  // row-major
+  bool boolean = false;       // written as a numpy bool array (a mask: value != 0 is true)
 };
 
 // Calls `function` of the learner's Python file ($ATTN_EXERCISE_PY) on `inputs` (positional
-// arguments, as numpy float32 arrays) and returns what it returned (one array, float32).
-// Throws std::runtime_error naming the file and the problem: no such file, Python failed (its
-// traceback is printed above), or a result of the wrong shape.
+// arguments, as numpy float32 arrays, or bool where `boolean`) and returns what it returned (one
+// array, float32). Throws std::runtime_error naming the file and the problem: no such file, Python
+// failed (its traceback is printed above), or a result of the wrong shape.
 Array call_python(const std::string& function, const std::vector<Array>& inputs,
                   const std::vector<std::int64_t>& expected_shape);
 
