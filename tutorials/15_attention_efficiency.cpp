@@ -48,6 +48,7 @@
 #include "nn/nn.hpp"
 #include "tutorials/common/measure.hpp"
 #include "tutorials/common/pictures.hpp"
+#include "tutorials/common/qkv_files.hpp"
 #include "tutorials/common/tutorial.hpp"
 
 using autograd::Tensor;
@@ -315,6 +316,9 @@ int main(int argc, char** argv) try {
   // At least 16: ranks 4, 8, 16, ... up to T, and the error is compared between ranks.
   flags.add("--low-rank-len", low_rank_len, "T for the low-rank and int8 sections", tutorial::between(16, 1024));
   flags.add("--repeats", repeats, "timings per size (the fastest is kept)", tutorial::between(1, 100));
+  std::string save_dir;
+  flags.add_output_folder("--save", save_dir,
+                          "folder to write part 2's inputs, outputs and gradients into as .npy");
   flags.parse(argc, argv);
   if (options.quick) {  // a few seconds (flags given win)
     flags.quick(max_len, std::min<std::int64_t>(max_len, 512));
@@ -415,6 +419,14 @@ int main(int argc, char** argv) try {
     checks.small(out_diff, 1e-5, "tiled forward equals nn::scaled_dot_product_attention (float32)");
     checks.small(grad_diff, 1e-4,
                  "tiled backward equals autograd through the naive attention (float32)");
+    tutorial::save_npy_files(save_dir, {{"q", b[0].detach()},
+                                        {"k", b[1].detach()},
+                                        {"v", b[2].detach()},
+                                        {"output", tiled.detach()},
+                                        {"upstream", upstream},
+                                        {"dq", b[0].grad()},
+                                        {"dk", b[1].grad()},
+                                        {"dv", b[2].grad()}});
     std::vector<Tensor> small;
     for (int i = 0; i < 3; ++i) small.push_back(autograd::randn({1, 2, 7, 4}, gen, DType::Float64).requires_grad_());
     autograd::GradcheckResult result = autograd::gradcheck(
@@ -638,6 +650,7 @@ int main(int argc, char** argv) try {
                 ranks[mid_rank], (long long)low_rank_len, pooled_error[0][mid_rank], pooled_error[1][mid_rank],
                 100 * int8_output_error);
   tutorial::print_answer(kQuestion, answer);
+  std::printf("\nPython twin: tutorials/python/15_attention_efficiency.py (make python)\n");
   return code;
 } catch (...) {
   return tutorial::report_error();
