@@ -344,7 +344,7 @@ test unit-test: export ATTN_EXERCISE_DIR := $(EXERCISE_DIR)
 # wrong answer in python/mistakes/ is named). tutorials/python/run_twins.sh does it all.
 # PYTHON is Debian's python3 (the python3 on PATH may be another one, without numpy); numpy is
 # installed when missing (or the command printed); torch is optional and never installed here.
-#   make python                          every twin, then "N passed, N failed, N skipped"
+#   make python                          every twin, then "N passed, N failed"
 #   make exercise NAME=softmax LANG=py   an exercise in Python: tutorials/exercises/workspace/softmax.py
 PYTHON ?= /usr/bin/python3
 PYTHON_TWINS := $(sort $(basename $(notdir $(wildcard tutorials/python/[0-9]*.py))))
