@@ -3,7 +3,8 @@
 # C++ program. For each: run build/tutorials/NN_name --quick --save BUILD/python/NN_name (its log
 # in BUILD/python/NN_name.log), then the twin on that folder; one PASS/FAIL/SKIPPED line each.
 # Then the checks that the comparison can fail: a twin must FAIL on a saved output moved by 1e-3
-# and on a changed saved weight, and exit 2 naming the command when the files are missing. The
+# and on a changed saved weight, a twin with an article's bug put back must FAIL (04, 06), and a
+# twin must exit 2 naming the command when the files are missing. The
 # last line is "N passed, N failed" (the line .ci/run adds up).
 #   usage: run_twins.sh BUILD_DIR PYTHON NAME...
 set -u
@@ -59,6 +60,21 @@ for name in 06_attention_masks 10_encoder_layer; do
   fi
   rm -rf "$build/python/$name.perturbed"
 done
+# And when the Python side changes: a twin with one of the articles' bugs put back must FAIL too.
+mutate() {  # mutate NAME FROM TO: a copy of the twin with FROM replaced by TO, run on its folder
+  mutants=$build/python/mutants
+  rm -rf "$mutants" && mkdir -p "$mutants" && cp tutorials/python/twin_check.py "$mutants/" &&
+    sed "s|$2|$3|" "tutorials/python/$1.py" >"$mutants/$1.py"
+  if cmp -s "tutorials/python/$1.py" "$mutants/$1.py"; then
+    say FAIL "negative check" "$1: '$2' not found to change"; return
+  fi
+  expect 1 "$1 with '$2' changed to '$3'" "$python" "$mutants/$1.py" "$build/python/$1"
+}
+[ -d "$build/python/04_scaled_attention" ] &&
+  mutate 04_scaled_attention " / np.sqrt(d_k)  # \[" "  # ["  # no 1/sqrt(d_k)
+[ -d "$build/python/06_attention_masks" ] &&
+  mutate 06_attention_masks "np.where(blocked, -np.inf, scores)" "np.where(blocked, -1e9, scores)"
+rm -rf "$build/python/mutants"
 expect 2 "02_softmax with no saved files" "$python" tutorials/python/02_softmax.py "$build/python/none"
 
 # The Python exercises (PY_EXERCISES, programs in EXERCISE_DIR/python/): through the same C++
