@@ -2,10 +2,11 @@
 #   如何在Transformer模型中实现注意力遮挡（Attention Mask）？
 #   How do padding and causal masks work?
 # A mask goes on the SCORES, as -inf before the softmax, so a blocked pair gets weight exactly 0
-# and each row still sums to 1. Zeroing the weights after the softmax (as the articles suggest)
-# leaves rows that no longer sum to 1 and lets the future still move the normaliser. A padding
-# mask is [B, 1, Tk], a causal mask [T, T] (np.triu(..., 1)); OR them to combine. A query with no
-# key left gets zeros here; torch.softmax gives nan, and -1e9 instead of -inf gives a uniform row.
+# and each row still sums to 1. Zeroing the weights after the softmax instead leaves rows that no
+# longer sum to 1 and lets the future still move the normaliser. A padding mask is [B, 1, Tk], a
+# causal mask [T, T] (np.triu(..., 1)); OR them to combine. (The article's answer also lists
+# positional encoding, which masks nothing.) A query with no key left gets zeros here;
+# torch.softmax gives nan, and -1e9 instead of -inf gives a uniform row over padding and future.
 import numpy as np
 
 from twin_check import Saved, report
