@@ -37,6 +37,7 @@
 #include "nn/nn.hpp"
 #include "tutorials/common/measure.hpp"
 #include "tutorials/common/pictures.hpp"
+#include "tutorials/common/qkv_files.hpp"
 #include "tutorials/common/training.hpp"
 #include "tutorials/common/tutorial.hpp"
 #include "viz/heatmap.hpp"
@@ -244,6 +245,9 @@ int main(int argc, char** argv) try {
   flags.add("--batch", batch_size, "sequences per step", tutorial::between(1, 16384));
   flags.add("--lr", lr, "Adam learning rate", tutorial::positive(10));
   flags.add_switch("--no-baseline", no_baseline, "skip training the model without attention");
+  std::string save_dir;
+  flags.add_output_folder("--save", save_dir,
+                          "folder to write the trained model's weights and logits into as .npy");
   flags.parse(argc, argv);
   const bool baseline = !no_baseline;
   if (options.quick) {  // a few seconds: a small model on short sequences (flags given win)
@@ -429,6 +433,16 @@ int main(int argc, char** argv) try {
                 versus,
                 100.0 * on_mirror / total);
   tutorial::print_answer(kQuestion, answer);
+  if (!save_dir.empty()) {
+    // The trained attention model's weights (PyTorch-style names), the held-out batch and its
+    // teacher-forced logits, for the numpy encoder-decoder to recompute.
+    NoGradGuard no_grad;
+    std::vector<std::pair<std::string, Tensor>> saved = {
+        {"src", all.src}, {"tgt_in", all.tgt_in}, {"logits", model.forward(all.src, all.tgt_in)}};
+    for (const auto& [name, weight] : model.named_parameters()) saved.emplace_back(name, weight);
+    tutorial::save_npy_files(save_dir, saved);
+  }
+  std::printf("\nPython twin: tutorials/python/16_rnn_attention.py (make python)\n");
   return code;
 } catch (...) {
   return tutorial::report_error();

@@ -47,7 +47,8 @@ if __name__ == "__main__":
     inputs, params = saved["inputs"], saved["params"]
     lr, steps = float(saved["learning_rate"][0]), int(saved["steps"][0])
     comparisons = [
-        ("gradients by the chain rule by hand", grads_by_hand(inputs, params), saved["grads"], 1e-12),
+        ("gradients by the chain rule by hand", grads_by_hand(inputs, params), saved["grads"],
+         1e-12),
         (f"parameters after {steps} steps by hand", train_by_hand(inputs, params, lr, steps),
          saved["trained"], 1e-12)]
     try:

@@ -47,5 +47,6 @@ if __name__ == "__main__":
         ("Jacobian diag(s) - s s^T vs autograd", softmax_jacobian(s), saved["jacobian"], 1e-15),
         ("dx = s * (g - g.s) vs autograd", softmax_backward(s, g), saved["dx"], 1e-15),
         ("cross_entropy", cross_entropy(logits, targets), saved["cross_entropy"], 1e-12),
-        ("d cross_entropy / d logits", cross_entropy_grad(logits, targets), saved["dlogits"], 1e-15),
+        ("d cross_entropy / d logits", cross_entropy_grad(logits, targets), saved["dlogits"],
+         1e-15),
     ])

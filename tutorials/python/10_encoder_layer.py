@@ -26,7 +26,8 @@ def attention(w, prefix, x_q, x_kv, heads, blocked=None):  # nn.MultiheadAttenti
     linear = lambda x, name: x @ w[f"{prefix}.{name}.weight"].T + w[f"{prefix}.{name}.bias"]
     B, Tq, E = x_q.shape
     split = lambda t: t.reshape(B, -1, heads, E // heads).transpose(0, 2, 1, 3)  # [B, H, T, D]
-    q, k, v = split(linear(x_q, "q_proj")), split(linear(x_kv, "k_proj")), split(linear(x_kv, "v_proj"))
+    q = split(linear(x_q, "q_proj"))
+    k, v = split(linear(x_kv, "k_proj")), split(linear(x_kv, "v_proj"))
     scores = q @ k.swapaxes(-2, -1) / np.sqrt(E // heads)  # [B, H, Tq, Tk]
     if blocked is not None:
         scores = np.where(blocked, -np.inf, scores)

@@ -5,7 +5,8 @@
 # per query, the running max m, the running sum l of exp(s - m) and the unnormalised output acc;
 # when a tile raises the max, rescale what was accumulated by exp(m_old - m_new). Memory O(T), the
 # same result to rounding. The backward needs only the saved log-sum-exp (here: recomputed P):
-#   dV = P^T dO,  dP = dO V^T,  dS = P * (dP - rowsum(dO * O)),  dQ = dS K / sqrt(D), dK = dS^T Q / sqrt(D)
+#   dV = P^T dO,  dP = dO V^T,  dS = P * (dP - rowsum(dO * O)),
+#   dQ = dS K / sqrt(D),  dK = dS^T Q / sqrt(D)
 import numpy as np
 
 from twin_check import Saved, report
@@ -44,7 +45,8 @@ if __name__ == "__main__":
     q, k, v = (saved[n].astype(np.float64) for n in ("q", "k", "v"))  # float32 in the C++ program
     dq, dk, dv = attention_backward(q, k, v, saved["upstream"].astype(np.float64))
     report("15_attention_efficiency", [  # the C++ program ran in float32: tolerances to match
-        ("tiled online-softmax output (tiles of 64)", tiled_attention(q, k, v), saved["output"], 1e-5),
+        ("tiled online-softmax output (tiles of 64)", tiled_attention(q, k, v), saved["output"],
+         1e-5),
         ("dQ", dq, saved["dq"], 1e-5),
         ("dK", dk, saved["dk"], 1e-5),
         ("dV", dv, saved["dv"], 1e-5),
