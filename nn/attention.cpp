@@ -284,13 +284,13 @@ SinusoidalPositionalEncoding::SinusoidalPositionalEncoding(std::int64_t max_len,
   table = register_buffer("table", Tensor(sinusoidal_positional_encoding(max_len, dim)));
 }
 
-Tensor SinusoidalPositionalEncoding::forward(const Tensor& x) {
+Tensor SinusoidalPositionalEncoding::forward(const Tensor& x, Site site) {
   if (x.dim() != 3 || x.size(2) != table.size(1) || x.size(1) > table.size(0))
     throw std::invalid_argument("SinusoidalPositionalEncoding: expected [B, T <= " +
                                 std::to_string(table.size(0)) + ", " +
                                 std::to_string(table.size(1)) + "], got " +
                                 tensor::shape_str(x.shape()));
-  return x + table.slice(0, 0, x.size(1)).to(x.dtype());
+  return autograd::add(x, table.slice(0, 0, x.size(1), 1, site).to(x.dtype(), site), site);
 }
 
 void SinusoidalPositionalEncoding::buffers_to(DType dtype) {
@@ -309,14 +309,14 @@ LearnedPositionalEmbedding::LearnedPositionalEmbedding(std::int64_t max_len, std
   init::normal_(weight, 0.0, 1.0, gen);  // as nn.Embedding
 }
 
-Tensor LearnedPositionalEmbedding::forward(const Tensor& x, std::int64_t offset) {
+Tensor LearnedPositionalEmbedding::forward(const Tensor& x, std::int64_t offset, Site site) {
   if (x.dim() != 3 || x.size(2) != weight.size(1) || offset + x.size(1) > weight.size(0))
     throw std::invalid_argument("LearnedPositionalEmbedding: expected [B, T, " +
                                 std::to_string(weight.size(1)) + "] with offset + T <= " +
                                 std::to_string(weight.size(0)) + ", got " +
                                 tensor::shape_str(x.shape()) + " at offset " +
                                 std::to_string(offset));
-  return x + weight.slice(0, offset, offset + x.size(1));
+  return autograd::add(x, weight.slice(0, offset, offset + x.size(1), 1, site), site);
 }
 
 std::string LearnedPositionalEmbedding::extra_repr() const {

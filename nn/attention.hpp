@@ -150,7 +150,7 @@ Array sinusoidal_positional_encoding(std::int64_t max_len, std::int64_t dim,
 class SinusoidalPositionalEncoding : public UnaryModule {
  public:
   SinusoidalPositionalEncoding(std::int64_t max_len, std::int64_t dim);
-  Tensor forward(const Tensor& x) override;
+  Tensor forward(const Tensor& x, autograd::Site site = autograd::Site::current()) override;
   std::string type_name() const override { return "SinusoidalPositionalEncoding"; }
   std::string extra_repr() const override;
   Tensor table;  // [max_len, E], in the module's dtype (float32 until to(dtype))
@@ -165,8 +165,11 @@ class LearnedPositionalEmbedding : public UnaryModule {
  public:
   LearnedPositionalEmbedding(std::int64_t max_len, std::int64_t dim,
                              Generator& gen = tensor::default_generator());
-  Tensor forward(const Tensor& x) override { return forward(x, 0); }
-  Tensor forward(const Tensor& x, std::int64_t offset);
+  Tensor forward(const Tensor& x, autograd::Site site = autograd::Site::current()) override {
+    return forward(x, 0, site);
+  }
+  Tensor forward(const Tensor& x, std::int64_t offset,
+                 autograd::Site site = autograd::Site::current());
   std::string type_name() const override { return "LearnedPositionalEmbedding"; }
   std::string extra_repr() const override;
   Tensor weight;  // [max_len, E]

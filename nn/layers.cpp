@@ -31,8 +31,6 @@ Linear::Linear(std::int64_t in, std::int64_t out, bool with_bias, Generator& gen
   }
 }
 
-Tensor Linear::forward(const Tensor& x) { return forward(x, autograd::Site::current()); }
-
 Tensor Linear::forward(const Tensor& x, autograd::Site site) {
   if (x.dim() == 0 || x.size(-1) != in_features)
     throw std::invalid_argument("Linear: expected input [..., " + std::to_string(in_features) +
@@ -57,7 +55,9 @@ Embedding::Embedding(std::int64_t num, std::int64_t dim, Generator& gen)
   init::normal_(weight, 0.0, 1.0, gen);
 }
 
-Tensor Embedding::forward(const Tensor& indices) { return autograd::embedding(weight, indices); }
+Tensor Embedding::forward(const Tensor& indices, autograd::Site site) {
+  return autograd::embedding(weight, indices, site);
+}
 
 std::string Embedding::extra_repr() const {
   return std::to_string(num_embeddings) + ", " + std::to_string(embedding_dim);
@@ -72,12 +72,12 @@ LayerNorm::LayerNorm(std::int64_t size, double eps, bool affine) : normalized_si
   }
 }
 
-Tensor LayerNorm::forward(const Tensor& x) {
+Tensor LayerNorm::forward(const Tensor& x, autograd::Site site) {
   if (x.dim() == 0 || x.size(-1) != normalized_size)
     throw std::invalid_argument("LayerNorm: expected input [..., " +
                                 std::to_string(normalized_size) + "], got " +
                                 tensor::shape_str(x.shape()));
-  return autograd::layer_norm(x, weight, bias, eps);
+  return autograd::layer_norm(x, weight, bias, eps, site);
 }
 
 std::string LayerNorm::extra_repr() const {
@@ -92,7 +92,9 @@ Dropout::Dropout(double p, Generator& gen) : p(p), gen_(gen) {
   if (!(p >= 0 && p < 1)) throw std::invalid_argument("Dropout: p must be in [0, 1)");
 }
 
-Tensor Dropout::forward(const Tensor& x) { return autograd::dropout(x, p, is_training(), gen_); }
+Tensor Dropout::forward(const Tensor& x, autograd::Site site) {
+  return autograd::dropout(x, p, is_training(), gen_, site);
+}
 
 std::string Dropout::extra_repr() const {
   std::ostringstream s;
@@ -100,9 +102,11 @@ std::string Dropout::extra_repr() const {
   return s.str();
 }
 
-Tensor ReLU::forward(const Tensor& x) { return autograd::relu(x); }
+Tensor ReLU::forward(const Tensor& x, autograd::Site site) { return autograd::relu(x, site); }
 
-Tensor GELU::forward(const Tensor& x) { return autograd::gelu(x, tanh_approximation); }
+Tensor GELU::forward(const Tensor& x, autograd::Site site) {
+  return autograd::gelu(x, tanh_approximation, site);
+}
 
 std::string GELU::extra_repr() const {
   return tanh_approximation ? "approximate='tanh'" : "approximate='none'";
@@ -127,9 +131,9 @@ void Sequential::append(std::shared_ptr<UnaryModule> module) {
   modules_.push_back(std::move(module));
 }
 
-Tensor Sequential::forward(const Tensor& x) {
+Tensor Sequential::forward(const Tensor& x, autograd::Site site) {
   Tensor y = x;
-  for (auto& m : modules_) y = (*m)(y);
+  for (auto& m : modules_) y = (*m)(y, site);
   return y;
 }
 
@@ -143,8 +147,8 @@ FeedForward::FeedForward(std::int64_t d_model, std::int64_t d_ff, const std::str
   linear2 = register_module("linear2", std::make_shared<Linear>(d_ff, d_model, true, gen));
 }
 
-Tensor FeedForward::forward(const Tensor& x) {
-  return (*linear2)((*dropout)((*activation)((*linear1)(x))));
+Tensor FeedForward::forward(const Tensor& x, autograd::Site site) {
+  return (*linear2)((*dropout)((*activation)((*linear1)(x, site), site), site), site);
 }
 
 }  // namespace nn

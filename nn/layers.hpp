@@ -21,16 +21,7 @@ class Linear : public UnaryModule {
  public:
   Linear(std::int64_t in_features, std::int64_t out_features, bool bias,
          Generator& gen = tensor::default_generator());
-  Tensor forward(const Tensor& x) override;
-  // The same, with `site` on the nodes it records: for a module that runs a Linear on behalf of
-  // its own caller (attention's projections), so the graph names the caller's line.
-  Tensor forward(const Tensor& x, autograd::Site site);
-  using UnaryModule::operator();
-  Tensor operator()(const Tensor& x, autograd::Site site) {
-    Tensor y = forward(x, site);
-    call_forward_hooks(y);
-    return y;
-  }
+  Tensor forward(const Tensor& x, autograd::Site site = autograd::Site::current()) override;
   std::string type_name() const override { return "Linear"; }
   std::string extra_repr() const override;
   Tensor weight, bias;  // bias is undefined when built without one
@@ -42,7 +33,9 @@ class Embedding : public UnaryModule {
  public:
   Embedding(std::int64_t num_embeddings, std::int64_t embedding_dim,
             Generator& gen = tensor::default_generator());
-  Tensor forward(const Tensor& indices) override;  // int64 ids of any shape
+  // indices: int64 ids of any shape
+  Tensor forward(const Tensor& indices,
+                 autograd::Site site = autograd::Site::current()) override;
   std::string type_name() const override { return "Embedding"; }
   std::string extra_repr() const override;
   Tensor weight;
@@ -54,7 +47,7 @@ class LayerNorm : public UnaryModule {
  public:
   explicit LayerNorm(std::int64_t normalized_size, double eps = 1e-5,
                      bool elementwise_affine = true);
-  Tensor forward(const Tensor& x) override;
+  Tensor forward(const Tensor& x, autograd::Site site = autograd::Site::current()) override;
   std::string type_name() const override { return "LayerNorm"; }
   std::string extra_repr() const override;
   Tensor weight, bias;
@@ -67,7 +60,7 @@ class LayerNorm : public UnaryModule {
 class Dropout : public UnaryModule {
  public:
   explicit Dropout(double p, Generator& gen = tensor::default_generator());
-  Tensor forward(const Tensor& x) override;
+  Tensor forward(const Tensor& x, autograd::Site site = autograd::Site::current()) override;
   std::string type_name() const override { return "Dropout"; }
   std::string extra_repr() const override;
   double p;
@@ -78,14 +71,14 @@ class Dropout : public UnaryModule {
 
 class ReLU : public UnaryModule {
  public:
-  Tensor forward(const Tensor& x) override;
+  Tensor forward(const Tensor& x, autograd::Site site = autograd::Site::current()) override;
   std::string type_name() const override { return "ReLU"; }
 };
 
 class GELU : public UnaryModule {
  public:
   explicit GELU(bool tanh_approximation = false) : tanh_approximation(tanh_approximation) {}
-  Tensor forward(const Tensor& x) override;
+  Tensor forward(const Tensor& x, autograd::Site site = autograd::Site::current()) override;
   std::string type_name() const override { return "GELU"; }
   std::string extra_repr() const override;
   bool tanh_approximation;
@@ -97,7 +90,7 @@ class Sequential : public UnaryModule {
   Sequential() = default;
   explicit Sequential(std::vector<std::shared_ptr<UnaryModule>> modules);
   void append(std::shared_ptr<UnaryModule> module);
-  Tensor forward(const Tensor& x) override;
+  Tensor forward(const Tensor& x, autograd::Site site = autograd::Site::current()) override;
   std::string type_name() const override { return "Sequential"; }
   std::size_t size() const { return modules_.size(); }
   UnaryModule& operator[](std::size_t i) { return *modules_.at(i); }
@@ -112,7 +105,7 @@ class FeedForward : public UnaryModule {
  public:
   FeedForward(std::int64_t d_model, std::int64_t d_ff, const std::string& activation = "relu",
               double dropout = 0.0, Generator& gen = tensor::default_generator());
-  Tensor forward(const Tensor& x) override;
+  Tensor forward(const Tensor& x, autograd::Site site = autograd::Site::current()) override;
   std::string type_name() const override { return "FeedForward"; }
   std::shared_ptr<Linear> linear1, linear2;
   std::shared_ptr<UnaryModule> activation;

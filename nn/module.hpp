@@ -106,11 +106,15 @@ class Module {
 };
 
 // A module that maps one tensor to one tensor: can be chained in Sequential.
+// `site` is the caller's file and line (autograd/record.hpp): forward passes it to every op and
+// submodule it calls, so each node in the graph names the user's line, not a line in nn/.
+// Every override repeats the same default: a default argument is evaluated at the caller's line
+// whichever declaration supplies it, so the base's and an override's give the same site.
 class UnaryModule : public Module {
  public:
-  virtual Tensor forward(const Tensor& x) = 0;
-  Tensor operator()(const Tensor& x) {
-    Tensor y = forward(x);
+  virtual Tensor forward(const Tensor& x, autograd::Site site = autograd::Site::current()) = 0;
+  Tensor operator()(const Tensor& x, autograd::Site site = autograd::Site::current()) {
+    Tensor y = forward(x, site);
     call_forward_hooks(y);
     return y;
   }

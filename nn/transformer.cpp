@@ -11,6 +11,8 @@
 
 namespace nn {
 
+using autograd::Site;
+
 namespace {
 std::string layer_repr(const LayerConfig& c) {
   std::ostringstream s;
@@ -36,39 +38,46 @@ TransformerEncoderLayer::TransformerEncoderLayer(const LayerConfig& c, Generator
   dropout2 = register_module("dropout2", std::make_shared<Dropout>(c.dropout, gen));
 }
 
-Tensor TransformerEncoderLayer::feed_forward(const Tensor& x) {
+Tensor TransformerEncoderLayer::feed_forward(const Tensor& x, Site site) {
   // Position-wise: the same two-layer MLP on every position independently.
-  return (*dropout2)((*linear2)((*dropout)((*activation)((*linear1)(x)))));
+  return (*dropout2)(
+      (*linear2)((*dropout)((*activation)((*linear1)(x, site), site), site), site), site);
 }
 
-Tensor TransformerEncoderLayer::forward(const Tensor& x, const AttentionMasks& masks) {
+// The residual sums are autograd::add rather than `+`, which would record this file's line.
+Tensor TransformerEncoderLayer::forward(const Tensor& x, const AttentionMasks& masks, Site site) {
   auto self_attention = [&](const Tensor& input) {
     AttentionOutput attended = (*self_attn)(input, input, input, masks,
                                             /*need_weights=*/keep_attention,
-                                            /*average_attn_weights=*/false);
+                                            /*average_attn_weights=*/false, site);
     if (keep_attention) last_attention = attended.weights.detach();
-    return (*dropout1)(attended.output);
+    return (*dropout1)(attended.output, site);
   };
   Tensor h = x;
   if (config.norm_first) {
-    h = h + self_attention((*norm1)(h));  // pre-LN: normalise the sublayer's input
-    h = h + feed_forward((*norm2)(h));
+    // pre-LN: normalise the sublayer's input
+    h = autograd::add(h, self_attention((*norm1)(h, site)), site);
+    h = autograd::add(h, feed_forward((*norm2)(h, site), site), site);
   } else {
-    h = (*norm1)(h + self_attention(h));  // post-LN: normalise after the residual sum
-    h = (*norm2)(h + feed_forward(h));
+    // post-LN: normalise after the residual sum
+    h = (*norm1)(autograd::add(h, self_attention(h), site), site);
+    h = (*norm2)(autograd::add(h, feed_forward(h, site), site), site);
   }
   call_forward_hooks(h);
   return h;
 }
 
-Tensor TransformerEncoderLayer::forward_cached(const Tensor& x, KVCache& cache) {
+Tensor TransformerEncoderLayer::forward_cached(const Tensor& x, KVCache& cache, Site site) {
+  auto self_attention = [&](const Tensor& input) {
+    return (*dropout1)(self_attn->forward_cached(input, cache, false, site).output, site);
+  };
   Tensor h = x;
   if (config.norm_first) {
-    h = h + (*dropout1)(self_attn->forward_cached((*norm1)(h), cache).output);
-    h = h + feed_forward((*norm2)(h));
+    h = autograd::add(h, self_attention((*norm1)(h, site)), site);
+    h = autograd::add(h, feed_forward((*norm2)(h, site), site), site);
   } else {
-    h = (*norm1)(h + (*dropout1)(self_attn->forward_cached(h, cache).output));
-    h = (*norm2)(h + feed_forward(h));
+    h = (*norm1)(autograd::add(h, self_attention(h), site), site);
+    h = (*norm2)(autograd::add(h, feed_forward(h, site), site), site);
   }
   return h;
 }
@@ -96,35 +105,36 @@ TransformerDecoderLayer::TransformerDecoderLayer(const LayerConfig& c, Generator
 
 Tensor TransformerDecoderLayer::forward(const Tensor& x, const Tensor& memory,
                                         const AttentionMasks& self_masks,
-                                        const AttentionMasks& memory_masks) {
+                                        const AttentionMasks& memory_masks, Site site) {
   auto self_attention = [&](const Tensor& input) {
     AttentionOutput attended = (*self_attn)(input, input, input, self_masks,
                                             /*need_weights=*/keep_attention,
-                                            /*average_attn_weights=*/false);
+                                            /*average_attn_weights=*/false, site);
     if (keep_attention) last_self_attention = attended.weights.detach();
-    return (*dropout1)(attended.output);
+    return (*dropout1)(attended.output, site);
   };
   auto cross_attention = [&](const Tensor& input) {
     // Queries come from the target side, keys and values from the encoder's output: every
     // target position may look at every source position (except source padding).
     AttentionOutput attended = (*multihead_attn)(input, memory, memory, memory_masks,
                                                  /*need_weights=*/keep_attention,
-                                                 /*average_attn_weights=*/false);
+                                                 /*average_attn_weights=*/false, site);
     if (keep_attention) last_cross_attention = attended.weights.detach();
-    return (*dropout2)(attended.output);
+    return (*dropout2)(attended.output, site);
   };
   auto feed_forward = [&](const Tensor& input) {
-    return (*dropout3)((*linear2)((*dropout)((*activation)((*linear1)(input)))));
+    return (*dropout3)(
+        (*linear2)((*dropout)((*activation)((*linear1)(input, site), site), site), site), site);
   };
   Tensor h = x;
   if (config.norm_first) {
-    h = h + self_attention((*norm1)(h));
-    h = h + cross_attention((*norm2)(h));
-    h = h + feed_forward((*norm3)(h));
+    h = autograd::add(h, self_attention((*norm1)(h, site)), site);
+    h = autograd::add(h, cross_attention((*norm2)(h, site)), site);
+    h = autograd::add(h, feed_forward((*norm3)(h, site)), site);
   } else {
-    h = (*norm1)(h + self_attention(h));
-    h = (*norm2)(h + cross_attention(h));
-    h = (*norm3)(h + feed_forward(h));
+    h = (*norm1)(autograd::add(h, self_attention(h), site), site);
+    h = (*norm2)(autograd::add(h, cross_attention(h), site), site);
+    h = (*norm3)(autograd::add(h, feed_forward(h), site), site);
   }
   call_forward_hooks(h);
   return h;
@@ -144,10 +154,10 @@ TransformerEncoder::TransformerEncoder(const LayerConfig& config, std::int64_t n
     norm = register_module("norm", std::make_shared<LayerNorm>(config.d_model, config.layer_norm_eps));
 }
 
-Tensor TransformerEncoder::forward(const Tensor& x, const AttentionMasks& masks) {
+Tensor TransformerEncoder::forward(const Tensor& x, const AttentionMasks& masks, Site site) {
   Tensor h = x;
-  for (auto& layer : layers->items()) h = layer->forward(h, masks);
-  return norm ? (*norm)(h) : h;
+  for (auto& layer : layers->items()) h = layer->forward(h, masks, site);
+  return norm ? (*norm)(h, site) : h;
 }
 
 TransformerDecoder::TransformerDecoder(const LayerConfig& config, std::int64_t num_layers,
@@ -161,10 +171,11 @@ TransformerDecoder::TransformerDecoder(const LayerConfig& config, std::int64_t n
 
 Tensor TransformerDecoder::forward(const Tensor& x, const Tensor& memory,
                                    const AttentionMasks& self_masks,
-                                   const AttentionMasks& memory_masks) {
+                                   const AttentionMasks& memory_masks, Site site) {
   Tensor h = x;
-  for (auto& layer : layers->items()) h = layer->forward(h, memory, self_masks, memory_masks);
-  return norm ? (*norm)(h) : h;
+  for (auto& layer : layers->items())
+    h = layer->forward(h, memory, self_masks, memory_masks, site);
+  return norm ? (*norm)(h, site) : h;
 }
 
 // ---- Transformer (encoder-decoder) ---------------------------------------------------------------
@@ -202,30 +213,32 @@ Transformer::Transformer(const TransformerConfig& c, Generator& gen) : config(c)
   if (!c.tie_output) output = register_module("output", std::make_shared<Linear>(E, c.tgt_vocab, false, gen));
 }
 
-Tensor Transformer::embed(const Tensor& ids, Embedding& table, UnaryModule& positions) {
-  return positions(table(ids));  // token vectors plus position vectors  [B, T, E]
+Tensor Transformer::embed(const Tensor& ids, Embedding& table, UnaryModule& positions,
+                          Site site) {
+  return positions(table(ids, site), site);  // token vectors plus position vectors  [B, T, E]
 }
 
-Tensor Transformer::encode(const Tensor& src, const Tensor& src_padding) {
+Tensor Transformer::encode(const Tensor& src, const Tensor& src_padding, Site site) {
   check_ids(src, config.max_len, "src");
-  return encoder->forward(embed(src, *src_embed, *src_pos), {.key_padding_mask = src_padding});
+  return encoder->forward(embed(src, *src_embed, *src_pos, site),
+                          {.key_padding_mask = src_padding}, site);
 }
 
 Tensor Transformer::decode(const Tensor& tgt, const Tensor& memory, const Tensor& src_padding,
-                           const Tensor& tgt_padding) {
+                           const Tensor& tgt_padding, Site site) {
   check_ids(tgt, config.max_len, "tgt");
-  Tensor h = decoder->forward(embed(tgt, *tgt_embed, *tgt_pos), memory,
+  Tensor h = decoder->forward(embed(tgt, *tgt_embed, *tgt_pos, site), memory,
                               {.key_padding_mask = tgt_padding, .is_causal = true},
-                              {.key_padding_mask = src_padding});
+                              {.key_padding_mask = src_padding}, site);
   // Scores for every target-vocabulary token: [B, T, E] x [E, V]
-  if (output) return (*output)(h);
-  return autograd::matmul(h, tgt_embed->weight.transpose(0, 1));
+  if (output) return (*output)(h, site);
+  return autograd::matmul(h, tgt_embed->weight.transpose(0, 1, site), site);
 }
 
 Tensor Transformer::forward(const Tensor& src, const Tensor& tgt, const Tensor& src_padding,
-                            const Tensor& tgt_padding) {
-  Tensor memory = encode(src, src_padding);
-  Tensor logits = decode(tgt, memory, src_padding, tgt_padding);
+                            const Tensor& tgt_padding, Site site) {
+  Tensor memory = encode(src, src_padding, site);
+  Tensor logits = decode(tgt, memory, src_padding, tgt_padding, site);
   call_forward_hooks(logits);
   return logits;
 }
@@ -248,30 +261,32 @@ GPT::GPT(const GPTConfig& c, Generator& gen) : config(c) {
   head = register_module("head", std::make_shared<Linear>(c.d_model, c.vocab, false, gen));
 }
 
-Tensor GPT::forward(const Tensor& ids) {
+Tensor GPT::forward(const Tensor& ids, Site site) {
   if (ids.dim() != 2 || ids.size(1) > config.context)
     throw std::invalid_argument("GPT: expected ids [B, T <= " + std::to_string(config.context) +
                                 "], got " + tensor::shape_str(ids.shape()));
-  Tensor h = pos_embed->forward(tok_embed->forward(ids), 0);
-  for (auto& layer : layers->items()) h = layer->forward(h, {.is_causal = true});
-  Tensor logits = (*head)((*norm)(h));
+  Tensor h = pos_embed->forward(tok_embed->forward(ids, site), 0, site);
+  for (auto& layer : layers->items()) h = layer->forward(h, {.is_causal = true}, site);
+  Tensor logits = (*head)((*norm)(h, site), site);
   call_forward_hooks(logits);
   return logits;
 }
 
-Tensor GPT::forward_cached(const Tensor& ids, std::vector<KVCache>& caches) {
+Tensor GPT::forward_cached(const Tensor& ids, std::vector<KVCache>& caches, Site site) {
   if (caches.size() != layers->size()) caches.resize(layers->size());
   std::int64_t past = caches[0].length();
   if (past + ids.size(1) > config.context)
     throw std::invalid_argument("GPT: generating beyond the context of " +
                                 std::to_string(config.context) + " positions");
-  Tensor h = pos_embed->forward(tok_embed->forward(ids), past);
-  for (std::size_t i = 0; i < layers->size(); ++i) h = (*layers)[i].forward_cached(h, caches[i]);
-  return (*head)((*norm)(h));
+  Tensor h = pos_embed->forward(tok_embed->forward(ids, site), past, site);
+  for (std::size_t i = 0; i < layers->size(); ++i)
+    h = (*layers)[i].forward_cached(h, caches[i], site);
+  return (*head)((*norm)(h, site), site);
 }
 
 Tensor GPT::generate(const Tensor& prompt, std::int64_t max_new_tokens,
-                     const SamplingOptions& sampling, Generator& gen, bool use_cache) {
+                     const SamplingOptions& sampling, Generator& gen, bool use_cache,
+                     Site site) {
   autograd::NoGradGuard no_grad;
   bool was_training = is_training();
   eval();
@@ -279,10 +294,10 @@ Tensor GPT::generate(const Tensor& prompt, std::int64_t max_new_tokens,
   std::vector<KVCache> caches;
   Tensor next_input = prompt;  // with the cache, only tokens the model has not seen yet
   for (std::int64_t step = 0; step < max_new_tokens; ++step) {
-    Tensor logits = use_cache ? forward_cached(next_input, caches) : forward(sequence);
-    Tensor last = logits.select(1, -1);  // [B, V]: the prediction for the next position
-    Tensor next = sample_next_token(last, sampling, gen).unsqueeze(1);  // [B, 1]
-    sequence = autograd::cat({sequence, next}, 1);
+    Tensor logits = use_cache ? forward_cached(next_input, caches, site) : forward(sequence, site);
+    Tensor last = logits.select(1, -1, site);  // [B, V]: the prediction for the next position
+    Tensor next = sample_next_token(last, sampling, gen).unsqueeze(1, site);  // [B, 1]
+    sequence = autograd::cat({sequence, next}, 1, site);
     next_input = next;
   }
   train(was_training);
@@ -304,22 +319,24 @@ BertEncoder::BertEncoder(const BertConfig& c, Generator& gen) : config(c) {
     classifier = register_module("classifier", std::make_shared<Linear>(E, c.num_classes, true, gen));
 }
 
-Tensor BertEncoder::forward(const Tensor& ids, const Tensor& padding) {
+Tensor BertEncoder::forward(const Tensor& ids, const Tensor& padding, Site site) {
   if (ids.dim() != 2 || ids.size(1) > config.max_len)
     throw std::invalid_argument("BertEncoder: expected ids [B, T <= " +
                                 std::to_string(config.max_len) + "], got " +
                                 tensor::shape_str(ids.shape()));
-  Tensor h = pos_embed->forward(tok_embed->forward(ids), 0);
-  for (auto& layer : layers->items()) h = layer->forward(h, {.key_padding_mask = padding});
-  return norm ? (*norm)(h) : h;
+  Tensor h = pos_embed->forward(tok_embed->forward(ids, site), 0, site);
+  for (auto& layer : layers->items()) h = layer->forward(h, {.key_padding_mask = padding}, site);
+  return norm ? (*norm)(h, site) : h;
 }
 
-Tensor BertEncoder::classify(const Tensor& hidden) {
+Tensor BertEncoder::classify(const Tensor& hidden, Site site) {
   if (!classifier) throw std::logic_error("BertEncoder: built with num_classes = 0");
-  return (*classifier)(hidden.select(1, 0));  // the [CLS] position
+  return (*classifier)(hidden.select(1, 0, site), site);  // the [CLS] position
 }
 
-Tensor BertEncoder::mlm_logits(const Tensor& hidden) { return (*mlm_head)(hidden); }
+Tensor BertEncoder::mlm_logits(const Tensor& hidden, Site site) {
+  return (*mlm_head)(hidden, site);
+}
 
 void BertEncoder::keep_attention(bool on) {
   for (auto& layer : layers->items()) layer->keep_attention = on;
@@ -365,16 +382,16 @@ Tensor sample_next_token(const Tensor& logits, const SamplingOptions& sampling, 
 }
 
 Tensor greedy_decode(Transformer& model, const Tensor& src, const Tensor& src_padding,
-                     std::int64_t max_len, std::int64_t bos, std::int64_t eos) {
+                     std::int64_t max_len, std::int64_t bos, std::int64_t eos, Site site) {
   autograd::NoGradGuard no_grad;
   bool was_training = model.is_training();
   model.eval();
   const std::int64_t B = src.size(0);
-  Tensor memory = model.encode(src, src_padding);  // the source is encoded once
+  Tensor memory = model.encode(src, src_padding, site);  // the source is encoded once
   Tensor tgt(tensor::full({B, 1}, double(bos), DType::Int64, src.device()));
   std::vector<bool> finished(B, false);
   for (std::int64_t step = 0; step < max_len; ++step) {
-    Tensor logits = model.decode(tgt, memory, src_padding);           // [B, t, V]
+    Tensor logits = model.decode(tgt, memory, src_padding, Tensor(), site);  // [B, t, V]
     std::vector<std::int64_t> next = autograd::argmax(logits.select(1, -1), -1).to_vector<std::int64_t>();
     bool all_done = true;
     for (std::int64_t b = 0; b < B; ++b) {
@@ -382,7 +399,8 @@ Tensor greedy_decode(Transformer& model, const Tensor& src, const Tensor& src_pa
       finished[b] = finished[b] || next[b] == eos;
       all_done = all_done && finished[b];
     }
-    tgt = autograd::cat({tgt, Tensor(tensor::from_vector(next, {B, 1}).to(src.device()))}, 1);
+    tgt = autograd::cat({tgt, Tensor(tensor::from_vector(next, {B, 1}).to(src.device()))}, 1,
+                        site);
     if (all_done) break;
   }
   model.train(was_training);

@@ -7,6 +7,9 @@
 //   GPT                       decoder-only causal language model, with a KV cache
 //   BertEncoder               encoder-only, with a [CLS] classifier and a masked-token head
 //
+// Every forward-like entry takes a trailing defaulted `site` (autograd/record.hpp) and passes it
+// to each op and submodule it calls, so every node of the graph names the caller's line.
+//
 // Post-LN (norm_first = false, the original paper):   x = norm(x + sublayer(x))
 // Pre-LN  (norm_first = true, GPT-2 and later):        x = x + sublayer(norm(x)), and the stack
 //                                                      ends with a final LayerNorm
@@ -69,9 +72,11 @@ class TransformerEncoderLayer : public Module {
   TransformerEncoderLayer(const LayerConfig& config, Generator& gen = tensor::default_generator());
   // x [B, T, E] -> [B, T, E]; masks of the self-attention: key_padding_mask [B, T] (true =
   // padding), attn_mask [T, T] or [B*H, T, T], is_causal.
-  Tensor forward(const Tensor& x, const AttentionMasks& masks = {});
+  Tensor forward(const Tensor& x, const AttentionMasks& masks = {},
+                 autograd::Site site = autograd::Site::current());
   // Causal self-attention over cached positions (for generation): x [B, T_new, E].
-  Tensor forward_cached(const Tensor& x, KVCache& cache);
+  Tensor forward_cached(const Tensor& x, KVCache& cache,
+                        autograd::Site site = autograd::Site::current());
   std::string type_name() const override { return "TransformerEncoderLayer"; }
   std::string extra_repr() const override;
 
@@ -87,7 +92,7 @@ class TransformerEncoderLayer : public Module {
   std::shared_ptr<LayerNorm> norm1, norm2;
 
  private:
-  Tensor feed_forward(const Tensor& x);
+  Tensor feed_forward(const Tensor& x, autograd::Site site);
 };
 
 class TransformerDecoderLayer : public Module {
@@ -100,7 +105,8 @@ class TransformerDecoderLayer : public Module {
   //   source's padding, memory_mask [T, S]).
   Tensor forward(const Tensor& x, const Tensor& memory,
                  const AttentionMasks& self_masks = {.is_causal = true},
-                 const AttentionMasks& memory_masks = {});
+                 const AttentionMasks& memory_masks = {},
+                 autograd::Site site = autograd::Site::current());
   std::string type_name() const override { return "TransformerDecoderLayer"; }
   std::string extra_repr() const override;
 
@@ -120,7 +126,8 @@ class TransformerEncoder : public Module {
  public:
   TransformerEncoder(const LayerConfig& config, std::int64_t num_layers,
                      Generator& gen = tensor::default_generator());
-  Tensor forward(const Tensor& x, const AttentionMasks& masks = {});
+  Tensor forward(const Tensor& x, const AttentionMasks& masks = {},
+                 autograd::Site site = autograd::Site::current());
   std::string type_name() const override { return "TransformerEncoder"; }
   std::shared_ptr<ModuleList<TransformerEncoderLayer>> layers;
   std::shared_ptr<LayerNorm> norm;  // null for post-LN
@@ -132,7 +139,8 @@ class TransformerDecoder : public Module {
                      Generator& gen = tensor::default_generator());
   Tensor forward(const Tensor& x, const Tensor& memory,
                  const AttentionMasks& self_masks = {.is_causal = true},
-                 const AttentionMasks& memory_masks = {});
+                 const AttentionMasks& memory_masks = {},
+                 autograd::Site site = autograd::Site::current());
   std::string type_name() const override { return "TransformerDecoder"; }
   std::shared_ptr<ModuleList<TransformerDecoderLayer>> layers;
   std::shared_ptr<LayerNorm> norm;
@@ -153,10 +161,15 @@ class Transformer : public Module {
   // src [B, S] and tgt [B, T] int64 token ids; padding masks [B, S] / [B, T] (true = PAD).
   // Returns logits [B, T, tgt_vocab]; position t only sees tgt[:, :t+1] and the whole source.
   Tensor forward(const Tensor& src, const Tensor& tgt, const Tensor& src_padding = Tensor(),
-                 const Tensor& tgt_padding = Tensor());
-  Tensor encode(const Tensor& src, const Tensor& src_padding = Tensor());  // [B, S, E]
+                 const Tensor& tgt_padding = Tensor(),
+                 autograd::Site site = autograd::Site::current());
+  // [B, S, E]
+  Tensor encode(const Tensor& src, const Tensor& src_padding = Tensor(),
+                autograd::Site site = autograd::Site::current());
+  // logits [B, T, tgt_vocab]
   Tensor decode(const Tensor& tgt, const Tensor& memory, const Tensor& src_padding = Tensor(),
-                const Tensor& tgt_padding = Tensor());  // logits [B, T, tgt_vocab]
+                const Tensor& tgt_padding = Tensor(),
+                autograd::Site site = autograd::Site::current());
   // Ask every layer to keep its attention weights on the next forward (for heatmaps).
   void keep_attention(bool on);
   std::string type_name() const override { return "Transformer"; }
@@ -169,7 +182,8 @@ class Transformer : public Module {
   std::shared_ptr<Linear> output;  // null when tied
 
  private:
-  Tensor embed(const Tensor& ids, Embedding& table, UnaryModule& positions);
+  Tensor embed(const Tensor& ids, Embedding& table, UnaryModule& positions,
+               autograd::Site site);
 };
 
 struct GPTConfig {
@@ -191,15 +205,18 @@ struct SamplingOptions {
 class GPT : public Module {
  public:
   GPT(const GPTConfig& config, Generator& gen = tensor::default_generator());
-  Tensor forward(const Tensor& ids);  // ids [B, T] -> logits [B, T, V]
+  // ids [B, T] -> logits [B, T, V]
+  Tensor forward(const Tensor& ids, autograd::Site site = autograd::Site::current());
   // Logits for new positions that follow the cached ones (caches: one per layer).
-  Tensor forward_cached(const Tensor& ids, std::vector<KVCache>& caches);
+  Tensor forward_cached(const Tensor& ids, std::vector<KVCache>& caches,
+                        autograd::Site site = autograd::Site::current());
   // Appends max_new_tokens tokens to prompt [B, T0] (eval mode, no gradients). With use_cache
   // each step runs only the new token through the model; without, the whole sequence again.
   // Both give the same tokens.
   Tensor generate(const Tensor& prompt, std::int64_t max_new_tokens,
                   const SamplingOptions& sampling = {}, Generator& gen = tensor::default_generator(),
-                  bool use_cache = true);
+                  bool use_cache = true,
+                  autograd::Site site = autograd::Site::current());
   std::string type_name() const override { return "GPT"; }
 
   GPTConfig config;
@@ -222,9 +239,13 @@ struct BertConfig {
 class BertEncoder : public Module {
  public:
   BertEncoder(const BertConfig& config, Generator& gen = tensor::default_generator());
-  Tensor forward(const Tensor& ids, const Tensor& padding = Tensor());  // -> hidden [B, T, E]
-  Tensor classify(const Tensor& hidden);     // [CLS] hidden -> logits [B, num_classes]
-  Tensor mlm_logits(const Tensor& hidden);   // -> logits [B, T, vocab] for masked-token prediction
+  // -> hidden [B, T, E]
+  Tensor forward(const Tensor& ids, const Tensor& padding = Tensor(),
+                 autograd::Site site = autograd::Site::current());
+  // [CLS] hidden -> logits [B, num_classes]
+  Tensor classify(const Tensor& hidden, autograd::Site site = autograd::Site::current());
+  // -> logits [B, T, vocab] for masked-token prediction
+  Tensor mlm_logits(const Tensor& hidden, autograd::Site site = autograd::Site::current());
   void keep_attention(bool on);
   std::string type_name() const override { return "BertEncoder"; }
 
@@ -245,6 +266,7 @@ Tensor sample_next_token(const Tensor& logits, const SamplingOptions& sampling, 
 // Returns the generated tokens [B, <= max_len] (without the leading bos; after a sequence's eos
 // the rest of its row is eos).
 Tensor greedy_decode(Transformer& model, const Tensor& src, const Tensor& src_padding,
-                     std::int64_t max_len, std::int64_t bos, std::int64_t eos);
+                     std::int64_t max_len, std::int64_t bos, std::int64_t eos,
+                     autograd::Site site = autograd::Site::current());
 
 }  // namespace nn
