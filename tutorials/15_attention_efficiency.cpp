@@ -391,9 +391,15 @@ int main(int argc, char** argv) try {
               naive_growth, tiled_growth, (long long)sizes[last], naive_bytes[last] / matrix_bytes[last],
               100 * tiled_bytes[last] / matrix_bytes[last]);
   checks.check(naive_bytes[last] >= matrix_bytes[last], "naive attention needs at least one T x T matrix per head");
-  checks.check(naive_growth > 3, "naive memory grows ~4x when T doubles (quadratic)");
   checks.check(tiled_bytes[last] < 0.25 * naive_bytes[last], "tiled attention needs less than a quarter of naive's memory");
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer pads every block and keeps freed ones in quarantine: peak memory then says
+  // more about its allocator than about T, so the growth rates are not checked in that build.
+  std::printf("  [skipped] memory growth per doubling of T: not measurable under AddressSanitizer\n");
+#else
+  checks.check(naive_growth > 3, "naive memory grows ~4x when T doubles (quadratic)");
   checks.check(tiled_growth < 2.6, "tiled memory grows ~2x when T doubles (linear)");
+#endif
   std::printf("  Time: our tiled loops are plain C++ while the naive path uses an optimised matrix\n"
               "  multiply, so on a CPU the tiled version is not faster; on a GPU it is, because it\n"
               "  never writes the T x T matrix to slow memory and reads it back. Local attention does\n"
