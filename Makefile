@@ -102,7 +102,7 @@ TEST_SRCS := $(wildcard tests/*.cpp tests/*/*.cpp)
 TEST_OBJS := $(TEST_SRCS:%.cpp=$(OBJ)/%.o)
 TEST_BIN := $(BUILD_DIR)/tests/run_tests
 
-.PHONY: all lib tutorials test unit-test cuda-test run clean deps debug
+.PHONY: all lib tutorials test unit-test sanitizer-test cuda-test run clean deps debug
 .SECONDARY:
 all: lib tutorials
 
@@ -183,7 +183,14 @@ cuda-test: $(CUDA_TEST_BIN)
 test: $(TEST_BIN) $(TUTORIALS)
 	@ATTN_TUTORIAL_DIR=$(BUILD_DIR)/tutorials $(TEST_BIN) $(TEST_ARGS)
 
-# Only the unit tests (no tutorial runs): what CI runs under the sanitizers.
+# What CI runs under the sanitizers (make SAN=1 sanitizer-test): the unit tests and every
+# tutorial's --quick run. Left to `make test`: the exercises, the bad-flag table and the gdb
+# sessions, which test behaviour rather than memory and would double the sanitizer build.
+sanitizer-test: $(TEST_BIN) $(TUTORIALS)
+	@ATTN_TUTORIAL_DIR=$(BUILD_DIR)/tutorials $(TEST_BIN) --test-suite-exclude=exercises \
+	  --test-case-exclude="*rejects a bad value*,*gdb*" $(TEST_ARGS)
+
+# Only the unit tests (no tutorial runs).
 unit-test: $(TEST_BIN)
 	@$(TEST_BIN) --test-suite-exclude=tutorials $(TEST_ARGS)
 
