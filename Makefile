@@ -32,7 +32,7 @@ MARCH ?= native
 
 ifeq ($(SAN),1)
   BUILD_DIR := build/san
-  OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  OPT := -O1 -g1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LINK_SAN := -fsanitize=address,undefined
 else ifeq ($(BUILD),debug)
   BUILD_DIR := build/debug

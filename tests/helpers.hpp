@@ -4,8 +4,15 @@
 
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -84,6 +91,51 @@ inline std::string error_message(const std::function<void()>& f) {
     return e.what();
   }
   return "";
+}
+
+// A fresh folder under the system's temporary folder, removed with everything in it when the
+// test ends (a test that writes files gives it a name: TempDir dir("checkpoint")).
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& what = "files") {
+    static int counter = 0;
+    path = std::filesystem::temp_directory_path() /
+           ("attn_" + what + "_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const std::string& name) const { return (path / name).string(); }
+  std::vector<std::string> names() const {  // what the folder holds, sorted
+    std::vector<std::string> out;
+    for (const auto& entry : std::filesystem::directory_iterator(path))
+      out.push_back(entry.path().filename().string());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  std::size_t count() const { return names().size(); }
+};
+
+// The bytes of a file, all of them.
+inline std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Every node reachable from `output` that an op made (not a leaf's accumulator), each once.
+inline std::vector<const autograd::Node*> op_nodes(const autograd::Tensor& output) {
+  std::vector<const autograd::Node*> found, stack{output.grad_fn().get()};
+  std::set<const autograd::Node*> seen;
+  while (!stack.empty()) {
+    const autograd::Node* node = stack.back();
+    stack.pop_back();
+    if (node == nullptr || !seen.insert(node).second) continue;
+    if (!node->is_leaf_accumulator()) found.push_back(node);
+    for (const auto& input : node->inputs) stack.push_back(input.get());
+  }
+  return found;
 }
 
 }  // namespace testing

@@ -13,6 +13,8 @@ using testing::error_message;
 using testing::random_leaf;
 using testing::values;
 
+using testing::op_nodes;
+
 namespace {
 
 // softmax(Q K^T * scale) V for one batch, q [Tq, D], k [Tk, D], v [Tk, Dv], written as loops.
@@ -243,20 +245,6 @@ TEST_CASE("sinusoidal positional encoding in float64 is the closed form to 1e-12
 }
 
 namespace {
-
-// Every node reachable from `output` that an op made (not a leaf's accumulator), each once.
-std::vector<const autograd::Node*> op_nodes(const Tensor& output) {
-  std::vector<const autograd::Node*> found, stack{output.grad_fn().get()};
-  std::set<const autograd::Node*> seen;
-  while (!stack.empty()) {
-    const autograd::Node* node = stack.back();
-    stack.pop_back();
-    if (node == nullptr || !seen.insert(node).second) continue;
-    if (!node->is_leaf_accumulator()) found.push_back(node);
-    for (const auto& input : node->inputs) stack.push_back(input.get());
-  }
-  return found;
-}
 
 // The promise of the `site` argument: library code passes on the site it was given, so every
 // node an attention module records names the line of this file that called it.

@@ -10,6 +10,8 @@
 
 using namespace nn;
 
+using testing::op_nodes;
+
 namespace {
 
 // A float32 input that requires grad, so every op on it records a node.
@@ -19,20 +21,6 @@ Tensor leaf(const Shape& shape, Generator& gen) {
 
 Tensor token_ids(const std::vector<std::int64_t>& ids, const Shape& shape) {
   return Tensor(tensor::from_vector(ids, shape));
-}
-
-// Every node reachable from `output` that an op made (not a leaf's accumulator), each once.
-std::vector<const autograd::Node*> op_nodes(const Tensor& output) {
-  std::vector<const autograd::Node*> found, stack{output.grad_fn().get()};
-  std::set<const autograd::Node*> seen;
-  while (!stack.empty()) {
-    const autograd::Node* node = stack.back();
-    stack.pop_back();
-    if (node == nullptr || !seen.insert(node).second) continue;
-    if (!node->is_leaf_accumulator()) found.push_back(node);
-    for (const auto& input : node->inputs) stack.push_back(input.get());
-  }
-  return found;
 }
 
 // Every node names this file and `line`; at least `min_nodes` of them, so that a graph was

@@ -20,28 +20,10 @@
 
 using namespace tensor;
 using testing::error_message;
+using testing::read_bytes;
+using testing::TempDir;
 
 namespace {
-
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    static int counter = 0;
-    path = std::filesystem::temp_directory_path() /
-           ("attn_bounds_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  std::vector<std::string> names() const {  // what the directory holds, sorted
-    std::vector<std::string> out;
-    for (const auto& entry : std::filesystem::directory_iterator(path))
-      out.push_back(entry.path().filename().string());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-};
 
 std::string little_endian(std::uint64_t value, int bytes) {
   std::string out;

@@ -13,30 +13,10 @@
 
 using namespace tensor;
 using testing::error_message;
+using testing::read_bytes;
+using testing::TempDir;
 
 namespace {
-
-// A fresh directory under /tmp, removed with everything in it at the end of the test.
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    static int counter = 0;
-    path = std::filesystem::temp_directory_path() /
-           ("attn_npy_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  std::size_t count() const {
-    return std::size_t(std::distance(std::filesystem::directory_iterator(path), {}));
-  }
-};
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // Little-endian bytes of an unsigned integer, written out by hand as the spec says.
 std::string little_endian(std::uint64_t value, int bytes) {
