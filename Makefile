@@ -87,6 +87,18 @@ ifeq ($(UNITY),1)
 else
   LIB_OBJS := $(LIB_SRCS:%.cpp=$(OBJ)/%.o)
 endif
+# llm/ (what is done with a trained language model: sampling and beam search, the BPE tokenizer,
+# LoRA adapters, mixed-precision training) is an archive of its own, libattn_llm.a, linked only
+# by the programs whose source includes an llm/ header, the tests and the bench: `make run`
+# never compiles it.
+LLM_SRCS := $(wildcard llm/*.cpp)
+ifneq ($(LLM_SRCS),)
+  LLM_LIB := $(BUILD_DIR)/libattn_llm.a
+  UNITY_SRCS += $(OBJ)/unity/llm.cpp
+  LLM_OBJS := $(if $(filter 1,$(UNITY)),$(OBJ)/unity/llm.o,$(LLM_SRCS:%.cpp=$(OBJ)/%.o))
+endif
+# The llm archive for a program whose source ($(1)) includes an llm/ header, else nothing.
+llm_lib_for = $(if $(LLM_LIB),$(if $(shell grep -l '^\#include "llm/' $(1) 2>/dev/null),$(LLM_LIB)))
 ifeq ($(CUDA),1)
   LIB_OBJS += $(patsubst %.cu,$(BUILD_DIR)/obj/%.o,$(wildcard cuda/*.cu))
   LDLIBS += $(CUDA_LDLIBS)
@@ -106,7 +118,7 @@ TEST_BIN := $(BUILD_DIR)/tests/run_tests
 .SECONDARY:
 all: lib tutorials
 
-lib: $(LIB)
+lib: $(LIB) $(LLM_LIB)
 tutorials: $(TUTORIALS)
 
 # Installs missing Debian packages (or says how); runs before anything compiles.
@@ -139,10 +151,17 @@ $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
+ifneq ($(LLM_LIB),)
+$(LLM_LIB): $(LLM_OBJS)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+endif
+
 # Programs take libattn.a whole (--whole-archive): the cuda-sim and cuda backends register
 # themselves from static initialisers in object files that nothing refers to by name, and a
 # linker otherwise copies out of a library only the objects something refers to.
-LINK_LIB = -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive
+LINK_LIB = $(filter $(LLM_LIB),$^) -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive
 
 # The flag parser (tutorial.cpp, the one file that includes CLI11) runs once per program, so it
 # is compiled without optimisation: a third less of a first build's longest tutorial file.
@@ -157,13 +176,14 @@ common_next = $(sort $(foreach h,$(1),$(h) $(call common_includes,$(h).hpp) \
 common_objs = $(patsubst %,$(OBJ)/%.o,$(filter $(TUTORIAL_COMMON_SRCS:.cpp=), \
                 $(call common_next,$(call common_next,$(call common_next,$(call common_includes,$(1)))))))
 .SECONDEXPANSION:
-$(BUILD_DIR)/tutorials/%: $(OBJ)/tutorials/%.o $$(call common_objs,tutorials/$$*.cpp) $(LIB)
+$(BUILD_DIR)/tutorials/%: $(OBJ)/tutorials/%.o $$(call common_objs,tutorials/$$*.cpp) \
+    $$(call llm_lib_for,tutorials/$$*.cpp) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) $(filter-out $(LIB),$^) $(LINK_LIB) -o $@ $(LDLIBS)
+	$(CXX) $(LDFLAGS) $(filter-out $(LIB) $(LLM_LIB),$^) $(LINK_LIB) -o $@ $(LDLIBS)
 
-$(TEST_BIN): $(TEST_OBJS) $(LIB)
+$(TEST_BIN): $(TEST_OBJS) $(LLM_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) $(filter-out $(LIB),$^) $(LINK_LIB) -o $@ $(LDLIBS)
+	$(CXX) $(LDFLAGS) $(filter-out $(LIB) $(LLM_LIB),$^) $(LINK_LIB) -o $@ $(LDLIBS)
 
 # The CUDA tests alone (tests/cuda/: the kernels on cuda-sim, and on cuda when a GPU is there).
 # CI runs `make CUDA=1 cuda-test` after the nvcc build; without a GPU they check that cuda fails
@@ -408,9 +428,9 @@ bench: $(BENCH_BIN) $(if $(findstring --with-run,$(BENCH_FLAGS)),$(BUILD_DIR)/tu
 	$(if $(findstring --no-python,$(BENCH_FLAGS)),,@bench/ensure_python_deps.sh)
 	$(BENCH_BIN) $(BENCH_FLAGS)
 
-$(BENCH_BIN): $(OBJ)/bench/bench.o $(LIB)
+$(BENCH_BIN): $(OBJ)/bench/bench.o $(LLM_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) $(filter-out $(LIB),$^) $(LINK_LIB) -o $@ $(LDLIBS)
+	$(CXX) $(LDFLAGS) $(filter-out $(LIB) $(LLM_LIB),$^) $(LINK_LIB) -o $@ $(LDLIBS)
 
 -include $(OBJ)/bench/bench.d
 
@@ -470,4 +490,4 @@ $(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.cpp $(FUZZ_LIB_OBJS) | fuzz-deps
 $(FUZZ_DIR)/make_seeds: fuzz/make_seeds.cpp $(FUZZ_LIB_OBJS) | fuzz-deps
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=address,undefined $^ -o $@
 
--include $(wildcard $(LIB_OBJS:.o=.d)) $(TEST_OBJS:.o=.d) $(TUTORIAL_SRCS:tutorials/%.cpp=$(OBJ)/tutorials/%.d) $(TUTORIAL_COMMON_OBJS:.o=.d) $(FUZZ_LIB_OBJS:.o=.d)
+-include $(wildcard $(LIB_OBJS:.o=.d) $(LLM_OBJS:.o=.d)) $(TEST_OBJS:.o=.d) $(TUTORIAL_SRCS:tutorials/%.cpp=$(OBJ)/tutorials/%.d) $(TUTORIAL_COMMON_OBJS:.o=.d) $(FUZZ_LIB_OBJS:.o=.d)
