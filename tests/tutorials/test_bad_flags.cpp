@@ -19,21 +19,14 @@
 #include <string>
 #include <vector>
 
+#include "tests/programs.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string env_or(const char* name, const std::string& fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? value : fallback;
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using testing::env_or;
+using testing::read_text;
 
 struct Outcome {
   bool exited = false;  // false: ended by a signal (or could not run)
@@ -41,10 +34,11 @@ struct Outcome {
   std::string out, err;
 };
 
-// Runs `binary args` with stdout and stderr captured, under a time limit (a bad value that is
-// accepted might start a long run).
-Outcome run(const fs::path& binary, const std::string& args, const fs::path& work) {
-  fs::path out = work / "stdout.txt", err = work / "stderr.txt";
+// Runs `binary args` in `work` with stdout and stderr captured in files named `tag`.out/.err,
+// under a time limit (a bad value that is accepted might start a long run).
+Outcome run(const fs::path& binary, const std::string& args, const fs::path& work,
+            const std::string& tag) {
+  fs::path out = work / (tag + ".out"), err = work / (tag + ".err");
   std::string command = "cd '" + work.string() + "' && timeout -s KILL 60 '" +
                         fs::absolute(binary).string() + "' " + args + " > '" + out.string() +
                         "' 2> '" + err.string() + "' < /dev/null";
@@ -52,8 +46,8 @@ Outcome run(const fs::path& binary, const std::string& args, const fs::path& wor
   Outcome outcome;
   outcome.exited = WIFEXITED(status) && WEXITSTATUS(status) < 124;  // 124+: timeout or signal
   outcome.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  outcome.out = read_file(out);
-  outcome.err = read_file(err);
+  outcome.out = read_text(out);
+  outcome.err = read_text(err);
   return outcome;
 }
 
@@ -158,41 +152,54 @@ TEST_SUITE("tutorials") {
   TEST_CASE("every tutorial rejects a bad value of every flag: exit 2, one error line naming it") {
     fs::path binaries = env_or("ATTN_TUTORIAL_DIR", "build/tutorials");
     fs::path sources = env_or("ATTN_SOURCE_DIR", ".");
-    std::set<std::string> names = tutorial_names(sources);
+    std::set<std::string> name_set = tutorial_names(sources);
+    std::vector<std::string> names(name_set.begin(), name_set.end());
     REQUIRE(!names.empty());
+    for (const std::string& name : names)
+      REQUIRE_MESSAGE(fs::exists(binaries / name),
+                      (binaries / name) << " is missing: build the tutorials first");
     fs::path work = fs::temp_directory_path() / ("attn_bad_flags_" + std::to_string(::getpid()));
     fs::create_directories(work);
     std::ofstream(work / "a_file") << "not a folder";
-    int runs = 0;
-    for (const std::string& name : names) {
-      fs::path binary = binaries / name;
-      REQUIRE_MESSAGE(fs::exists(binary), binary << " is missing: build the tutorials first");
-      Outcome help = run(binary, "--help", work);
-      REQUIRE_MESSAGE(help.code == 0, name << " --help failed");
-      std::vector<FlagSpec> specs = flags_from_help(help.out);
-      CHECK_MESSAGE(specs.size() >= 4, name << ": --help lists too few flags:\n" << help.out);
+    // The runs are independent, so they go several at a time; every outcome is checked after.
+    const unsigned jobs = testing::test_jobs(4);
+
+    // Each tutorial's --help says which flags it has and what each accepts.
+    std::vector<Outcome> helps(names.size());
+    testing::run_concurrently(names.size(), jobs, [&](std::size_t i) {
+      helps[i] = run(binaries / names[i], "--help", work, "help_" + std::to_string(i));
+    });
+
+    struct BadRun {
+      std::string name, args, what, word;  // word: what the error line must name
+      Outcome outcome;
+    };
+    std::vector<BadRun> runs;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      const std::string& name = names[i];
+      REQUIRE_MESSAGE(helps[i].code == 0, name << " --help failed");
+      std::vector<FlagSpec> specs = flags_from_help(helps[i].out);
+      CHECK_MESSAGE(specs.size() >= 4, name << ": --help lists too few flags:\n" << helps[i].out);
       for (const FlagSpec& spec : specs) {
         bool numeric = spec.type == "INT" || spec.type == "UINT" || spec.type == "FLOAT";
         CHECK_MESSAGE(!(numeric && !spec.has_range),
                       name << " " << spec.name << ": a numeric flag whose --help states no range");
-        for (const std::string& value : bad_values(spec)) {
-          Outcome outcome = run(binary, spec.name + " " + value, work);
-          check_usage_error(outcome, name + " " + spec.name + " " + value, spec.name);
-          ++runs;
-        }
-        if (!spec.is_switch && !spec.is_file) {  // the flag given with no value at all
-          Outcome outcome = run(binary, spec.name, work);
-          check_usage_error(outcome, name + " " + spec.name + " (no value)", spec.name);
-          ++runs;
-        }
+        for (const std::string& value : bad_values(spec))
+          runs.push_back({name, spec.name + " " + value, name + " " + spec.name + " " + value,
+                          spec.name, {}});
+        if (!spec.is_switch && !spec.is_file)  // the flag given with no value at all
+          runs.push_back({name, spec.name, name + " " + spec.name + " (no value)", spec.name, {}});
       }
-      check_usage_error(run(binary, "--no-such-flag 3", work), name + " --no-such-flag 3",
-                        "--no-such-flag");
-      check_usage_error(run(binary, "--out " + quoted((work / "a_file").string()), work),
-                        name + " --out <a file>", "--out");
-      runs += 2;
+      runs.push_back({name, "--no-such-flag 3", name + " --no-such-flag 3", "--no-such-flag", {}});
+      runs.push_back({name, "--out " + quoted((work / "a_file").string()), name + " --out <a file>",
+                      "--out", {}});
     }
-    MESSAGE(runs << " runs with bad flags over " << names.size() << " tutorials");
+    testing::run_concurrently(runs.size(), jobs, [&](std::size_t i) {
+      runs[i].outcome = run(binaries / runs[i].name, runs[i].args, work, "run_" + std::to_string(i));
+    });
+    for (const BadRun& bad : runs) check_usage_error(bad.outcome, bad.what, bad.word);
+    MESSAGE(runs.size() << " runs with bad flags over " << names.size() << " tutorials, "
+                        << jobs << " at a time");
     fs::remove_all(work);
   }
 }

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "tensor/safetensors.hpp"
+#include "tests/programs.hpp"
 
 #include <cstdlib>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <unistd.h>
 #include <sys/wait.h>
@@ -18,10 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string env_or(const char* name, const std::string& fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? value : fallback;
-}
+using testing::env_or;
 
 // Runs a shell command with its output in `log`; returns the exit status.
 int run(const std::string& command, const fs::path& log) {
@@ -55,16 +54,29 @@ TEST_SUITE("tutorials") {
     REQUIRE_MESSAGE(!names.empty(), "no tutorials found under " << (sources / "tutorials"));
     fs::path work = fs::temp_directory_path() / ("attn_tutorials_" + std::to_string(::getpid()));
     fs::create_directories(work);
-    for (const std::string& name : names) {
-      fs::path binary = binaries / name;
+    std::vector<std::string> list(names.begin(), names.end());
+    for (const std::string& name : list)
+      REQUIRE_MESSAGE(fs::exists(binaries / name),
+                      (binaries / name) << " is missing: build the tutorials first (make tutorials)");
+    // Two at a time: a --quick run is short and partly serial, so the second core is otherwise
+    // idle for much of it. Each outcome is checked afterwards, in order.
+    struct QuickRun {
+      int status = -1, help_status = -1;
+    };
+    std::vector<QuickRun> runs(list.size());
+    testing::run_concurrently(list.size(), testing::test_jobs(2), [&](std::size_t i) {
+      const std::string& name = list[i];
+      std::string binary = "'" + (binaries / name).string() + "'";
+      runs[i].status = run(binary + " --quick --out '" + (work / name).string() + "'",
+                           work / (name + ".log"));
+      runs[i].help_status = run(binary + " --help", work / (name + ".help"));
+    });
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const std::string& name = list[i];
       INFO("tutorial " << name);
-      REQUIRE_MESSAGE(fs::exists(binary),
-                      binary << " is missing: build the tutorials first (make tutorials)");
-      fs::path out = work / name, log = work / (name + ".log");
-      int status = run("'" + binary.string() + "' --quick --out '" + out.string() + "'", log);
-      INFO("output of the run:\n" << tail(log));
-      CHECK_MESSAGE(status == 0, name << " --quick exited with status " << status);
-      CHECK(run("'" + binary.string() + "' --help", work / (name + ".help")) == 0);
+      INFO("output of the run:\n" << tail(work / (name + ".log")));
+      CHECK_MESSAGE(runs[i].status == 0, name << " --quick exited with status " << runs[i].status);
+      CHECK(runs[i].help_status == 0);
     }
     fs::remove_all(work);
   }
