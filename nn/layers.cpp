@@ -37,7 +37,21 @@ Tensor Linear::forward(const Tensor& x, autograd::Site site) {
                                 "], got " + tensor::shape_str(x.shape()));
   // y = x W^T + b: W is stored [out, in] as in PyTorch; the transpose is a view, not a copy.
   Tensor y = autograd::matmul(x, weight.transpose(0, 1, site), site);
-  return bias.defined() ? autograd::add(y, bias, site) : y;
+  if (bias.defined()) y = autograd::add(y, bias, site);
+  if (adapter) {
+    Tensor delta = adapter->delta(x, site);
+    if (delta.defined()) y = autograd::add(y, delta, site);
+  }
+  return y;
+}
+
+void Linear::attach_adapter(const std::string& name, std::shared_ptr<LinearAdapter> new_adapter) {
+  if (!new_adapter) throw std::invalid_argument("Linear::attach_adapter: the adapter is null");
+  if (adapter)
+    throw std::invalid_argument("Linear::attach_adapter: this layer already has an adapter (" +
+                                adapter->type_name() + "); one adapter per layer");
+  register_module(name, new_adapter);
+  adapter = std::move(new_adapter);
 }
 
 std::string Linear::extra_repr() const {

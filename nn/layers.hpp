@@ -16,16 +16,34 @@
 
 namespace nn {
 
+// Something that changes what a Linear computes without rebuilding the model that holds it:
+// LoRA (llm/lora.hpp) adds a trained low-rank term to a frozen layer. Models keep their layers
+// as shared_ptr<Linear> members that code outside the model cannot swap for another type (as
+// PyTorch's setattr(parent, "q_proj", new_layer) would), so the layer itself carries the hook.
+class LinearAdapter : public Module {
+ public:
+  // The term added to the layer's output x W^T + b, for its input x [*, in] -> [*, out]; or an
+  // undefined Tensor when the adapter adds nothing now (LoRA after merge(): its update is
+  // already folded into W).
+  virtual Tensor delta(const Tensor& x, autograd::Site site) = 0;
+};
+
 // Weights are initialised as PyTorch does: W and b ~ U(-1/sqrt(in), 1/sqrt(in)).
 class Linear : public UnaryModule {
  public:
   Linear(std::int64_t in_features, std::int64_t out_features, bool bias,
          Generator& gen = tensor::default_generator());
+  // y = x W^T + b, plus adapter->delta(x) when an adapter is attached.
   Tensor forward(const Tensor& x, autograd::Site site = autograd::Site::current()) override;
   std::string type_name() const override { return "Linear"; }
   std::string extra_repr() const override;
+  // Attaches `adapter` as this layer's submodule `name`, so its parameters are named
+  // <layer>.<name>.<param> by named_parameters() (e.g. q_proj.lora.A). One adapter per layer:
+  // attaching a second throws.
+  void attach_adapter(const std::string& name, std::shared_ptr<LinearAdapter> adapter);
   Tensor weight, bias;  // bias is undefined when built without one
   std::int64_t in_features, out_features;
+  std::shared_ptr<LinearAdapter> adapter;  // null unless attach_adapter was called
 };
 
 // Weights ~ N(0, 1) as in PyTorch.
