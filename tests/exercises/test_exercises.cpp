@@ -33,6 +33,7 @@ const std::vector<std::string> kExercises = {"causal_attention",
                                              "greedy_step",
                                              "kv_cache_step",
                                              "layer_norm",
+                                             "lora_forward",
                                              "masked_scaled_attention",
                                              "matmul_backward",
                                              "multi_head_attention",
@@ -320,6 +321,9 @@ TEST_SUITE("exercises") {
   }
   TEST_CASE("exercise embedding_backward: solution, stub and named wrong answers") {
     check_exercise("embedding_backward");
+  }
+  TEST_CASE("exercise lora_forward: solution, stub and named wrong answers") {
+    check_exercise("lora_forward");
   }
   TEST_CASE("exercise greedy_step: solution, stub and named wrong answers") {
     check_exercise("greedy_step");
