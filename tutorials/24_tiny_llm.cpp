@@ -16,7 +16,7 @@
 // What this program shows
 //   1. the text (default: the GNU GPL version 3, /usr/share/common-licenses/GPL-3, on every Debian
 //      and Ubuntu system; --text FILE for any other UTF-8 text): its characters become the
-//      vocabulary; the last 10% is held out; the unigram entropy, counted by hand and checked
+//      vocabulary; the last 10% of each section of about 10,000 characters is held out; the unigram entropy, counted by hand and checked
 //      against the loss of a model that predicts only the frequencies;
 //   2. the model: a GPT decoder (nn::GPT) sized by the flags;
 //   3. training: random windows of the text (a seeded generator), AdamW with warmup and cosine
@@ -187,6 +187,7 @@ Vocabulary vocabulary_of(const std::u32string& text) {
 // Everything needed to rebuild the model from its checkpoint, besides the vocabulary.
 struct ModelShape {
   std::int64_t d_model = 128, heads = 4, layers = 4, d_ff = 512, context = 64;
+  double dropout = 0.1;  // only while training; saved so that a resumed run trains the same way
 };
 
 GPTConfig gpt_config(const ModelShape& shape, std::int64_t vocab) {
@@ -197,13 +198,15 @@ GPTConfig gpt_config(const ModelShape& shape, std::int64_t vocab) {
   config.nhead = shape.heads;
   config.num_layers = shape.layers;
   config.dim_feedforward = shape.d_ff;
+  config.dropout = shape.dropout;
   return config;
 }
 
 std::map<std::string, std::string> shape_metadata(const ModelShape& shape, const Vocabulary& vocabulary) {
   return {{"d_model", std::to_string(shape.d_model)}, {"heads", std::to_string(shape.heads)},
           {"layers", std::to_string(shape.layers)},   {"d_ff", std::to_string(shape.d_ff)},
-          {"context", std::to_string(shape.context)}, {"vocabulary", encode_utf8(vocabulary.chars)}};
+          {"context", std::to_string(shape.context)}, {"dropout", join_numbers({shape.dropout})},
+          {"vocabulary", encode_utf8(vocabulary.chars)}};
 }
 
 // The shape and vocabulary a checkpoint was trained with, each value checked (present, in range).
@@ -219,6 +222,7 @@ SavedModel saved_model(const CheckpointMetadata& meta) {
   saved.shape.layers = meta.integer("layers", 1, 64);
   saved.shape.d_ff = meta.integer("d_ff", 1, 65536);
   saved.shape.context = meta.integer("context", 2, 4096);
+  saved.shape.dropout = meta.number("dropout", 0, 0.9);
   if (saved.shape.d_model % saved.shape.heads != 0) meta.fail("heads", "does not divide d_model");
   std::u32string chars;
   try {
@@ -266,6 +270,29 @@ std::vector<std::int64_t> evaluation_starts(std::int64_t begin, std::int64_t end
   for (std::int64_t i = 0; i < count; ++i)
     starts.push_back(begin + i * ((end - begin - length - 1) / std::max<std::int64_t>(count - 1, 1)));
   return starts;
+}
+
+// The text cut into a part to train on and a held-out part that training never sees. The
+// held-out characters are the last `fraction` of each of `sections` equal sections of the text
+// (the last 10% of each quarter, say), so that they come from all over it: the end of a text alone
+// can differ from the rest (the GPL ends with its disclaimers in capitals and an appendix). Each
+// part's pieces are joined end to end, as documents are in a language model's training stream.
+struct Split {
+  std::vector<std::int64_t> train, held_out;
+  std::vector<std::pair<std::int64_t, std::int64_t>> held_out_ranges;  // [begin, end) in the text
+};
+
+Split split_text(const std::vector<std::int64_t>& tokens, double fraction, std::int64_t sections) {
+  Split split;
+  const std::int64_t N = std::int64_t(tokens.size());
+  for (std::int64_t s = 0; s < sections; ++s) {
+    std::int64_t begin = N * s / sections, end = N * (s + 1) / sections;
+    std::int64_t cut = end - std::int64_t(std::llround(fraction * double(end - begin)));
+    split.train.insert(split.train.end(), tokens.begin() + begin, tokens.begin() + cut);
+    split.held_out.insert(split.held_out.end(), tokens.begin() + cut, tokens.begin() + end);
+    split.held_out_ranges.emplace_back(cut, end);
+  }
+  return split;
 }
 
 // The mean loss of the model on fixed windows, in eval mode and without gradients.
@@ -384,6 +411,7 @@ int main(int argc, char** argv) try {
   flags.add("--layers", shape.layers, "Transformer blocks", tutorial::between(1, 32));
   flags.add("--d-ff", shape.d_ff, "feed-forward width", tutorial::between(1, 16384));
   flags.add("--context", shape.context, "characters the model sees at once", tutorial::between(2, 1024));
+  flags.add("--dropout", shape.dropout, "dropout probability while training", tutorial::between(0, 0.9));
   flags.add("--batch", batch, "windows per step", tutorial::between(1, 4096));
   flags.add("--steps", steps, "training steps (the learning-rate schedule ends here)", tutorial::between(1, 1000000));
   flags.add("--stop-after", stop_after, "stop after this step as if interrupted (0: run to --steps)",
@@ -432,11 +460,14 @@ int main(int argc, char** argv) try {
                              std::to_string(kMaxVocabulary) + " (too many for a character-level model of minutes)");
   const std::vector<std::int64_t> tokens = vocabulary.encode(text);
   const std::int64_t N = std::int64_t(tokens.size());
-  // The split: the first 90% to train on, the last 10% held out. Both must hold a window.
-  const std::int64_t split = N - std::int64_t(std::llround(held_out_fraction * double(N)));
   std::printf("  %s: %lld characters, %lld distinct\n", text_path.c_str(), (long long)N, (long long)vocabulary.size());
-  std::printf("  train on characters 0..%lld, hold out %lld..%lld (never trained on)\n", (long long)split - 1,
-              (long long)split, (long long)N - 1);
+  // The held-out part: the last 10% (--held-out) of each section of about 10,000 characters.
+  const std::int64_t sections = std::max<std::int64_t>(1, std::llround(double(N) / 10000.0));
+  const Split split = split_text(tokens, held_out_fraction, sections);
+  std::printf("  held out (never trained on): %lld characters, the last %.0f%% of each of %lld sections:",
+              (long long)split.held_out.size(), 100 * held_out_fraction, (long long)sections);
+  for (auto [begin, end] : split.held_out_ranges) std::printf(" %lld..%lld", (long long)begin, (long long)end - 1);
+  std::printf("\n  trained on: the other %lld characters\n", (long long)split.train.size());
 
   // Unigram entropy H = -sum_c p(c) log p(c), p(c) = count(c) / N: the loss (nats per character)
   // of the best model that ignores context. Counted here with a plain map over the characters...
@@ -457,8 +488,9 @@ int main(int argc, char** argv) try {
     checks.close(unigram_loss, entropy, 1e-9, "unigram entropy = cross-entropy of the frequency-only model");
   }
   tutorial::section("2. The model");
-  // One generator draws the initial weights, another the training windows (its position is saved
-  // in the checkpoint, so a resumed run draws the windows an uninterrupted one would have).
+  // One generator draws the initial weights and then the dropout masks, another the training
+  // windows; their positions are saved in the checkpoint, so a resumed run draws the masks and
+  // windows an uninterrupted one would have.
   Generator model_gen(options.seed), data_gen(options.seed + 1);
   std::int64_t start_step = 0;
   std::vector<double> losses;                            // one per step
@@ -479,27 +511,33 @@ int main(int argc, char** argv) try {
     same("--d-model", shape.d_model, saved.shape.d_model), same("--heads", shape.heads, saved.shape.heads);
     same("--layers", shape.layers, saved.shape.layers), same("--d-ff", shape.d_ff, saved.shape.d_ff);
     same("--context", shape.context, saved.shape.context);
+    if (flags.given(&shape.dropout) && shape.dropout != saved.shape.dropout)
+      throw tutorial::UsageError("--dropout " + join_numbers({shape.dropout}) + " differs from the checkpoint's " +
+                                 join_numbers({saved.shape.dropout}) + " (a resumed run keeps its model)");
+    shape.dropout = saved.shape.dropout;
     if (saved.vocabulary.chars != vocabulary.chars)
       meta.fail("vocabulary", "differs from the characters of " + text_path + ": resume with the text it was trained on");
   }
-  if (split - 1 <= shape.context || N - split - 1 <= shape.context)
+  if (std::int64_t(split.train.size()) <= shape.context + 1 || std::int64_t(split.held_out.size()) <= shape.context + 1)
     throw std::runtime_error(text_path + ": " + std::to_string(N) + " characters are too few for --context " +
                              std::to_string(shape.context) + ": the training part and the held-out part must each " +
                              "hold a window of context + 1 characters");
   // Fixed windows for the losses printed during training: the held-out part (up to
   // --eval-windows of them) and as many spread over the training part.
-  const std::vector<std::int64_t> held_out_starts = evaluation_starts(split, N, shape.context, eval_windows);
-  const std::vector<std::int64_t> train_starts = evaluation_starts(0, split, shape.context, eval_windows);
+  const std::int64_t held_out_size = std::int64_t(split.held_out.size()), train_size = std::int64_t(split.train.size());
+  const std::vector<std::int64_t> held_out_starts = evaluation_starts(0, held_out_size, shape.context, eval_windows);
+  const std::vector<std::int64_t> train_starts = evaluation_starts(0, train_size, shape.context, eval_windows);
   GPT model(gpt_config(shape, vocabulary.size()), model_gen);
-  std::printf("  GPT: %lld blocks, d_model %lld, %lld heads, d_ff %lld, context %lld characters, vocabulary %lld:\n"
-              "  %lld parameters\n",
+  std::printf("  GPT: %lld blocks, d_model %lld, %lld heads, d_ff %lld, context %lld characters, vocabulary %lld,\n"
+              "  dropout %g: %lld parameters\n",
               (long long)shape.layers, (long long)shape.d_model, (long long)shape.heads, (long long)shape.d_ff,
-              (long long)shape.context, (long long)vocabulary.size(), (long long)model.num_parameters());
+              (long long)shape.context, (long long)vocabulary.size(), shape.dropout, (long long)model.num_parameters());
   AdamW optimizer(model.parameters(), lr, 0.9, 0.95, 1e-8, 0.01);
   if (resume) {
     CheckpointMetadata meta(load_checkpoint(checkpoint.string(), model, &optimizer), checkpoint.string());
     start_step = meta.integer("step", 0, steps, "this run's --steps");
     data_gen.set_offset(meta.unsigned_integer("data_offset"));
+    model_gen.set_offset(meta.unsigned_integer("model_offset"));
     losses = meta.numbers("losses");
     if (losses.size() != std::size_t(start_step))
       meta.fail("losses", "holds " + std::to_string(losses.size()) + " losses, expected one per step: " +
@@ -509,7 +547,7 @@ int main(int argc, char** argv) try {
     seconds = meta.number("seconds", 0, 1e9);
     // The loss the saved model had on the held-out windows, measured again on the loaded one.
     double saved_loss = meta.number("held_out_loss", 0, 1e6);
-    double loaded_loss = evaluate(model, tokens, held_out_starts, shape.context);
+    double loaded_loss = evaluate(model, split.held_out, held_out_starts, shape.context);
     std::printf("  resumed from %s at step %lld\n", checkpoint.c_str(), (long long)start_step);
     checks.close(loaded_loss, saved_loss, 1e-5, "the resumed model's held-out loss equals the one it was saved with");
   }
@@ -519,15 +557,15 @@ int main(int argc, char** argv) try {
   // The sample printed during training: the model continues the first characters of the held-out
   // part, with a generator seeded the same way each time, so only the model changes between them.
   // It starts at the first line of that part (when one starts soon enough), not mid-word.
-  std::int64_t prompt_start = split;
-  for (std::int64_t i = split; i + 1 < std::min(N, split + 200); ++i)
-    if (text[i] == '\n' && text[i + 1] != '\n' && text[i + 1] != ' ') {
+  const std::vector<std::int64_t>& held = split.held_out;
+  std::int64_t prompt_start = 0;
+  for (std::int64_t i = 0; i + 1 < std::min<std::int64_t>(held_out_size, 200); ++i)
+    if (vocabulary.chars[held[i]] == '\n' && vocabulary.chars[held[i + 1]] != '\n' && vocabulary.chars[held[i + 1]] != ' ') {
       prompt_start = i + 1;
       break;
     }
-  const std::int64_t prompt_length = std::min<std::int64_t>({16, shape.context / 2, N - prompt_start});
-  const std::vector<std::int64_t> sample_prompt(tokens.begin() + prompt_start,
-                                                tokens.begin() + prompt_start + prompt_length);
+  const std::int64_t prompt_length = std::min<std::int64_t>({16, shape.context / 2, held_out_size - prompt_start});
+  const std::vector<std::int64_t> sample_prompt(held.begin() + prompt_start, held.begin() + prompt_start + prompt_length);
   const SamplingOptions sample_sampling{g.temperature, g.top_k};
   auto sample = [&](std::int64_t chars) {
     Generator sample_gen(options.seed + 2);
@@ -538,6 +576,7 @@ int main(int argc, char** argv) try {
     std::map<std::string, std::string> metadata = shape_metadata(shape, vocabulary);
     metadata.insert({{"step", std::to_string(step)},
                      {"data_offset", std::to_string(data_gen.offset())},
+                     {"model_offset", std::to_string(model_gen.offset())},
                      {"losses", join_numbers(losses)},
                      {"evals", join_numbers(evals)},
                      {"seconds", std::to_string(seconds)},
@@ -570,9 +609,10 @@ int main(int argc, char** argv) try {
   while (step < last_step) {
     tutorial::Stopwatch step_clock;
     optimizer.set_lr(lr_at(step));
-    // Random windows of the training part: starts in 0..split - context - 1.
-    std::vector<std::int64_t> starts = autograd::randint(0, split - shape.context, {batch}, data_gen).to_vector<std::int64_t>();
-    Windows w = windows(tokens, starts, shape.context);
+    // Random windows of the training part: starts in 0..train_size - context - 2.
+    std::vector<std::int64_t> starts =
+        autograd::randint(0, train_size - shape.context - 1, {batch}, data_gen).to_vector<std::int64_t>();
+    Windows w = windows(split.train, starts, shape.context);
     Tensor loss = next_token_loss(model.forward(w.inputs), w.targets);  // logits [B, T, V]
     optimizer.zero_grad();
     loss.backward();
@@ -585,8 +625,8 @@ int main(int argc, char** argv) try {
     losses.push_back(loss.item());
     progress.update(step, loss.item(), double(batch * shape.context) / step_seconds);
     if (step % eval_every == 0 || step == last_step) {
-      train_loss = evaluate(model, tokens, train_starts, shape.context);
-      held_out_loss = evaluate(model, tokens, held_out_starts, shape.context);
+      train_loss = evaluate(model, split.train, train_starts, shape.context);
+      held_out_loss = evaluate(model, split.held_out, held_out_starts, shape.context);
       evals.insert(evals.end(), {double(step), train_loss, held_out_loss});
       char line[200];
       std::snprintf(line, sizeof line, "  step %lld: train loss %.3f (perplexity %.2f), held-out %.3f (perplexity %.2f)",
@@ -597,7 +637,7 @@ int main(int argc, char** argv) try {
     }
   }
   progress.finish();
-  if (step == start_step && std::isnan(held_out_loss)) held_out_loss = evaluate(model, tokens, held_out_starts, shape.context);
+  if (step == start_step && std::isnan(held_out_loss)) held_out_loss = evaluate(model, split.held_out, held_out_starts, shape.context);
   std::printf("  %lld steps (%lld this session) in %.1f s of training; %.0f tokens per second this session\n",
               (long long)step, (long long)(step - start_step), seconds,
               session_seconds > 0 ? session_tokens / session_seconds : 0.0);
@@ -612,7 +652,7 @@ int main(int argc, char** argv) try {
     // The held-out loss again, by a plain loop: log-softmax by hand in float64 over the logits.
     NoGradGuard no_grad;
     model.eval();
-    Windows w = windows(tokens, held_out_starts, shape.context);
+    Windows w = windows(split.held_out, held_out_starts, shape.context);
     std::vector<double> logits = model.forward(w.inputs).to_vector<double>();  // [B, T, V] flattened
     std::vector<std::int64_t> targets = w.targets.to_vector<std::int64_t>();
     const std::int64_t V = vocabulary.size();
@@ -649,7 +689,7 @@ int main(int argc, char** argv) try {
     Generator other_init(options.seed + 99);
     GPT rebuilt(gpt_config(saved.shape, saved.vocabulary.size()), other_init);
     load_checkpoint(checkpoint.string(), rebuilt, nullptr);
-    double rebuilt_loss = evaluate(rebuilt, tokens, held_out_starts, shape.context);
+    double rebuilt_loss = evaluate(rebuilt, split.held_out, held_out_starts, shape.context);
     checks.check(saved.vocabulary.chars == vocabulary.chars, "the checkpoint holds the vocabulary");
     checks.close(rebuilt_loss, held_out_loss, 1e-5, "the model rebuilt from the checkpoint has the same held-out loss");
   }
@@ -671,7 +711,7 @@ int main(int argc, char** argv) try {
   {
     viz::LinePlot plot("Next-character loss on " + fs::path(text_path).filename().string());
     plot.set_x_label("step").set_y_label("cross-entropy (nats per character)");
-    tutorial::add_loss_curve(plot, "training batch", losses);
+    tutorial::add_loss_curve(plot, "training batch (dropout on)", losses);
     std::vector<std::pair<std::int64_t, double>> train_curve, held_out_curve;
     for (std::size_t i = 0; i + 2 < evals.size(); i += 3) {
       train_curve.emplace_back(std::int64_t(evals[i]), evals[i + 1]);
@@ -709,8 +749,8 @@ int main(int argc, char** argv) try {
                 "A decoder predicting the next character of random windows: %lld steps (%.0f s) took the training\n"
                 "loss from %.3f (about log %lld: a uniform guess) to a held-out loss of %.3f nats/char, %.2f of the\n"
                 "text's unigram entropy %.3f (the loss of frequencies alone): perplexity %.2f instead of %.2f.\n"
-                "%s Cached and uncached generation\n"
-                "wrote the same characters; the checkpoint alone rebuilds the model.",
+                "%s\n"
+                "Cached and uncached generation wrote the same characters; the checkpoint alone rebuilds the model.",
                 (long long)step, seconds, first, (long long)vocabulary.size(), held_out_loss, held_out_loss / entropy,
                 entropy, std::exp(held_out_loss), std::exp(entropy),
                 held_out_loss < entropy ? "What lies below the entropy is context: spelling and words, as the samples show."
