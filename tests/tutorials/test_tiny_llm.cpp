@@ -15,14 +15,14 @@
 
 #include "tensor/safetensors.hpp"
 #include "tests/helpers.hpp"
+#include "tests/programs.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
 fs::path tiny_llm_binary() {
-  const char* dir = std::getenv("ATTN_TUTORIAL_DIR");
-  return fs::path(dir != nullptr && *dir != '\0' ? dir : "build/tutorials") / "24_tiny_llm";
+  return fs::path(testing::env_or("ATTN_TUTORIAL_DIR", "build/tutorials")) / "24_tiny_llm";
 }
 
 struct Run {
@@ -135,6 +135,26 @@ TEST_SUITE("tutorials") {
     const std::string empty_out = dir.file("nothing_here");
     check_error(run_tiny_llm("--generate 'the' --out " + quoted(empty_out), dir), 2, "checkpoint.safetensors");
     check_error(run_tiny_llm(common + " --resume --out " + quoted(empty_out), dir), 2, "checkpoint.safetensors");
+    // A checkpoint whose shape or vocabulary is damaged: --generate names the file and the key.
+    const std::string checkpoint = straight + "/checkpoint.safetensors";
+    const tensor::SafetensorsFile good = tensor::load_safetensors(checkpoint);
+    struct Damage {
+      std::string key, value;
+    };
+    for (const Damage& damage : {Damage{"heads", "3"}, Damage{"d_model", "99999"}, Damage{"context", "x"},
+                                 Damage{"vocabulary", "ba"}, Damage{"vocabulary", ""}, Damage{"dropout", "nan"}}) {
+      CAPTURE(damage.key);
+      CAPTURE(damage.value);
+      tensor::SafetensorsFile file = good;
+      file.metadata[damage.key] = damage.value;
+      tensor::save_safetensors(checkpoint, file.tensors, file.metadata);
+      Run damaged = run_tiny_llm("--generate 'the' --out " + quoted(straight), dir);
+      check_error(damaged, 1, "metadata \"" + damage.key + "\"");
+      CHECK(damaged.err.find(checkpoint) != std::string::npos);
+    }
+    tensor::save_safetensors(checkpoint, good.tensors, good.metadata);
+    CHECK(run_tiny_llm(generate + " --seed 3", dir).out == written.out);
+
     // Resuming on another text (another vocabulary) is refused, naming the key.
     const std::string other = write_text(dir, "other.txt", std::string(kText) + "ZZZ ### more\n");
     check_error(run_tiny_llm("--quick --steps 12 --text " + quoted(other) + " --resume --out " + quoted(resumed), dir),
