@@ -26,7 +26,8 @@ namespace fs = std::filesystem;
 namespace {
 
 // Every exercise, as named by tutorials/exercises/checkers/<name>.cpp.
-const std::vector<std::string> kExercises = {"causal_attention",
+const std::vector<std::string> kExercises = {"bpe_merge_step",
+                                             "causal_attention",
                                              "cross_entropy_backward",
                                              "dot_product_attention",
                                              "embedding_backward",
@@ -321,6 +322,9 @@ TEST_SUITE("exercises") {
   }
   TEST_CASE("exercise embedding_backward: solution, stub and named wrong answers") {
     check_exercise("embedding_backward");
+  }
+  TEST_CASE("exercise bpe_merge_step: solution, stub and named wrong answers") {
+    check_exercise("bpe_merge_step");
   }
   TEST_CASE("exercise lora_forward: solution, stub and named wrong answers") {
     check_exercise("lora_forward");
