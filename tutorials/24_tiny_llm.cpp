@@ -536,6 +536,9 @@ int main(int argc, char** argv) try {
   if (resume) {
     CheckpointMetadata meta(load_checkpoint(checkpoint.string(), model, &optimizer), checkpoint.string());
     start_step = meta.integer("step", 0, steps, "this run's --steps");
+    tutorial::Flags::require(stop_after == 0 || stop_after >= start_step,
+                             "--stop-after " + std::to_string(stop_after) + " is before the checkpoint's step " +
+                                 std::to_string(start_step));
     data_gen.set_offset(meta.unsigned_integer("data_offset"));
     model_gen.set_offset(meta.unsigned_integer("model_offset"));
     losses = meta.numbers("losses");
@@ -629,7 +632,7 @@ int main(int argc, char** argv) try {
       held_out_loss = evaluate(model, split.held_out, held_out_starts, shape.context);
       evals.insert(evals.end(), {double(step), train_loss, held_out_loss});
       char line[200];
-      std::snprintf(line, sizeof line, "  step %lld: train loss %.3f (perplexity %.2f), held-out %.3f (perplexity %.2f)",
+      std::snprintf(line, sizeof line, "  step %lld: train loss %.3f (perplexity %.3g), held-out %.3f (perplexity %.3g)",
                     (long long)step, train_loss, std::exp(train_loss), held_out_loss, std::exp(held_out_loss));
       progress.note(line);
       progress.note("    sample: " + one_line(sample(sample_chars)));
@@ -646,7 +649,7 @@ int main(int argc, char** argv) try {
     std::printf("  stopped at step %lld of %lld (--stop-after): continue with --resume\n", (long long)step, (long long)steps);
 
   tutorial::section("4. What the model learned, checked");
-  std::printf("  held-out loss %.4f nats/char vs unigram entropy %.4f: %.2f of it (perplexity %.2f vs %.2f)\n",
+  std::printf("  held-out loss %.4f nats/char vs unigram entropy %.4f: %.2f of it (perplexity %.3g vs %.3g)\n",
               held_out_loss, entropy, held_out_loss / entropy, std::exp(held_out_loss), std::exp(entropy));
   {
     // The held-out loss again, by a plain loop: log-softmax by hand in float64 over the logits.
@@ -742,13 +745,13 @@ int main(int argc, char** argv) try {
                      std::to_string(goal).substr(0, 4) + " x unigram entropy " + std::to_string(entropy).substr(0, 5));
   }
   int code = checks.finish();
-  std::printf("held-out loss: %.4f nats/char (perplexity %.2f) after %lld steps, %.1f s of training; unigram entropy %.4f\n",
+  std::printf("held-out loss: %.4f nats/char (perplexity %.3g) after %lld steps, %.1f s of training; unigram entropy %.4f\n",
               held_out_loss, std::exp(held_out_loss), (long long)step, seconds, entropy);
   char answer[700];
   std::snprintf(answer, sizeof answer,
                 "A decoder predicting the next character of random windows: %lld steps (%.0f s) took the training\n"
                 "loss from %.3f (about log %lld: a uniform guess) to a held-out loss of %.3f nats/char, %.2f of the\n"
-                "text's unigram entropy %.3f (the loss of frequencies alone): perplexity %.2f instead of %.2f.\n"
+                "text's unigram entropy %.3f (the loss of frequencies alone): perplexity %.3g instead of %.3g.\n"
                 "%s\n"
                 "Cached and uncached generation wrote the same characters; the checkpoint alone rebuilds the model.",
                 (long long)step, seconds, first, (long long)vocabulary.size(), held_out_loss, held_out_loss / entropy,
