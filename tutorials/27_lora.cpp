@@ -106,9 +106,10 @@ struct TrainResult {
 };
 
 // Trains `trainable` (and nothing else: the optimizer sees only them) on batches from `draw`.
+// `progress` counts the steps of every run of the program; this run's first is `first_step`.
 TrainResult train(BertEncoder& model, const std::vector<Tensor>& trainable,
                   const std::function<std::vector<LabeledSequence>()>& draw, std::int64_t steps,
-                  double lr) {
+                  double lr, tutorial::Progress& progress, std::int64_t first_step) {
   TrainResult result;
   nn::Adam optimizer(trainable, lr);
   nn::DivergenceGuard guard("try a lower --lr");
@@ -123,6 +124,8 @@ TrainResult train(BertEncoder& model, const std::vector<Tensor>& trainable,
     guard.check(step, loss.item(), nn::grad_norm(trainable));  // before the weights change
     optimizer.step();
     result.final_loss = loss.item();
+    progress.update(first_step + step, result.final_loss,
+                    double(batch.ids.numel()) * double(step) / std::max(1e-9, watch.seconds()));
   }
   model.eval();
   result.seconds = watch.seconds();
@@ -260,16 +263,22 @@ int main(int argc, char** argv) try {
   Generator model_gen(options.seed + 1);
   BertEncoder pretrained(config, model_gen);
   Generator data_gen(options.seed + 2);
+  const std::int64_t ways_count = 2 + std::int64_t(ranks.size());
+  // One progress line for all the training of this program: the pretraining, then each way.
+  tutorial::Progress progress(pretrain_steps + ways_count * finetune_steps);
   TrainResult pre = train(
       pretrained, classifier_parameters(pretrained), [&] { return data.sample_train(batch_size, data_gen); },
-      pretrain_steps, lr);
+      pretrain_steps, lr, progress, 0);
   const double pre_original = tutorial::classification_accuracy(pretrained, original_held_out);
   const double pre_shifted = tutorial::classification_accuracy(pretrained, shifted_held_out);
   const std::int64_t model_size = count_values(classifier_parameters(pretrained));
-  std::printf("  %lld parameters, %lld steps in %.1f s: held-out accuracy %.1f%% on the first task,\n"
-              "  %.1f%% on the shifted task \"more c's or more d's?\" before any fine-tuning\n",
-              (long long)model_size, (long long)pretrain_steps, pre.seconds, 100 * pre_original,
-              100 * pre_shifted);
+  char pretrained_line[300];
+  std::snprintf(pretrained_line, sizeof pretrained_line,
+                "  %lld parameters, %lld steps in %.1f s: held-out accuracy %.1f%% on the first task,\n"
+                "  %.1f%% on the shifted task \"more c's or more d's?\" before any fine-tuning",
+                (long long)model_size, (long long)pretrain_steps, pre.seconds, 100 * pre_original,
+                100 * pre_shifted);
+  progress.note(pretrained_line);
 
   // ---- 3 ------------------------------------------------------------------------------------
   tutorial::section("3. Fine-tuning on the shifted task, five ways from the same weights");
@@ -320,21 +329,25 @@ int main(int argc, char** argv) try {
     Generator finetune_gen(options.seed + 4);  // the same batches for every way
     TrainResult result = train(
         *model, trainable, [&] { return shifted(data.sample_train(batch_size, finetune_gen)); },
-        finetune_steps, way_lr);
+        finetune_steps, way_lr, progress, pretrain_steps + std::int64_t(w) * finetune_steps);
     way.state_values = result.state_values;
     way.state_bytes = result.state_bytes;
     way.seconds = result.seconds;
     way.shifted_accuracy = tutorial::classification_accuracy(*model, shifted_held_out);
     way.original_accuracy = tutorial::classification_accuracy(*model, original_held_out);
     way.base_change = largest_base_change(pretrained, *model);
-    std::printf("  %-22s %8lld trainable, %.1f s, held-out accuracy on the shifted task %.1f%%\n",
-                way.name.c_str(), (long long)way.trainable, way.seconds, 100 * way.shifted_accuracy);
+    char way_line[200];
+    std::snprintf(way_line, sizeof way_line, "  %-22s %8lld trainable, %.1f s, held-out accuracy on the shifted task %.1f%%",
+                  way.name.c_str(), (long long)way.trainable, way.seconds, 100 * way.shifted_accuracy);
+    progress.note(way_line);
     if (is_lora && ranks[w - 1] == kept_rank && !kept_lora) kept_lora = std::move(model);
     if (is_lora && ranks[w - 1] * 2 >= d_model)
-      std::printf("  (r=%lld is not small: r·(in + out) >= in·out for a %lldx%lld weight, so LoRA saves nothing there)\n",
-                  (long long)ranks[w - 1], (long long)d_model, (long long)d_model);
+      progress.note("  (r=" + std::to_string(ranks[w - 1]) + " is not small: r·(in + out) >= in·out for a " +
+                    std::to_string(d_model) + "x" + std::to_string(d_model) +
+                    " weight, so LoRA saves nothing there)");
     ways.push_back(way);
   }
+  progress.finish();
 
   std::printf("\n  %-22s %10s %8s %12s %12s %9s %9s %12s\n", "way", "trainable", "of model",
               "Adam state", "state bytes", "shifted", "first", "W changed");
@@ -364,6 +377,13 @@ int main(int argc, char** argv) try {
                  ways[w].name + ": every pretrained encoder weight unchanged (bit for bit)");
   }
   checks.check(full.base_change > 0, "full fine-tuning changed the pretrained weights");
+  std::printf("  Full fine-tuning overwrote the first task (%.1f%% on it now). The other ways left every\n"
+              "  pretrained encoder weight as it was, so dropping the adapters and the new head gives the\n"
+              "  pretrained model back (%.1f%% on the first task): one base model, one small file per task.\n"
+              "  What LoRA saves is memory (optimizer state, gradients, files), not compute: every step still\n"
+              "  runs the whole frozen model forward and backward (the gradient has to pass through W to reach\n"
+              "  the adapters below), plus two thin matmuls per adapted layer.\n",
+              100 * full.original_accuracy, 100 * pre_original);
 
   // ---- 4 ------------------------------------------------------------------------------------
   tutorial::section("4. The adapters alone on disk");
