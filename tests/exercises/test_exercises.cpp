@@ -53,6 +53,9 @@ const std::vector<std::pair<std::string, std::string>> kGiveaways = {
     {"causal_attention", "-inf"},
     {"cross_entropy_backward", "one-hot"},
     {"embedding_backward", "+="},
+    {"lora_forward", "alpha / r"},
+    {"lora_forward", "alpha/r"},
+    {"bpe_merge_step", "i += 2"},
 };
 
 std::string env_or(const char* name, const std::string& fallback) {
