@@ -43,6 +43,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -332,6 +333,34 @@ std::string one_line(const std::u32string& text) {
   std::string out;
   for (char32_t c : text) out += c == '\n' ? "⏎" : c == '\r' ? "" : encode_utf8(std::u32string(1, c));
   return out;
+}
+
+// ---- do the samples read like the text? ----------------------------------------------------------
+
+bool is_letter(char32_t c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80; }
+
+// The words of a text: runs of letters (ASCII letters, and every character beyond ASCII), with
+// ASCII lower-cased ("This" and "this" are one word).
+std::vector<std::u32string> words_of(const std::u32string& text) {
+  std::vector<std::u32string> words;
+  std::u32string word;
+  for (char32_t c : text + U" ") {
+    if (is_letter(c)) {
+      word += (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c;
+    } else if (!word.empty()) {
+      words.push_back(word);
+      word.clear();
+    }
+  }
+  return words;
+}
+
+// The share of the words of `sample` that are in `known`.
+double known_word_share(const std::u32string& sample, const std::set<std::u32string>& known) {
+  std::vector<std::u32string> words = words_of(sample);
+  std::int64_t found = 0;
+  for (const std::u32string& w : words) found += known.count(w);
+  return words.empty() ? 0.0 : double(found) / double(words.size());
 }
 
 // ---- --generate ---------------------------------------------------------------------------------
@@ -697,6 +726,7 @@ int main(int argc, char** argv) try {
     checks.close(rebuilt_loss, held_out_loss, 1e-5, "the model rebuilt from the checkpoint has the same held-out loss");
   }
   std::u32string final_sample;
+  double word_share = 0, unigram_word_share = 0;
   {
     // The KV cache changes nothing: the same characters with and without it, same seed.
     Generator cached_gen(options.seed + 3), uncached_gen(options.seed + 3);
@@ -708,6 +738,35 @@ int main(int argc, char** argv) try {
     final_sample = sample(options.quick ? sample_chars : 4 * sample_chars);
     std::printf("\n  a sample (T = %g, top-k %lld) after \"%s\":\n\n%s\n\n", g.temperature, (long long)g.top_k,
                 one_line(vocabulary.decode(sample_prompt)).c_str(), encode_utf8(final_sample).c_str());
+  }
+  {
+    // Does it read like the text? The share of the written words that are words of the training
+    // part, against as many characters drawn one by one from the character frequencies alone
+    // (the unigram model: it spells nothing on purpose). The prompt is left out, and so is the
+    // first written word when the prompt ends inside a word.
+    std::set<std::u32string> known;
+    for (const std::u32string& w : words_of(vocabulary.decode(split.train))) known.insert(w);
+    std::u32string written = final_sample.substr(sample_prompt.size());
+    if (!sample_prompt.empty() && is_letter(vocabulary.chars[sample_prompt.back()]))
+      written.erase(written.begin(), std::find_if_not(written.begin(), written.end(), is_letter));
+    std::vector<double> cumulative;  // the unigram distribution of the training part, summed up
+    {
+      std::vector<double> count(vocabulary.size(), 0.0);
+      for (std::int64_t t : split.train) count[t] += 1;
+      double total = 0;
+      for (double c : count) cumulative.push_back(total += c / double(split.train.size()));
+    }
+    Generator unigram_gen(options.seed + 4);
+    std::vector<double> uniform = autograd::rand({std::int64_t(written.size())}, unigram_gen, DType::Float64).to_vector<double>();
+    std::u32string unigram_sample;
+    for (double u : uniform)
+      unigram_sample += vocabulary.chars[std::min<std::size_t>(
+          std::upper_bound(cumulative.begin(), cumulative.end(), u) - cumulative.begin(), cumulative.size() - 1)];
+    word_share = known_word_share(written, known);
+    unigram_word_share = known_word_share(unigram_sample, known);
+    std::printf("  words of the training text among the words written: %.0f%% (%zu words); among the words of as many\n"
+                "  characters drawn from the character frequencies alone: %.0f%%\n",
+                100 * word_share, words_of(written).size(), 100 * unigram_word_share);
   }
 
   tutorial::section("5. Pictures");
@@ -740,6 +799,9 @@ int main(int argc, char** argv) try {
   } else if (step < steps) {
     std::printf("  (stopped early: the goal below is checked once the run reaches --steps)\n");
   } else {
+    checks.check(word_share >= 0.5 && word_share >= unigram_word_share + 0.25,
+                 "at least half of the written words are words of the text (and 25 points more than "
+                 "from character frequencies alone)");
     checks.check(held_out_loss <= goal * entropy,
                  "held-out loss " + std::to_string(held_out_loss).substr(0, 5) + " <= " +
                      std::to_string(goal).substr(0, 4) + " x unigram entropy " + std::to_string(entropy).substr(0, 5));
