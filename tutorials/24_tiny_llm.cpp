@@ -809,17 +809,18 @@ int main(int argc, char** argv) try {
   int code = checks.finish();
   std::printf("held-out loss: %.4f nats/char (perplexity %.3g) after %lld steps, %.1f s of training; unigram entropy %.4f\n",
               held_out_loss, std::exp(held_out_loss), (long long)step, seconds, entropy);
-  char answer[700];
+  char answer[900];
   std::snprintf(answer, sizeof answer,
                 "A decoder predicting the next character of random windows: %lld steps (%.0f s) took the training\n"
                 "loss from %.3f (about log %lld: a uniform guess) to a held-out loss of %.3f nats/char, %.2f of the\n"
                 "text's unigram entropy %.3f (the loss of frequencies alone): perplexity %.3g instead of %.3g.\n"
                 "%s\n"
+                "Of the words it wrote, %.0f%% are words of the text (%.0f%% for characters drawn by frequency).\n"
                 "Cached and uncached generation wrote the same characters; the checkpoint alone rebuilds the model.",
                 (long long)step, seconds, first, (long long)vocabulary.size(), held_out_loss, held_out_loss / entropy,
                 entropy, std::exp(held_out_loss), std::exp(entropy),
-                held_out_loss < entropy ? "What lies below the entropy is context: spelling and words, as the samples show."
-                                        : "Not yet below the entropy: this run was too short to learn context.");
+                held_out_loss < entropy ? "What lies below the entropy is context: spelling and words." : "Not yet below the entropy: this run was too short to learn context.",
+                100 * word_share, 100 * unigram_word_share);
   tutorial::print_answer(kQuestion, answer);
   return code;
 } catch (...) {
