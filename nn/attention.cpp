@@ -150,23 +150,49 @@ std::string AdditiveAttention::extra_repr() const {
          std::to_string(w_k->in_features) + ", hidden_dim=" + std::to_string(w_q->out_features);
 }
 
+// ---- grouped-query attention ---------------------------------------------------------------------
+
+Tensor repeat_kv(const Tensor& kv, std::int64_t groups, Site site) {
+  if (kv.dim() != 4 || groups <= 0)
+    throw std::invalid_argument("repeat_kv: expected kv [B, Hkv, T, D] and groups >= 1, got " +
+                                tensor::shape_str(kv.shape()) + " and groups " +
+                                std::to_string(groups));
+  if (groups == 1) return kv;
+  const std::int64_t B = kv.size(0), Hkv = kv.size(1), T = kv.size(2), D = kv.size(3);
+  // [B, Hkv, 1, T, D] -> [B, Hkv, groups, T, D] (a view: each kv head seen `groups` times)
+  // -> [B, Hkv * groups, T, D]: head h = kv_head * groups + g, so head h reads kv head
+  // h / groups. The reshape copies (an expanded view is not contiguous); its backward is a
+  // reshape back, and expand's backward sums the groups' gradients into their kv head.
+  return kv.unsqueeze(2, site).expand({B, Hkv, groups, T, D}, site).reshape({B, Hkv * groups, T, D}, site);
+}
+
 // ---- MultiheadAttention --------------------------------------------------------------------------
 
 MultiheadAttention::MultiheadAttention(std::int64_t embed_dim, std::int64_t num_heads,
                                        double dropout, bool bias, Generator& gen,
-                                       std::int64_t kdim, std::int64_t vdim)
-    : embed_dim(embed_dim), num_heads(num_heads), dropout(dropout), gen_(gen) {
+                                       std::int64_t kdim, std::int64_t vdim,
+                                       std::int64_t num_kv_heads)
+    : embed_dim(embed_dim),
+      num_heads(num_heads),
+      num_kv_heads(num_kv_heads == 0 ? num_heads : num_kv_heads),
+      dropout(dropout),
+      gen_(gen) {
   if (num_heads <= 0 || embed_dim % num_heads != 0)
     throw std::invalid_argument("MultiheadAttention: embed_dim " + std::to_string(embed_dim) +
                                 " must be divisible by num_heads " + std::to_string(num_heads));
+  if (this->num_kv_heads <= 0 || num_heads % this->num_kv_heads != 0)
+    throw std::invalid_argument("MultiheadAttention: num_kv_heads " + std::to_string(num_kv_heads) +
+                                " must divide num_heads " + std::to_string(num_heads) +
+                                " (0 means num_heads; 1 is multi-query attention)");
   if (!(dropout >= 0 && dropout < 1))
     throw std::invalid_argument("MultiheadAttention: dropout must be in [0, 1)");
   head_dim = embed_dim / num_heads;
   kdim = kdim > 0 ? kdim : embed_dim;
   vdim = vdim > 0 ? vdim : embed_dim;
+  const std::int64_t kv_dim = this->num_kv_heads * head_dim;  // = embed_dim for standard MHA
   q_proj = register_module("q_proj", std::make_shared<Linear>(embed_dim, embed_dim, bias, gen));
-  k_proj = register_module("k_proj", std::make_shared<Linear>(kdim, embed_dim, bias, gen));
-  v_proj = register_module("v_proj", std::make_shared<Linear>(vdim, embed_dim, bias, gen));
+  k_proj = register_module("k_proj", std::make_shared<Linear>(kdim, kv_dim, bias, gen));
+  v_proj = register_module("v_proj", std::make_shared<Linear>(vdim, kv_dim, bias, gen));
   out_proj = register_module("out_proj", std::make_shared<Linear>(embed_dim, embed_dim, bias, gen));
   // PyTorch's MultiheadAttention init: Xavier-uniform input projections, zero biases.
   for (auto& proj : {q_proj, k_proj, v_proj}) {
@@ -176,9 +202,10 @@ MultiheadAttention::MultiheadAttention(std::int64_t embed_dim, std::int64_t num_
   if (bias) init::zeros_(out_proj->bias);
 }
 
-Tensor MultiheadAttention::split_heads(const Tensor& x, Site site) const {
-  // [B, T, E] -> [B, T, H, D] -> [B, H, T, D]: each head sees its own D features; a view.
-  return x.view({x.size(0), x.size(1), num_heads, head_dim}, site).transpose(1, 2, site);
+Tensor MultiheadAttention::split_heads(const Tensor& x, std::int64_t heads, Site site) const {
+  // [B, T, heads*D] -> [B, T, heads, D] -> [B, heads, T, D]: each head sees its own D
+  // features; a view.
+  return x.view({x.size(0), x.size(1), heads, head_dim}, site).transpose(1, 2, site);
 }
 
 Tensor MultiheadAttention::merge_heads(const Tensor& x, Site site) const {
@@ -199,9 +226,9 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
         tensor::shape_str(query.shape()) + ", " + tensor::shape_str(key.shape()) + ", " +
         tensor::shape_str(value.shape()));
   const std::int64_t B = query.size(0), Tq = query.size(1), Tk = key.size(1);
-  Tensor q = split_heads((*q_proj)(query, site), site);  // [B, H, Tq, D]
-  Tensor k = split_heads((*k_proj)(key, site), site);    // [B, H, Tk, D]
-  Tensor v = split_heads((*v_proj)(value, site), site);  // [B, H, Tk, D]
+  Tensor q = split_heads((*q_proj)(query, site), num_heads, site);     // [B, H, Tq, D]
+  Tensor k = split_heads((*k_proj)(key, site), num_kv_heads, site);    // [B, Hkv, Tk, D]
+  Tensor v = split_heads((*v_proj)(value, site), num_kv_heads, site);  // [B, Hkv, Tk, D]
 
   // Check the masks' shapes as PyTorch's MultiheadAttention takes them, and bring attn_mask to
   // one that broadcasts against the scores [B, H, Tq, Tk]; scaled_dot_product_attention
@@ -223,7 +250,10 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
     }
   }
   double p = is_training() ? dropout : 0.0;
-  AttentionOutput heads = scaled_dot_product_attention(q, k, v, head_masks, p, gen_, site);
+  // Each group of num_heads / num_kv_heads query heads reads the same key/value head.
+  const std::int64_t groups = num_heads / num_kv_heads;
+  AttentionOutput heads = scaled_dot_product_attention(
+      q, repeat_kv(k, groups, site), repeat_kv(v, groups, site), head_masks, p, gen_, site);
   AttentionOutput result;
   result.output = (*out_proj)(merge_heads(heads.output, site), site);  // [B, Tq, E]
   if (need_weights)
@@ -236,17 +266,20 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
 AttentionOutput MultiheadAttention::forward_cached(const Tensor& x, KVCache& cache,
                                                    bool need_weights, Site site) {
   const std::int64_t past = cache.length(), T_new = x.size(1);
-  Tensor q = split_heads((*q_proj)(x, site), site);
-  Tensor k = split_heads((*k_proj)(x, site), site);
-  Tensor v = split_heads((*v_proj)(x, site), site);
-  // [B, H, past + T_new, D]
+  Tensor q = split_heads((*q_proj)(x, site), num_heads, site);     // [B, H, T_new, D]
+  Tensor k = split_heads((*k_proj)(x, site), num_kv_heads, site);  // [B, Hkv, T_new, D]
+  Tensor v = split_heads((*v_proj)(x, site), num_kv_heads, site);
+  // Only the Hkv key/value heads are kept:                           [B, Hkv, past + T_new, D]
   cache.k = cache.k.defined() ? autograd::cat({cache.k, k}, 2, site) : k;
   cache.v = cache.v.defined() ? autograd::cat({cache.v, v}, 2, site) : v;
   // New position i (absolute past + i) may see keys 0 .. past + i: a causal mask shifted by
   // `past`, which is_causal (aligned at the top left) cannot express.
   Tensor mask = T_new > 1 ? causal_mask(T_new, past + T_new, past, x.device()) : Tensor();
+  const std::int64_t groups = num_heads / num_kv_heads;
   AttentionOutput heads =
-      scaled_dot_product_attention(q, cache.k, cache.v, {.attn_mask = mask}, 0.0, gen_, site);
+      scaled_dot_product_attention(q, repeat_kv(cache.k, groups, site),
+                                   repeat_kv(cache.v, groups, site), {.attn_mask = mask}, 0.0,
+                                   gen_, site);
   AttentionOutput result{(*out_proj)(merge_heads(heads.output, site), site), Tensor()};
   if (need_weights) result.weights = autograd::mean(heads.weights, {1}, false, site);
   return result;
@@ -254,7 +287,9 @@ AttentionOutput MultiheadAttention::forward_cached(const Tensor& x, KVCache& cac
 
 std::string MultiheadAttention::extra_repr() const {
   std::ostringstream s;
-  s << "embed_dim=" << embed_dim << ", num_heads=" << num_heads << ", dropout=" << dropout;
+  s << "embed_dim=" << embed_dim << ", num_heads=" << num_heads;
+  if (num_kv_heads != num_heads) s << ", num_kv_heads=" << num_kv_heads;
+  s << ", dropout=" << dropout;
   return s.str();
 }
 
@@ -284,13 +319,15 @@ SinusoidalPositionalEncoding::SinusoidalPositionalEncoding(std::int64_t max_len,
   table = register_buffer("table", Tensor(sinusoidal_positional_encoding(max_len, dim)));
 }
 
-Tensor SinusoidalPositionalEncoding::forward(const Tensor& x, Site site) {
-  if (x.dim() != 3 || x.size(2) != table.size(1) || x.size(1) > table.size(0))
-    throw std::invalid_argument("SinusoidalPositionalEncoding: expected [B, T <= " +
-                                std::to_string(table.size(0)) + ", " +
-                                std::to_string(table.size(1)) + "], got " +
-                                tensor::shape_str(x.shape()));
-  return autograd::add(x, table.slice(0, 0, x.size(1), 1, site).to(x.dtype(), site), site);
+Tensor SinusoidalPositionalEncoding::forward(const Tensor& x, std::int64_t offset, Site site) {
+  if (x.dim() != 3 || x.size(2) != table.size(1) || offset < 0 || offset + x.size(1) > table.size(0))
+    throw std::invalid_argument("SinusoidalPositionalEncoding: expected [B, T, " +
+                                std::to_string(table.size(1)) + "] with offset + T <= " +
+                                std::to_string(table.size(0)) + ", got " +
+                                tensor::shape_str(x.shape()) + " at offset " +
+                                std::to_string(offset));
+  return autograd::add(
+      x, table.slice(0, offset, offset + x.size(1), 1, site).to(x.dtype(), site), site);
 }
 
 void SinusoidalPositionalEncoding::buffers_to(DType dtype) {

@@ -1,13 +1,16 @@
 // attention.hpp — attention, built up step by step.
 //
 // Letters: B batch, H heads, Tq query positions, Tk key positions, E embedding (model) size,
-// D = E / H the size of one head.
+// D = E / H the size of one head, Hkv key/value heads (grouped-query attention; Hkv = H unless
+// asked otherwise).
 //
 //   dot_product_attention            weights = softmax(Q K^T),         output = weights V
 //   scaled_dot_product_attention     weights = softmax(Q K^T / sqrt(D)), output = weights V
 //   AdditiveAttention (Bahdanau)     score(q, k) = v^T tanh(W_q q + W_k k)
 //   MultiheadAttention               H scaled attentions on learned projections, concatenated
-//                                    and projected back: out_proj(concat_h attention_h)
+//                                    and projected back: out_proj(concat_h attention_h);
+//                                    with num_kv_heads < H, grouped-query attention (GQA):
+//                                    H / Hkv query heads share each key/value head
 //
 // Masks follow PyTorch. A bool mask is true where attention is NOT allowed ("masked out"); a
 // float mask is added to the scores (-inf forbids, 0 allows). Masks broadcast against the
@@ -91,22 +94,42 @@ class AdditiveAttention : public Module {
 };
 
 // Keys and values of the positions seen so far, per layer, for fast generation: each new token
-// attends over the cache instead of recomputing every earlier position.
+// attends over the cache instead of recomputing every earlier position. Only the key/value heads
+// are stored, Hkv of them: with grouped-query attention (Hkv < H) the cache is H / Hkv times
+// smaller than with standard multi-head attention, which is what GQA and MQA are for. A layer's
+// cache holds 2 * Hkv * D * T numbers per sequence (keys and values).
 struct KVCache {
-  Tensor k, v;  // [B, H, T_so_far, D]; undefined when empty
+  Tensor k, v;  // [B, Hkv, T_so_far, D]; undefined when empty
   std::int64_t length() const { return k.defined() ? k.size(2) : 0; }
+  // Numbers held, keys and values together: 2 * B * Hkv * T_so_far * D.
+  std::int64_t numel() const { return k.defined() ? k.numel() + v.numel() : 0; }
 };
+
+// Grouped-query attention's one new step: kv [B, Hkv, T, D] -> [B, Hkv * groups, T, D], where
+// query head h reads key/value head h / groups (each kv head repeated `groups` times in a row,
+// as LLaMA's repeat_kv and torch.repeat_interleave(kv, groups, dim=1)). A view plus one copy;
+// the gradient of a repeated head is the sum over the query heads that read it.
+// groups = 1 returns kv itself.
+Tensor repeat_kv(const Tensor& kv, std::int64_t groups,
+                 autograd::Site site = autograd::Site::current());
 
 // Multi-head attention, batch first. Parameters (as PyTorch's, but with separate projections
 // instead of one packed in_proj_weight):
-//   q_proj.weight [E, E], q_proj.bias [E]   (k_proj, v_proj likewise; kdim/vdim for k and v)
+//   q_proj.weight [E, E], q_proj.bias [E]
+//   k_proj.weight [Hkv*D, kdim], k_proj.bias [Hkv*D]   (v_proj likewise with vdim; Hkv*D = E
+//                                                       unless num_kv_heads < num_heads)
 //   out_proj.weight [E, E], out_proj.bias [E]
 // Init as PyTorch: Xavier-uniform projection weights, zero biases, out_proj with Linear's init.
+//
+// num_kv_heads (0 means num_heads; must divide num_heads): grouped-query attention. Keys and
+// values are projected to num_kv_heads heads only, and query head h attends with key/value head
+// h / (num_heads / num_kv_heads) (repeat_kv). num_kv_heads = num_heads is standard multi-head
+// attention (the same numbers as without the option), 1 is multi-query attention (MQA).
 class MultiheadAttention : public Module {
  public:
   MultiheadAttention(std::int64_t embed_dim, std::int64_t num_heads, double dropout = 0.0,
                      bool bias = true, Generator& gen = tensor::default_generator(),
-                     std::int64_t kdim = 0, std::int64_t vdim = 0);
+                     std::int64_t kdim = 0, std::int64_t vdim = 0, std::int64_t num_kv_heads = 0);
 
   // query [B, Tq, E], key [B, Tk, kdim], value [B, Tk, vdim] -> output [B, Tq, E].
   // With need_weights the attention weights come back too, as PyTorch's: averaged over the
@@ -122,7 +145,8 @@ class MultiheadAttention : public Module {
     return forward(query, key, value, masks, need_weights, average_attn_weights, site);
   }
   // Self-attention for new positions x [B, T_new, E] that follow the cached ones; appends
-  // their keys and values to `cache`. Causal: position i sees the cache and new positions <= i.
+  // their keys and values ([B, Hkv, T_new, D]) to `cache`. Causal: position i sees the cache
+  // and new positions <= i.
   AttentionOutput forward_cached(const Tensor& x, KVCache& cache, bool need_weights = false,
                                  autograd::Site site = autograd::Site::current());
 
@@ -130,12 +154,13 @@ class MultiheadAttention : public Module {
   std::string extra_repr() const override;
 
   std::int64_t embed_dim, num_heads, head_dim;
+  std::int64_t num_kv_heads;  // Hkv: key/value heads, dividing num_heads
   double dropout;
   std::shared_ptr<Linear> q_proj, k_proj, v_proj, out_proj;
 
  private:
-  // [B, T, E] -> [B, H, T, D] (a view)
-  Tensor split_heads(const Tensor& x, autograd::Site site) const;
+  // [B, T, heads * D] -> [B, heads, T, D] (a view)
+  Tensor split_heads(const Tensor& x, std::int64_t heads, autograd::Site site) const;
   // [B, H, T, D] -> [B, T, E]
   Tensor merge_heads(const Tensor& x, autograd::Site site) const;
   Generator gen_;  // a handle on the caller's stream, for dropout (tensor/random.hpp)
@@ -146,11 +171,17 @@ class MultiheadAttention : public Module {
 Array sinusoidal_positional_encoding(std::int64_t max_len, std::int64_t dim,
                                      DType dtype = DType::Float32);
 
-// Adds the sinusoidal table (a buffer, not trained) to x [B, T, E].
+// Adds the sinusoidal table (a buffer, not trained) to x [B, T, E]; `offset` shifts the
+// positions (used when generating with a cache).
 class SinusoidalPositionalEncoding : public UnaryModule {
  public:
   SinusoidalPositionalEncoding(std::int64_t max_len, std::int64_t dim);
-  Tensor forward(const Tensor& x, autograd::Site site = autograd::Site::current()) override;
+  Tensor forward(const Tensor& x, autograd::Site site = autograd::Site::current()) override {
+    return forward(x, 0, site);
+  }
+  // Positions offset, offset + 1, ... (used when generating with a cache).
+  Tensor forward(const Tensor& x, std::int64_t offset,
+                 autograd::Site site = autograd::Site::current());
   std::string type_name() const override { return "SinusoidalPositionalEncoding"; }
   std::string extra_repr() const override;
   Tensor table;  // [max_len, E], in the module's dtype (float32 until to(dtype))
