@@ -39,6 +39,7 @@ const std::vector<std::string> kExercises = {"bpe_merge_step",
                                              "matmul_backward",
                                              "multi_head_attention",
                                              "positional_encoding",
+                                             "repeat_kv",
                                              "softmax",
                                              "softmax_backward",
                                              "split_merge_heads"};
@@ -56,6 +57,7 @@ const std::vector<std::pair<std::string, std::string>> kGiveaways = {
     {"lora_forward", "alpha / r"},
     {"lora_forward", "alpha/r"},
     {"bpe_merge_step", "i += 2"},
+    {"repeat_kv", "h / groups"},
 };
 
 std::string env_or(const char* name, const std::string& fallback) {
@@ -334,5 +336,8 @@ TEST_SUITE("exercises") {
   }
   TEST_CASE("exercise greedy_step: solution, stub and named wrong answers") {
     check_exercise("greedy_step");
+  }
+  TEST_CASE("exercise repeat_kv: solution, stub and named wrong answers") {
+    check_exercise("repeat_kv");
   }
 }
