@@ -129,12 +129,13 @@ $(OBJ)/%.o: %.cpp | deps
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
-# A folder's unity source, rewritten only when the folder's list of .cpp files changes.
+# A folder's unity source, rewritten only when the folder's list of .cpp files changes (through a
+# temporary file of this shell's own, since two makes may share the folder: CI's background builds).
 .PHONY: FORCE
 $(UNITY_SRCS): $(OBJ)/unity/%.cpp: FORCE
 	@mkdir -p $(dir $@)
-	@printf '#include "%s"\n' $(wildcard $(subst _,/,$*)/*.cpp) > $@.tmp
-	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+	@tmp=$@.$$$$.tmp; printf '#include "%s"\n' $(wildcard $(subst _,/,$*)/*.cpp) > $$tmp; \
+	  if cmp -s $$tmp $@; then rm -f $$tmp; else mv $$tmp $@; fi
 # -Wno-subobject-linkage: gcc warns when a type from an anonymous namespace is used in a class of
 # an *included* file, which every .cpp is in a unity source; compiled on its own, none warns.
 $(UNITY_SRCS:.cpp=.o): %.o: %.cpp | deps
