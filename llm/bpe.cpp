@@ -66,7 +66,8 @@ BPETokenizer BPETokenizer::truncated(std::int64_t count) const {
 
 // ---- training ----------------------------------------------------------------------------------
 
-BPETokenizer BPETokenizer::train(std::string_view text, std::int64_t vocab_size) {
+BPETokenizer BPETokenizer::train(std::string_view text, std::int64_t vocab_size,
+                                 const std::function<void(std::int64_t)>& on_merge) {
   if (vocab_size < 256)
     throw std::invalid_argument("BPETokenizer::train: vocab_size " + std::to_string(vocab_size) +
                                 " is below 256 (the byte tokens alone)");
@@ -124,6 +125,7 @@ BPETokenizer BPETokenizer::train(std::string_view text, std::int64_t vocab_size)
       }
     }
     ids.swap(merged_ids);
+    if (on_merge) on_merge(std::int64_t(merges.size()));
   }
   return BPETokenizer(std::move(merges));
 }

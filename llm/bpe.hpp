@@ -34,6 +34,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -54,8 +55,11 @@ class BPETokenizer {
 
   // Learns merges on `text` until the vocabulary has vocab_size tokens (>= 256) or no pair
   // occurs twice. The pair counts are kept up to date at each merge's occurrences instead of
-  // being counted again over the whole text.
-  static BPETokenizer train(std::string_view text, std::int64_t vocab_size);
+  // being counted again over the whole text. Each merge still passes over the whole text once,
+  // so the time grows as (merges x text length): `on_merge`, when given, is called after each
+  // merge with the number of merges so far (for a progress line on large texts).
+  static BPETokenizer train(std::string_view text, std::int64_t vocab_size,
+                            const std::function<void(std::int64_t)>& on_merge = nullptr);
 
   // Token ids of `text`: its bytes, then the merges applied in rank order.
   std::vector<std::int64_t> encode(std::string_view text) const;

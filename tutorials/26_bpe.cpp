@@ -23,7 +23,7 @@
 //      tokens learned;
 //   6. a picture: tokens per word and bytes per token against the vocabulary size.
 //
-// Run:  build/tutorials/26_bpe   (--text FILE, --vocab, --sizes; --quick for CI)
+// Run:  build/tutorials/26_bpe   (--text FILE, --max-bytes, --vocab, --sizes; --quick for CI)
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -36,6 +36,7 @@
 
 #include "llm/bpe.hpp"
 #include "tutorials/common/pictures.hpp"
+#include "tutorials/common/qkv_files.hpp"
 #include "tutorials/common/training.hpp"
 #include "tutorials/common/tutorial.hpp"
 
@@ -135,6 +136,15 @@ int main(int argc, char** argv) try {
   flags.add("--sizes", sizes, "vocabulary sizes to compare (each at most --vocab)", tutorial::between(256, 65536));
   flags.add("--show", show_merges, "how many of the first merges to print", tutorial::between(0, 1000));
   flags.add("--check-merges", checked_merges, "merges checked against the slow trainer", tutorial::between(0, 5000));
+  // Training passes over the whole text once per merge: a 50 MB file would take hours. A longer
+  // file is cut to its first --max-bytes (said so), and long trainings print their progress.
+  std::int64_t max_bytes = std::int64_t(1) << 20;
+  flags.add("--max-bytes", max_bytes, "use at most the first N bytes of --text (training time grows with it)",
+            tutorial::between(20, std::int64_t(1) << 26));
+  std::string save_dir;
+  flags.add_output_folder("--save", save_dir,
+                          "folder to write the training bytes, the merges and the held-out tokens into as .npy "
+                          "(for the Python twin)");
   flags.parse(argc, argv);
   std::int64_t text_limit = 0;  // bytes of the text used (0: all)
   if (options.quick) {          // well under a second (flags given win)
@@ -182,11 +192,18 @@ int main(int argc, char** argv) try {
     for (int i = 0; i < 8; ++i) text += kFallbackText;
     text_name = "a paragraph built into this program (" + default_text + " is not on this machine)";
   } else {
+    // Only the bytes that will be used are read: a huge file is cut, not loaded whole.
+    std::error_code error;
+    const std::uintmax_t file_bytes = std::filesystem::file_size(text_path, error);
+    if (error) throw std::runtime_error("--text " + text_path + ": cannot read its size (" + error.message() + ")");
+    const std::int64_t wanted = std::min<std::int64_t>(std::int64_t(file_bytes), max_bytes);
     std::ifstream in(text_path, std::ios::binary);
-    std::ostringstream buffer;
-    buffer << in.rdbuf();
-    if (!in && !in.eof()) throw std::runtime_error("cannot read --text " + text_path);
-    text = buffer.str();
+    text.resize(std::size_t(wanted));
+    if (!in || !in.read(text.data(), wanted))
+      throw std::runtime_error("--text " + text_path + ": cannot read the file");
+    if (std::int64_t(file_bytes) > max_bytes)
+      std::printf("  --text %s has %llu bytes: using the first %lld (--max-bytes; training time grows with it)\n",
+                  text_path.c_str(), (unsigned long long)file_bytes, (long long)max_bytes);
   }
   if (text_limit > 0 && std::int64_t(text.size()) > text_limit) text.resize(text_limit);
   if (text.size() < 20) throw std::runtime_error("--text " + text_path + " has " + std::to_string(text.size()) +
@@ -196,12 +213,26 @@ int main(int argc, char** argv) try {
   std::printf("  %s: %zu bytes, %lld words; training on the first %zu bytes, the last %zu held out\n",
               text_name.c_str(), text.size(), (long long)count_words(text), train_text.size(), held_out.size());
   tutorial::Stopwatch watch;
-  const BPETokenizer bpe = BPETokenizer::train(train_text, vocab);
+  // A progress line every tenth of the merges when the training is long (merges x bytes large).
+  const std::int64_t merges_wanted = vocab - 256;
+  const bool long_training = double(merges_wanted) * double(train_text.size()) > 5e8;
+  std::int64_t next_report = merges_wanted / 10;
+  const BPETokenizer bpe = BPETokenizer::train(train_text, vocab, [&](std::int64_t done) {
+    if (!long_training || done < next_report) return;
+    next_report += std::max<std::int64_t>(1, merges_wanted / 10);
+    const double seconds = watch.seconds();
+    std::printf("  training: %lld of %lld merges, %.1f s, about %.0f s to go\n", (long long)done,
+                (long long)merges_wanted, seconds, seconds * double(merges_wanted - done) / double(done));
+    std::fflush(stdout);
+  });
   const double train_seconds = watch.seconds();
   std::printf("  trained up to %lld tokens (%zu merges) in %.3f s\n", (long long)bpe.vocab_size(),
               bpe.merges().size(), train_seconds);
   if (bpe.vocab_size() < vocab)
     std::printf("  (stopped before %lld: no pair occurs twice any more)\n", (long long)vocab);
+  if (long_training && checked_merges > 0)
+    std::printf("  checking merges against the slow trainer (it counts the whole text again per merge)...\n");
+  std::fflush(stdout);
   const auto [slow_merges, slow_counts] = slow_train(train_text, std::min<std::int64_t>(checked_merges, bpe.merges().size()));
   std::printf("  the first merges (the pair, how often it occurred when merged, the new token):\n");
   for (std::int64_t m = 0; m < std::min<std::int64_t>(show_merges, std::int64_t(slow_merges.size())); ++m) {
@@ -233,6 +264,7 @@ int main(int argc, char** argv) try {
     std::printf("  %10lld %12zu %14.2f %12zu %16.2f %14.2f\n", (long long)smaller.vocab_size(), train_tokens,
                 double(train_text.size()) / double(std::max<std::size_t>(1, train_tokens)), held_tokens, bytes_per_token,
                 tokens_per_word);
+    std::fflush(stdout);  // a row at a time: on a long text each takes a while
     plot_sizes.push_back(double(smaller.vocab_size()));
     plot_tokens_per_word.push_back(tokens_per_word);
     plot_bytes_per_token.push_back(bytes_per_token);
@@ -299,6 +331,26 @@ int main(int argc, char** argv) try {
   for (std::size_t i = 0; i < std::min<std::size_t>(8, by_length.size()); ++i)
     std::printf(" %s", show(bpe, by_length[i]).c_str());
   std::printf("\n");
+
+  {
+    // For the Python twin: it trains on the same bytes and must learn the same merges, then
+    // encodes the held-out bytes into the same ids.
+    auto bytes_of = [](const std::string& s) {
+      Ids bytes;
+      for (char c : s) bytes.push_back(static_cast<unsigned char>(c));
+      return autograd::from_vector(bytes, {std::int64_t(bytes.size())});
+    };
+    Ids merge_ids;
+    for (const auto& [left, right] : bpe.merges()) merge_ids.push_back(left), merge_ids.push_back(right);
+    const Ids held_out_ids = bpe.encode(held_out);
+    tutorial::save_npy_files(save_dir, {
+        {"train_bytes", bytes_of(train_text)},
+        {"vocab_size", autograd::from_vector(Ids{vocab}, {1})},  // asked for; training may stop sooner
+        {"merges", autograd::from_vector(merge_ids, {std::int64_t(bpe.merges().size()), 2})},  // [M, 2]
+        {"held_out_bytes", bytes_of(held_out)},
+        {"held_out_ids", autograd::from_vector(held_out_ids, {std::int64_t(held_out_ids.size())})},
+    });
+  }
 
   // ---- 6 ------------------------------------------------------------------------------------
   tutorial::section("6. Picture");
