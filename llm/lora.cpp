@@ -272,12 +272,16 @@ std::map<std::string, std::string> load_lora(nn::Module& model, const std::strin
                        ", expected \"lora\"; was it written by save_lora?)");
   for (const auto& [name, adapter] : adapters) {
     if (adapter->merged()) problems.push_back("the adapter of '" + name + "' is merged (unmerge first)");
+    // Both must be there: without its alpha the file's B A would be scaled by the model's
+    // alpha / r, which may not be the one it was trained with (a silently different update).
     const std::string* rank = meta(name + ".rank");
-    if (rank != nullptr && *rank != std::to_string(adapter->rank))
+    if (rank == nullptr) problems.push_back("no rank for '" + name + "' in the metadata");
+    else if (*rank != std::to_string(adapter->rank))
       problems.push_back("'" + name + "' has rank " + *rank + " in the file, " +
                          std::to_string(adapter->rank) + " in the model");
     const std::string* alpha = meta(name + ".alpha");
-    if (alpha != nullptr && *alpha != lora_number_text(adapter->alpha))
+    if (alpha == nullptr) problems.push_back("no alpha for '" + name + "' in the metadata");
+    else if (*alpha != lora_number_text(adapter->alpha))
       problems.push_back("'" + name + "' has alpha " + *alpha + " in the file, " +
                          lora_number_text(adapter->alpha) + " in the model");
   }

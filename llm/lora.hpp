@@ -128,7 +128,8 @@ void save_lora(nn::Module& model, const std::string& path,
 
 // Loads adapters saved by save_lora into the model's existing adapters (apply_lora first, with
 // the same targets and config). All or nothing: the file must hold exactly the model's adapter
-// names with the same shapes, its ranks and alphas must equal the model's (a different alpha
+// names with the same shapes and finite values, its ranks and alphas must be in its metadata and
+// equal the model's (a different alpha
 // would silently rescale the update), no adapter may be merged; otherwise one error names the
 // file and every problem, and nothing changes. Returns the file's metadata.
 std::map<std::string, std::string> load_lora(nn::Module& model, const std::string& path);

@@ -380,3 +380,49 @@ TEST_CASE("LoRA adapters: saved alone, loaded back, bad files refused with nothi
   has(error_message([&] { llm::save_lora(*trained, path); }), "NaN");
   CHECK(llm::load_lora(*fresh, path).at("task") == "shifted");
 }
+
+TEST_CASE("LoRA adapter files without rank/alpha in the metadata, or with NaN values, are refused") {
+  // A file written by hand (or by another tool) from a good one, changed in one way each time.
+  TempDir dir("lora_meta");
+  Generator gen(5);
+  Generator base_gen(3);
+  LoRATestBlock trained(base_gen);
+  llm::apply_lora(trained, "q_proj", {.rank = 2, .alpha = 8}, gen);
+  for (auto& [name, p] : llm::lora_parameters(trained)) lora_test_randomize(p, gen);
+  const std::string good = dir.file("good.safetensors");
+  llm::save_lora(trained, good);
+  const tensor::SafetensorsFile file = tensor::load_safetensors(good);
+
+  Generator other_base(3);
+  LoRATestBlock model(other_base);
+  llm::apply_lora(model, "q_proj", {.rank = 2, .alpha = 4}, gen);  // another alpha than the file's
+  const std::vector<std::vector<double>> before = {values(llm::lora_parameter_list(model)[0]),
+                                                   values(llm::lora_parameter_list(model)[1])};
+  auto refused_with = [&](const tensor::NamedArrays& arrays, std::map<std::string, std::string> metadata,
+                          const std::string& expected) {
+    const std::string path = dir.file("changed.safetensors");
+    tensor::save_safetensors(path, arrays, metadata);
+    const std::string message = error_message([&] { llm::load_lora(model, path); });
+    INFO(message);
+    CHECK(message.find("load_lora: " + path) != std::string::npos);
+    CHECK(message.find(expected) != std::string::npos);
+    CHECK(values(llm::lora_parameter_list(model)[0]) == before[0]);  // nothing loaded
+    CHECK(values(llm::lora_parameter_list(model)[1]) == before[1]);
+  };
+  // Without its alpha, the file's B A would be scaled by the model's alpha / r (4/2, not 8/2).
+  std::map<std::string, std::string> no_alpha = file.metadata;
+  no_alpha.erase("attn.q_proj.alpha");
+  refused_with(file.tensors, no_alpha, "no alpha for 'attn.q_proj' in the metadata");
+  std::map<std::string, std::string> no_rank = file.metadata;
+  no_rank.erase("attn.q_proj.rank");
+  refused_with(file.tensors, no_rank, "no rank for 'attn.q_proj' in the metadata");
+  // NaN and inf in B.
+  for (double bad : {std::nan(""), double(INFINITY)}) {
+    tensor::NamedArrays arrays;
+    for (const auto& [name, array] : file.tensors)
+      arrays.emplace_back(name, name.find(".B") != std::string::npos
+                                    ? tensor::full(array.shape(), bad, DType::Float32)
+                                    : array);
+    refused_with(arrays, file.metadata, std::isnan(bad) ? "NaN" : "inf");
+  }
+}
