@@ -3,7 +3,8 @@
 # C++ program. For each: run build/tutorials/NN_name --quick --save BUILD/python/NN_name (its log
 # in BUILD/python/NN_name.log), then the twin on that folder; one PASS/FAIL/SKIPPED line each.
 # Then the checks that the comparison can fail: a twin must FAIL on a saved output moved by 1e-3
-# and on a changed saved weight, a twin with an article's bug put back must FAIL (04, 06), and a
+# and on a changed saved weight or merge, a twin with an article's bug put back must FAIL (04, 06, 26,
+# 27), and a
 # twin must exit 2 naming the command when the files are missing. The
 # last line is "N passed, N failed" (the line .ci/run adds up).
 #   usage: run_twins.sh BUILD_DIR PYTHON NAME...
@@ -46,16 +47,16 @@ expect() {
   if [ "$got" -eq "$want" ]; then say PASS "negative check" "$what: exit $got, as it must"
   else say FAIL "negative check" "$what: exit $got, expected $want"; sed 's/^/    /' "$build/python/negative.log"; fi
 }
-perturb() {  # perturb FOLDER NAME: adds 1e-3 to the first value of NAME.npy in a copy
+perturb() {  # perturb FOLDER NAME: adds 1e-3 (1 to integers: token ids) to the first value of NAME.npy in a copy
   rm -rf "$1.perturbed" && cp -r "$1" "$1.perturbed" &&
     "$python" -c "import numpy as np, sys
-a = np.load(sys.argv[1]); a.flat[0] += 1e-3; np.save(sys.argv[1], a)" "$1.perturbed/$2.npy"
+a = np.load(sys.argv[1]); a.flat[0] += 1 if a.dtype.kind in 'iu' else 1e-3; np.save(sys.argv[1], a)" "$1.perturbed/$2.npy"
 }
-for name in 06_attention_masks 10_encoder_layer; do
+for name in 06_attention_masks 10_encoder_layer 26_bpe 27_lora; do
   [ -d "$build/python/$name" ] || continue
-  case $name in 06*) changed=output ;; *) changed=post.linear1.weight ;; esac
+  case $name in 06*) changed=output ;; 26*) changed=merges ;; 27*) changed=weight ;; *) changed=post.linear1.weight ;; esac
   if perturb "$build/python/$name" "$changed"; then
-    expect 1 "$name with $changed.npy moved by 1e-3" \
+    expect 1 "$name with $changed.npy moved by 1e-3 (1 if integer)" \
       "$python" "tutorials/python/$name.py" "$build/python/$name.perturbed"
   fi
   rm -rf "$build/python/$name.perturbed"
@@ -74,6 +75,12 @@ mutate() {  # mutate NAME FROM TO: a copy of the twin with FROM replaced by TO, 
   mutate 04_scaled_attention " / np.sqrt(d_k)  # \[" "  # ["  # no 1/sqrt(d_k)
 [ -d "$build/python/06_attention_masks" ] &&
   mutate 06_attention_masks "np.where(blocked, -np.inf, scores)" "np.where(blocked, -1e9, scores)"
+[ -d "$build/python/26_bpe" ] &&  # a merge that keeps the right token of the pair as well
+  mutate 26_bpe "            i += 2" "            i += 1"
+[ -d "$build/python/26_bpe" ] &&  # ties to the largest pair instead of the smallest
+  mutate 26_bpe "(-counts\[pair\], pair)" "(-counts[pair], (-pair[0], -pair[1]))"
+[ -d "$build/python/27_lora" ] &&  # the update without its 1 / r
+  mutate 27_lora "return weight + (alpha / r) \* B @ A" "return weight + alpha * B @ A"
 rm -rf "$build/python/mutants"
 expect 2 "02_softmax with no saved files" "$python" tutorials/python/02_softmax.py "$build/python/none"
 
