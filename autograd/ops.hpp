@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "autograd/tensor.hpp"
@@ -146,6 +147,13 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& gen = tensor
 // bias (either may be undefined). Its backward is fused: it saves the mean and 1/std per row.
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5,
                   Site site = Site::current());
+
+// RMS norm over the last dim (torch.nn.functional.rms_norm): y = x / sqrt(mean(x^2) + eps) *
+// weight. Unlike layer_norm it subtracts no mean and adds no bias. weight [C] may be undefined;
+// eps = nullopt means the machine epsilon of x's dtype, as in PyTorch. Its backward is fused: it
+// saves 1/rms per row.
+Tensor rms_norm(const Tensor& x, const Tensor& weight, std::optional<double> eps = std::nullopt,
+                Site site = Site::current());
 
 enum class Reduction { Mean, Sum, None };
 

@@ -1,5 +1,6 @@
-// ops_nn.cpp — dropout, layer norm and the losses, each with its backward.
+// ops_nn.cpp — dropout, layer norm, RMS norm and the losses, each with its backward.
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include "autograd/ops.hpp"
@@ -36,6 +37,26 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
                   tensor::LayerNormGrads grads = tensor::layer_norm_backward(
                       g, saved_x.get(), saved_w.get(), mean, rstd, need_w, need_b);
                   return {grads.x, grads.weight, grads.bias};
+                });
+}
+
+Tensor rms_norm(const Tensor& x, const Tensor& weight, std::optional<double> eps, Site site) {
+  // PyTorch's default eps is the dtype's machine epsilon (torch.finfo(x.dtype).eps).
+  const double eps_value = eps ? *eps : tensor::dispatch_floating(x.dtype(), "rms_norm", [](auto zero) {
+    return double(std::numeric_limits<decltype(zero)>::epsilon());
+  });
+  Array w = weight.defined() ? weight.data() : Array();
+  tensor::RMSNormResult forward = tensor::rms_norm(x.data(), w, eps_value);
+  SavedArray saved_x(x.data(), "rms_norm"), saved_w(w, "rms_norm");
+  Array rstd = forward.rstd;
+  bool need_w = weight.requires_grad();
+  return record("rms_norm", site, forward.out, {x, weight},
+                [saved_x, saved_w, rstd, need_w](const Array& g) -> Grads {
+                  // y = xhat * w, xhat = x * rstd. One fused pass:
+                  //   dx = rstd * (g*w - xhat * mean(g*w * xhat)),  dw = sum over rows g * xhat
+                  tensor::RMSNormGrads grads =
+                      tensor::rms_norm_backward(g, saved_x.get(), saved_w.get(), rstd, need_w);
+                  return {grads.x, grads.weight};
                 });
 }
 

@@ -1,5 +1,6 @@
 #include "nn/layers.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -100,6 +101,35 @@ std::string LayerNorm::extra_repr() const {
   return s.str();
 }
 
+// ---- RMSNorm ---------------------------------------------------------------------------------------
+
+RMSNorm::RMSNorm(std::int64_t size, std::optional<double> eps, bool affine)
+    : normalized_size(size), eps(eps) {
+  if (size <= 0)
+    throw std::invalid_argument("RMSNorm: normalized_size must be positive, got " +
+                                std::to_string(size));
+  if (eps && !(*eps >= 0))
+    throw std::invalid_argument("RMSNorm: eps must be >= 0, got " + std::to_string(*eps));
+  if (affine) weight = register_parameter("weight", autograd::ones({size}));
+}
+
+Tensor RMSNorm::forward(const Tensor& x, autograd::Site site) {
+  if (x.dim() == 0 || x.size(-1) != normalized_size)
+    throw std::invalid_argument("RMSNorm: expected input [..., " +
+                                std::to_string(normalized_size) + "], got " +
+                                tensor::shape_str(x.shape()));
+  return autograd::rms_norm(x, weight, eps, site);
+}
+
+std::string RMSNorm::extra_repr() const {
+  std::ostringstream s;
+  s << "(" << normalized_size << ",), eps=";
+  if (eps) s << *eps;
+  else s << "None";
+  s << ", elementwise_affine=" << bool_str(weight.defined());
+  return s.str();
+}
+
 // ---- Dropout, activations ----------------------------------------------------------------------------
 
 Dropout::Dropout(double p, Generator& gen) : p(p), gen_(gen) {
@@ -126,12 +156,15 @@ std::string GELU::extra_repr() const {
   return tanh_approximation ? "approximate='tanh'" : "approximate='none'";
 }
 
+Tensor SiLU::forward(const Tensor& x, autograd::Site site) { return autograd::silu(x, site); }
+
 std::shared_ptr<UnaryModule> make_activation(const std::string& name) {
   if (name == "relu") return std::make_shared<ReLU>();
+  if (name == "silu") return std::make_shared<SiLU>();
   if (name == "gelu") return std::make_shared<GELU>(false);
   if (name == "gelu_tanh") return std::make_shared<GELU>(true);
   throw std::invalid_argument("activation: unknown activation '" + name +
-                              "' (expected relu, gelu or gelu_tanh)");
+                              "' (expected relu, gelu, gelu_tanh or silu)");
 }
 
 // ---- Sequential --------------------------------------------------------------------------------------
@@ -163,6 +196,31 @@ FeedForward::FeedForward(std::int64_t d_model, std::int64_t d_ff, const std::str
 
 Tensor FeedForward::forward(const Tensor& x, autograd::Site site) {
   return (*linear2)((*dropout)((*activation)((*linear1)(x, site), site), site), site);
+}
+
+// ---- SwiGLU ----------------------------------------------------------------------------------------
+
+SwiGLU::SwiGLU(std::int64_t d_model, std::int64_t hidden_dim, bool bias, Generator& gen) {
+  if (d_model <= 0 || hidden_dim <= 0)
+    throw std::invalid_argument("SwiGLU: d_model and hidden_dim must be positive, got " +
+                                std::to_string(d_model) + " and " + std::to_string(hidden_dim));
+  w1 = register_module("w1", std::make_shared<Linear>(d_model, hidden_dim, bias, gen));
+  w2 = register_module("w2", std::make_shared<Linear>(hidden_dim, d_model, bias, gen));
+  w3 = register_module("w3", std::make_shared<Linear>(d_model, hidden_dim, bias, gen));
+}
+
+Tensor SwiGLU::forward(const Tensor& x, autograd::Site site) {
+  Tensor gate = autograd::silu((*w1)(x, site), site);  // [*, hidden]: silu(x W1^T)
+  Tensor up = (*w3)(x, site);                          // [*, hidden]: x W3^T, no activation
+  return (*w2)(autograd::mul(gate, up, site), site);   // [*, d_model]
+}
+
+std::int64_t swiglu_hidden_dim(std::int64_t d_model, std::int64_t multiple_of) {
+  if (d_model <= 0 || multiple_of <= 0)
+    throw std::invalid_argument("swiglu_hidden_dim: d_model and multiple_of must be positive, got " +
+                                std::to_string(d_model) + " and " + std::to_string(multiple_of));
+  const std::int64_t hidden = std::max<std::int64_t>(1, 2 * (4 * d_model) / 3);  // floor(8d/3)
+  return (hidden + multiple_of - 1) / multiple_of * multiple_of;
 }
 
 }  // namespace nn

@@ -4,11 +4,14 @@
 //   Linear        x [*, in]  -> [*, out]     y = x W^T + b,  W [out, in], b [out]
 //   Embedding     ids [*]    -> [*, dim]     rows of W [num, dim]
 //   LayerNorm     x [*, C]   -> [*, C]       normalise the last dim, then * weight + bias
-//   Dropout, ReLU, GELU: any shape, elementwise
+//   RMSNorm       x [*, C]   -> [*, C]       divide the last dim by its RMS, then * weight
+//   Dropout, ReLU, GELU, SiLU: any shape, elementwise
 //   FeedForward   x [*, d_model] -> [*, d_model]   Linear -> activation -> dropout -> Linear
+//   SwiGLU        x [*, d_model] -> [*, d_model]   w2(silu(w1 x) * w3 x)
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,6 +76,21 @@ class LayerNorm : public UnaryModule {
   double eps;
 };
 
+// torch.nn.RMSNorm over the last dim: y = x / sqrt(mean(x^2) + eps) * weight. LayerNorm without
+// the mean subtraction and without the bias. eps = nullopt means the machine epsilon of the
+// input's dtype (PyTorch's default). weight = 1 at start.
+class RMSNorm : public UnaryModule {
+ public:
+  explicit RMSNorm(std::int64_t normalized_size, std::optional<double> eps = std::nullopt,
+                   bool elementwise_affine = true);
+  Tensor forward(const Tensor& x, autograd::Site site = autograd::Site::current()) override;
+  std::string type_name() const override { return "RMSNorm"; }
+  std::string extra_repr() const override;
+  Tensor weight;  // undefined without elementwise_affine
+  std::int64_t normalized_size;
+  std::optional<double> eps;
+};
+
 // Zeroes elements with probability p while training (scaling the rest by 1/(1-p));
 // the identity in eval mode. The mask is drawn from `gen` (kept by reference).
 class Dropout : public UnaryModule {
@@ -100,6 +118,13 @@ class GELU : public UnaryModule {
   std::string type_name() const override { return "GELU"; }
   std::string extra_repr() const override;
   bool tanh_approximation;
+};
+
+// SiLU (swish): x * sigmoid(x), the gate's activation in SwiGLU.
+class SiLU : public UnaryModule {
+ public:
+  Tensor forward(const Tensor& x, autograd::Site site = autograd::Site::current()) override;
+  std::string type_name() const override { return "SiLU"; }
 };
 
 // Runs its modules one after the other; children are named "0", "1", ...
@@ -130,7 +155,27 @@ class FeedForward : public UnaryModule {
   std::shared_ptr<Dropout> dropout;
 };
 
-// "relu" or "gelu" (or "gelu_tanh") as a module; throws for anything else.
+// The gated feed-forward of LLaMA and PaLM, with LLaMA's names (children w1, w2, w3):
+//   gate = w1 x, up = w3 x: [*, hidden_dim];  out = w2(silu(gate) * up): [*, d_model]
+// Three matrices instead of the two of a GELU FeedForward: see swiglu_hidden_dim for the hidden
+// size that keeps the parameter count. No biases by default, as in LLaMA.
+class SwiGLU : public UnaryModule {
+ public:
+  SwiGLU(std::int64_t d_model, std::int64_t hidden_dim, bool bias = false,
+         Generator& gen = tensor::default_generator());
+  Tensor forward(const Tensor& x, autograd::Site site = autograd::Site::current()) override;
+  std::string type_name() const override { return "SwiGLU"; }
+  std::shared_ptr<Linear> w1, w2, w3;  // gate [hidden, d], down [d, hidden], up [hidden, d]
+};
+
+// The SwiGLU hidden size that matches a FeedForward of width 4 * d_model in parameters
+// (without biases): the MLP has 2 * d * 4d = 8 d^2 weights, SwiGLU has 3 * d * h, so
+// h = 8d/3. As in LLaMA: floor(2 * 4d / 3), then rounded up to a multiple of multiple_of
+// (hardware likes multiples of 64 or 256). For d divisible by 3 and multiple_of = 1 the counts
+// are equal; otherwise 3 d h differs from 8 d^2 by less than 3 d (times multiple_of).
+std::int64_t swiglu_hidden_dim(std::int64_t d_model, std::int64_t multiple_of = 1);
+
+// "relu", "gelu", "gelu_tanh" or "silu" as a module; throws for anything else.
 std::shared_ptr<UnaryModule> make_activation(const std::string& name);
 
 }  // namespace nn

@@ -85,6 +85,16 @@ class Backend {
   virtual void layer_norm_backward(const Array& grad_out, const Array& x, const Array& weight,
                                    const Array& mean, const Array& rstd, const Array& grad_x,
                                    const Array& grad_weight, const Array& grad_bias) = 0;
+  // RMS norm over the last dim of x [M, C]: out = x * rstd * weight, rstd = 1 / sqrt(mean(x^2) +
+  // eps) per row (no mean subtracted, no bias). Saves rstd [M] for backward; weight [C] may be
+  // undefined (no affine part).
+  virtual void rms_norm(const Array& x, const Array& weight, double eps, const Array& out,
+                        const Array& rstd) = 0;
+  // grad_x [M, C] is written; grad_weight [C] too when it is defined. With xhat = x * rstd:
+  //   grad_x = rstd * (g*w - xhat * mean(g*w * xhat)),  grad_weight = sum over rows of g * xhat
+  virtual void rms_norm_backward(const Array& grad_out, const Array& x, const Array& weight,
+                                 const Array& rstd, const Array& grad_x,
+                                 const Array& grad_weight) = 0;
   // Cross-entropy of logits [N, C] against class indices [N] (int64), one loss per row:
   //   loss[n] = -(1 - s) * log p[n, t] - (s / C) * sum_c log p[n, c],  p = softmax(logits[n])
   // with s = label_smoothing; rows whose target == ignore_index get loss 0. Targets outside

@@ -158,6 +158,42 @@ LayerNormGrads layer_norm_backward(const Array& grad_out, const Array& x, const 
   return g;
 }
 
+RMSNormResult rms_norm(const Array& x, const Array& weight, double eps) {
+  if (x.dim() == 0) throw error("rms_norm", "needs at least 1 dim");
+  if (!(eps >= 0)) throw error("rms_norm", "eps must be >= 0, got " + std::to_string(eps));
+  std::int64_t C = x.size(-1);
+  if (weight.defined() && (weight.dim() != 1 || weight.size(0) != C))
+    throw error("rms_norm", "weight must have shape [" + std::to_string(C) +
+                                "] to match the last dim of " + shape_str(x.shape()) + ", got " +
+                                shape_str(weight.shape()));
+  if (weight.defined()) check_same_device(x, weight, "rms_norm");
+  Shape row_shape(x.shape().begin(), x.shape().end() - 1);
+  RMSNormResult r{Array(x.shape(), x.dtype(), x.device()), Array(row_shape, x.dtype(), x.device())};
+  if (x.numel() > 0)
+    backend(x.device())
+        .rms_norm(x.contiguous().reshape({-1, C}),
+                  weight.defined() ? weight.contiguous().to(x.dtype()) : Array(), eps,
+                  r.out.view({-1, C}), r.rstd.view({-1}));
+  return r;
+}
+
+RMSNormGrads rms_norm_backward(const Array& grad_out, const Array& x, const Array& weight,
+                               const Array& rstd, bool need_weight) {
+  std::int64_t C = x.size(-1);
+  RMSNormGrads g;
+  g.x = Array(x.shape(), x.dtype(), x.device());
+  if (need_weight) g.weight = Array({C}, x.dtype(), x.device());
+  if (x.numel() == 0) {
+    if (need_weight) g.weight.fill_(0);
+    return g;
+  }
+  backend(x.device())
+      .rms_norm_backward(grad_out.contiguous().reshape({-1, C}), x.contiguous().reshape({-1, C}),
+                         weight.defined() ? weight.contiguous().to(x.dtype()) : Array(),
+                         rstd.contiguous().reshape({-1}), g.x.view({-1, C}), g.weight);
+  return g;
+}
+
 Array cross_entropy_losses(const Array& logits, const Array& targets, std::int64_t ignore_index,
                            double label_smoothing) {
   if (logits.dim() != 2)

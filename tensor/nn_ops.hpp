@@ -1,5 +1,5 @@
 // nn_ops.hpp — Array-level computations behind the nn layers (no gradients): indexing,
-// layer norm, cross-entropy, dropout masks, the Adam update. Each checks its arguments and
+// layer norm, RMS norm, cross-entropy, dropout masks, the Adam update. Each checks its arguments and
 // hands the work to the device's backend (backend.hpp).
 #pragma once
 
@@ -36,6 +36,18 @@ struct LayerNormGrads {
 LayerNormGrads layer_norm_backward(const Array& grad_out, const Array& x, const Array& weight,
                                    const Array& mean, const Array& rstd, bool need_weight,
                                    bool need_bias);
+
+struct RMSNormResult {
+  Array out, rstd;  // out has x's shape; rstd = 1 / rms per row, x's shape without the last dim
+};
+// RMS norm over the last dim: out = x * rstd * weight, rstd = 1 / sqrt(mean(x^2) + eps). No
+// mean is subtracted and there is no bias. weight [C] may be undefined (a row of ones).
+RMSNormResult rms_norm(const Array& x, const Array& weight, double eps);
+struct RMSNormGrads {
+  Array x, weight;  // weight is undefined unless need_weight
+};
+RMSNormGrads rms_norm_backward(const Array& grad_out, const Array& x, const Array& weight,
+                               const Array& rstd, bool need_weight);
 
 // Per-row cross-entropy of logits [N, C] against int64 targets [N] (see Backend::cross_entropy).
 Array cross_entropy_losses(const Array& logits, const Array& targets, std::int64_t ignore_index,

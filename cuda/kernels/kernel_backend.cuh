@@ -419,6 +419,37 @@ class KernelBackend : public KernelBackendBase {
     });
   }
 
+  void rms_norm(const Array& x, const Array& weight, double eps, const Array& out,
+                const Array& rstd) override {
+    require_contiguous({&x, &weight, &out, &rstd}, "rms_norm");
+    const index_t N = x.size(0), C = x.size(1);
+    if (N == 0) return;
+    dispatch_floating(x.dtype(), "rms_norm", [&](auto zero) {
+      using T = decltype(zero);
+      launch(rms_norm_rows_kernel<T>, rows_config("rms_norm_rows_kernel", N, C), C, eps,
+             x.data<T>(), data_or_null<T>(weight), out.data<T>(), rstd.data<T>());
+    });
+  }
+
+  void rms_norm_backward(const Array& grad_out, const Array& x, const Array& weight,
+                         const Array& rstd, const Array& grad_x,
+                         const Array& grad_weight) override {
+    require_contiguous({&grad_out, &x, &weight, &rstd, &grad_x, &grad_weight},
+                       "rms_norm_backward");
+    const index_t N = x.size(0), C = x.size(1);
+    dispatch_floating(x.dtype(), "rms_norm_backward", [&](auto zero) {
+      using T = decltype(zero);
+      if (N > 0 && C > 0)
+        launch(rms_norm_backward_rows_kernel<T>,
+               rows_config("rms_norm_backward_rows_kernel", N, C), C, grad_out.data<T>(),
+               x.data<T>(), data_or_null<T>(weight), rstd.data<T>(), grad_x.data<T>());
+      if (grad_weight.defined() && C > 0)
+        launch(rms_norm_weight_grad_kernel<T>,
+               elementwise_config("rms_norm_weight_grad_kernel", C), N, C, grad_out.data<T>(),
+               x.data<T>(), rstd.data<T>(), grad_weight.data<T>());
+    });
+  }
+
   void cross_entropy(const Array& logits, const Array& targets, std::int64_t ignore_index,
                      double label_smoothing, const Array& losses) override {
     require_contiguous({&logits, &targets, &losses}, "cross_entropy");

@@ -1,11 +1,11 @@
-// nn.cuh — the kernels behind the nn layers: embedding, gather/scatter_add, layer norm,
+// nn.cuh — the kernels behind the nn layers: embedding, gather/scatter_add, layer norm, RMS norm,
 // cross-entropy, dropout masks and the Adam update. Each forward sits above its backward.
 //
 // All arrays are contiguous here (the caller, tensor/nn_ops.cpp, makes them so). Two layouts:
 //   elementwise: 1-d grid of kBlockThreads-thread blocks, grid-stride loop over the elements
-//                (embedding, gather, scatter_add, dropout, Adam, layer-norm parameter grads);
+//                (embedding, gather, scatter_add, dropout, Adam, layer/RMS-norm parameter grads);
 //   rows:        one block per row, B threads (a power of two in [32, 256]) sharing the row's
-//                statistics through block_reduce() (layer norm, cross-entropy).
+//                statistics through block_reduce() (layer norm, RMS norm, cross-entropy).
 // The arithmetic is the cpu's (tensor/cpu/nn_kernels.cpp), statistics accumulated in double.
 // Letters: N rows (tokens), D or C the row width, V the vocabulary, M rows of gather/scatter.
 #pragma once
@@ -136,6 +136,65 @@ __global__ void layer_norm_param_grads_kernel(index_t N, index_t C, const T* gra
     }
     if (grad_weight) grad_weight[c] = T(dweight);
     if (grad_bias) grad_bias[c] = T(dbias);
+  }
+}
+
+// ---- RMS norm -----------------------------------------------------------------------------------
+
+// One block per row of x [N, C]: out = x * rstd * weight, rstd = 1/sqrt(mean(x^2) + eps) (one
+// reduction: no mean is subtracted). weight may be null (no affine part).
+template <typename T>
+__global__ void rms_norm_rows_kernel(index_t C, double eps, const T* x, const T* weight, T* out,
+                                     T* rstd) {
+  const index_t r = blockIdx.x;
+  const T* row = x + r * C;
+  const unsigned t = threadIdx.x;
+
+  double local_sq = 0;
+  for (index_t c = t; c < C; c += blockDim.x) local_sq += double(row[c]) * row[c];
+  const double r_rms = 1.0 / std::sqrt(block_reduce(local_sq, SumOp()) / C + eps);
+
+  const T rstd_t = T(r_rms);
+  if (t == 0) rstd[r] = rstd_t;
+  T* dst = out + r * C;
+  for (index_t c = t; c < C; c += blockDim.x) dst[c] = row[c] * rstd_t * (weight ? weight[c] : T(1));
+}
+
+// grad_x, one block per row:
+//   forward was: y = xhat * w, xhat = x * rstd
+//   dxhat = g * w;  dx = rstd * (dxhat - xhat * mean(dxhat * xhat))
+template <typename T>
+__global__ void rms_norm_backward_rows_kernel(index_t C, const T* grad_out, const T* x,
+                                              const T* weight, const T* rstd, T* grad_x) {
+  const index_t r = blockIdx.x;
+  const T* g = grad_out + r * C;
+  const T* row = x + r * C;
+  const unsigned t = threadIdx.x;
+  const double rstd_r = rstd[r];
+
+  double local_dxhat_xhat = 0;
+  for (index_t c = t; c < C; c += blockDim.x)
+    local_dxhat_xhat += double(g[c]) * (weight ? weight[c] : T(1)) * (row[c] * rstd_r);
+  const double mean_dxhat_xhat = block_reduce(local_dxhat_xhat, SumOp()) / C;
+
+  T* dx = grad_x + r * C;
+  for (index_t c = t; c < C; c += blockDim.x) {
+    const double xhat = row[c] * rstd_r;
+    const double dxhat = double(g[c]) * (weight ? weight[c] : T(1));
+    dx[c] = T(rstd_r * (dxhat - xhat * mean_dxhat_xhat));
+  }
+}
+
+// grad_weight[c] = sum_n g[n, c] * x[n, c] * rstd[n]: one thread per column walks down the N
+// rows, as for layer norm (no atomics: the same sum in the same order on every run).
+template <typename T>
+__global__ void rms_norm_weight_grad_kernel(index_t N, index_t C, const T* grad_out, const T* x,
+                                            const T* rstd, T* grad_weight) {
+  for (index_t c = first_index(); c < C; c += grid_stride()) {
+    double dweight = 0;
+    for (index_t n = 0; n < N; ++n)
+      dweight += double(grad_out[n * C + c]) * (x[n * C + c] * double(rstd[n]));
+    grad_weight[c] = T(dweight);
   }
 }
 

@@ -36,6 +36,10 @@ class CpuBackend final : public Backend {
   void layer_norm_backward(const Array& grad_out, const Array& x, const Array& weight,
                            const Array& mean, const Array& rstd, const Array& grad_x,
                            const Array& grad_weight, const Array& grad_bias) override;
+  void rms_norm(const Array& x, const Array& weight, double eps, const Array& out,
+                const Array& rstd) override;
+  void rms_norm_backward(const Array& grad_out, const Array& x, const Array& weight,
+                         const Array& rstd, const Array& grad_x, const Array& grad_weight) override;
   void cross_entropy(const Array& logits, const Array& targets, std::int64_t ignore_index,
                      double label_smoothing, const Array& losses) override;
   void cross_entropy_backward(const Array& logits, const Array& targets,

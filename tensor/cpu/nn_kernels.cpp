@@ -1,4 +1,4 @@
-// nn_kernels.cpp — cpu kernels behind the nn ops: embedding, gather/scatter, layer norm,
+// nn_kernels.cpp — cpu kernels behind the nn ops: embedding, gather/scatter, layer norm, RMS norm,
 // cross-entropy, dropout masks and the Adam update. Each forward sits above its backward.
 #include <cmath>
 #include <cstring>
@@ -173,6 +173,89 @@ void CpuBackend::layer_norm_backward(const Array& grad_out, const Array& x, cons
       for (std::int64_t c = 0; c < C; ++c) {
         double total = 0;
         for (int t = 0; t < threads; ++t) total += (*partial)[t * C + c];
+        dst[c] = T(total);
+      }
+    }
+  });
+}
+
+// ---- RMS norm -------------------------------------------------------------------------------------
+
+// Layer norm without the mean: one pass for the sum of squares (in double), one to scale. A
+// missing weight is a row of ones, as in layer_norm.
+void CpuBackend::rms_norm(const Array& x, const Array& weight, double eps, const Array& out,
+                          const Array& rstd) {
+  dispatch_floating(x.dtype(), "rms_norm", [&](auto zero) {
+    using T = decltype(zero);
+    const std::int64_t rows = x.size(0), C = x.size(1);
+    const T* in = x.data<T>();
+    std::vector<T> ones;
+    const T* w = weight.defined() ? weight.data<T>() : (ones.assign(C, T(1)), ones.data());
+    T* y = out.data<T>();
+    T* rstd_out = rstd.data<T>();
+    parallel_for(rows, 64, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t r = begin; r < end; ++r) {
+        const T* row = in + r * C;
+        double sum_sq = 0;
+#pragma omp simd reduction(+ : sum_sq)
+        for (std::int64_t c = 0; c < C; ++c) sum_sq += double(row[c]) * row[c];
+        const double r_rms = 1.0 / std::sqrt(sum_sq / C + eps);
+        rstd_out[r] = T(r_rms);
+        const T rstd_t = T(r_rms);
+        T* dst = y + r * C;
+#pragma omp simd
+        for (std::int64_t c = 0; c < C; ++c) dst[c] = row[c] * rstd_t * w[c];
+      }
+    });
+  });
+}
+
+void CpuBackend::rms_norm_backward(const Array& grad_out, const Array& x, const Array& weight,
+                                   const Array& rstd, const Array& grad_x,
+                                   const Array& grad_weight) {
+  dispatch_floating(x.dtype(), "rms_norm_backward", [&](auto zero) {
+    using T = decltype(zero);
+    const std::int64_t rows = x.size(0), C = x.size(1);
+    const T* g = grad_out.data<T>();
+    const T* in = x.data<T>();
+    const T* rs = rstd.data<T>();
+    T* dx = grad_x.data<T>();
+    std::vector<T> ones;
+    const T* w = weight.defined() ? weight.data<T>() : (ones.assign(C, T(1)), ones.data());
+    // Per-thread partial sums of dweight (rows are split between threads), added up at the end.
+    const bool want_dw = grad_weight.defined();
+    const int threads = omp_get_max_threads();
+    std::vector<double> partial_dw(want_dw ? threads * C : 0, 0.0);
+    parallel_for(rows, 64, [&](std::int64_t begin, std::int64_t end) {
+      const int t = omp_get_thread_num();
+      double* dw_acc = want_dw ? partial_dw.data() + t * C : nullptr;
+      for (std::int64_t r = begin; r < end; ++r) {
+        const T* g_row = g + r * C;
+        const T* x_row = in + r * C;
+        const T rstd_r = rs[r];
+        // forward was: y = xhat * w, xhat = x * rstd, rstd = (mean(x^2) + eps)^(-1/2)
+        // dxhat = g * w;  dx = rstd * (dxhat - xhat * mean(dxhat * xhat))
+        // (layer norm's formula without the "- mean(dxhat)" term: no mean was subtracted)
+        double sum_dxhat_xhat = 0;
+#pragma omp simd reduction(+ : sum_dxhat_xhat)
+        for (std::int64_t c = 0; c < C; ++c)
+          sum_dxhat_xhat += double(g_row[c]) * w[c] * (x_row[c] * rstd_r);
+        if (want_dw)
+          for (std::int64_t c = 0; c < C; ++c) dw_acc[c] += double(g_row[c]) * (x_row[c] * rstd_r);
+        const T mean_dxhat_xhat = T(sum_dxhat_xhat / C);
+        T* dx_row = dx + r * C;
+#pragma omp simd
+        for (std::int64_t c = 0; c < C; ++c) {
+          T xhat = x_row[c] * rstd_r;
+          dx_row[c] = rstd_r * (g_row[c] * w[c] - xhat * mean_dxhat_xhat);
+        }
+      }
+    });
+    if (want_dw) {
+      T* dst = grad_weight.data<T>();
+      for (std::int64_t c = 0; c < C; ++c) {
+        double total = 0;
+        for (int t = 0; t < threads; ++t) total += partial_dw[t * C + c];
         dst[c] = T(total);
       }
     }

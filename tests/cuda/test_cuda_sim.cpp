@@ -590,6 +590,32 @@ TEST_SUITE("cuda-sim") {
     }
   }
 
+  TEST_CASE("cuda kernels: RMS norm forward and backward, with and without weight") {
+    Generator gen(23);
+    for (DType dtype : kFloats) {
+      CAPTURE(dtype_name(dtype));
+      const Tolerance tol = tolerance_for(dtype, 20);
+      for (const Shape& shape : {Shape{1, 1}, Shape{10, 33}, Shape{2, 257}, Shape{1, 1000}}) {
+        CAPTURE(shape_str(shape));
+        const std::int64_t C = shape.back();
+        const Input x{uniform(shape, -3, 3, gen, dtype)}, grad{uniform(shape, -1, 1, gen, dtype)};
+        const Input weight{uniform({C}, 0.5, 1.5, gen, dtype)};
+        for (bool affine : {true, false}) {
+          CAPTURE(affine);
+          check_op([affine](const std::vector<Array>& a) {
+                     Array w = affine ? a[2] : Array();
+                     RMSNormResult r = rms_norm(a[0], w, 1e-6);
+                     RMSNormGrads g = rms_norm_backward(a[1], a[0], w, r.rstd, affine);
+                     std::vector<Array> all{r.out, r.rstd, g.x};
+                     if (affine) all.push_back(g.weight);
+                     return all;
+                   },
+                   {x, grad, weight}, tol);
+        }
+      }
+    }
+  }
+
   TEST_CASE("cuda kernels: cross-entropy, ignored rows, label smoothing, forward and backward") {
     Generator gen(21);
     for (DType dtype : kFloats) {

@@ -106,6 +106,16 @@ class CountingBackend final : public tensor::Backend {
     count("layer_norm_backward");
     inner_.layer_norm_backward(g, x, w, mean, rstd, gx, gw, gb);
   }
+  void rms_norm(const Array& x, const Array& w, double eps, const Array& out,
+                const Array& rstd) override {
+    count("rms_norm");
+    inner_.rms_norm(x, w, eps, out, rstd);
+  }
+  void rms_norm_backward(const Array& g, const Array& x, const Array& w, const Array& rstd,
+                         const Array& gx, const Array& gw) override {
+    count("rms_norm_backward");
+    inner_.rms_norm_backward(g, x, w, rstd, gx, gw);
+  }
   void cross_entropy(const Array& l, const Array& t, std::int64_t ignore, double s,
                      const Array& losses) override {
     count("cross_entropy");
@@ -259,6 +269,8 @@ TEST_SUITE("cuda-sim") {
       Array scattered = scatter_add(x, 1, index, gathered);       // scatter_add
       LayerNormResult ln = layer_norm(x, Array(), Array(), 1e-5);  // layer_norm
       LayerNormGrads dln = layer_norm_backward(x, x, Array(), ln.mean, ln.rstd, false, false);
+      RMSNormResult rn = rms_norm(x, Array(), 1e-6);               // rms_norm
+      RMSNormGrads drn = rms_norm_backward(x, x, Array(), rn.rstd, false);  // rms_norm_backward
       Array targets = from_vector(std::vector<std::int64_t>{0, 5, 2, 1}).to(kSim);
       Array losses = cross_entropy_losses(x, targets, -100, 0.0);  // cross_entropy
       Array dlogits = cross_entropy_backward(x, targets, losses, -100, 0.0);
@@ -272,7 +284,8 @@ TEST_SUITE("cuda-sim") {
         "copy",          "fill",               "unary",               "binary",
         "where",         "reduce",             "matmul",              "softmax",
         "softmax_backward", "embedding",       "embedding_backward",  "gather",
-        "scatter_add",   "layer_norm",         "layer_norm_backward", "cross_entropy",
+        "scatter_add",   "layer_norm",         "layer_norm_backward", "rms_norm",
+        "rms_norm_backward", "cross_entropy",
         "cross_entropy_backward", "dropout_mask", "adam_step"};
     for (const char* name : virtuals) {
       CAPTURE(name);
