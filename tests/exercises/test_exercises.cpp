@@ -40,9 +40,11 @@ const std::vector<std::string> kExercises = {"bpe_merge_step",
                                              "multi_head_attention",
                                              "positional_encoding",
                                              "repeat_kv",
+                                             "rms_norm",
                                              "softmax",
                                              "softmax_backward",
-                                             "split_merge_heads"};
+                                             "split_merge_heads",
+                                             "swiglu"};
 
 // What a stub must not say: the trick the exercise is about (the hints give it, one at a time).
 const std::vector<std::pair<std::string, std::string>> kGiveaways = {
@@ -339,5 +341,11 @@ TEST_SUITE("exercises") {
   }
   TEST_CASE("exercise repeat_kv: solution, stub and named wrong answers") {
     check_exercise("repeat_kv");
+  }
+  TEST_CASE("exercise rms_norm: solution, stub and named wrong answers") {
+    check_exercise("rms_norm");
+  }
+  TEST_CASE("exercise swiglu: solution, stub and named wrong answers") {
+    check_exercise("swiglu");
   }
 }
