@@ -24,7 +24,8 @@
 //
 // Stuck? / 卡住了？  make hint NAME=rms_norm   (again for the next hint: a nudge first,
 //   nearly the answer last)
-// Worked answer / 讲解:  autograd::rms_norm (autograd/ops_nn.cpp, tensor/cpu/nn_kernels.cpp)
+// Worked answer / 讲解:  tutorials/22_rmsnorm_swiglu.cpp; autograd::rms_norm (autograd/ops_nn.cpp,
+//   tensor/cpu/nn_kernels.cpp)
 #include <vector>
 
 namespace exercise {

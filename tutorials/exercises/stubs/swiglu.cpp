@@ -20,7 +20,7 @@
 //
 // Stuck? / 卡住了？  make hint NAME=swiglu   (again for the next hint: a nudge first,
 //   nearly the answer last)
-// Worked answer / 讲解:  nn::SwiGLU in nn/layers.cpp
+// Worked answer / 讲解:  tutorials/22_rmsnorm_swiglu.cpp, nn::SwiGLU in nn/layers.cpp
 #include <vector>
 
 namespace exercise {
