@@ -11,5 +11,6 @@
 #include "nn/layers.hpp"
 #include "nn/module.hpp"
 #include "nn/optim.hpp"
+#include "nn/sampling.hpp"
 #include "nn/transformer.hpp"
 #include "tensor/nn_ops.hpp"

@@ -113,6 +113,24 @@ Tensor TransformerDecoderLayer::forward(const Tensor& x, const Tensor& memory,
     if (keep_attention) last_self_attention = attended.weights.detach();
     return (*dropout1)(attended.output, site);
   };
+  Tensor h = sublayers(x, self_attention, memory, memory_masks, site);
+  call_forward_hooks(h);
+  return h;
+}
+
+Tensor TransformerDecoderLayer::forward_cached(const Tensor& x, const Tensor& memory,
+                                               KVCache& cache, const AttentionMasks& memory_masks,
+                                               Site site) {
+  auto self_attention = [&](const Tensor& input) {
+    return (*dropout1)(self_attn->forward_cached(input, cache, false, site).output, site);
+  };
+  return sublayers(x, self_attention, memory, memory_masks, site);
+}
+
+Tensor TransformerDecoderLayer::sublayers(const Tensor& x,
+                                          const std::function<Tensor(const Tensor&)>& self_attention,
+                                          const Tensor& memory, const AttentionMasks& memory_masks,
+                                          Site site) {
   auto cross_attention = [&](const Tensor& input) {
     // Queries come from the target side, keys and values from the encoder's output: every
     // target position may look at every source position (except source padding).
@@ -136,7 +154,6 @@ Tensor TransformerDecoderLayer::forward(const Tensor& x, const Tensor& memory,
     h = (*norm2)(autograd::add(h, cross_attention(h), site), site);
     h = (*norm3)(autograd::add(h, feed_forward(h), site), site);
   }
-  call_forward_hooks(h);
   return h;
 }
 
@@ -175,6 +192,16 @@ Tensor TransformerDecoder::forward(const Tensor& x, const Tensor& memory,
   Tensor h = x;
   for (auto& layer : layers->items())
     h = layer->forward(h, memory, self_masks, memory_masks, site);
+  return norm ? (*norm)(h, site) : h;
+}
+
+Tensor TransformerDecoder::forward_cached(const Tensor& x, const Tensor& memory,
+                                          std::vector<KVCache>& caches,
+                                          const AttentionMasks& memory_masks, Site site) {
+  if (caches.size() != layers->size()) caches.resize(layers->size());
+  Tensor h = x;
+  for (std::size_t i = 0; i < layers->size(); ++i)
+    h = (*layers)[i].forward_cached(h, memory, caches[i], memory_masks, site);
   return norm ? (*norm)(h, site) : h;
 }
 
@@ -230,6 +257,29 @@ Tensor Transformer::decode(const Tensor& tgt, const Tensor& memory, const Tensor
   Tensor h = decoder->forward(embed(tgt, *tgt_embed, *tgt_pos, site), memory,
                               {.key_padding_mask = tgt_padding, .is_causal = true},
                               {.key_padding_mask = src_padding}, site);
+  return output_logits(h, site);
+}
+
+Tensor Transformer::decode_cached(const Tensor& tgt_new, const Tensor& memory,
+                                  std::vector<KVCache>& caches, const Tensor& src_padding,
+                                  Site site) {
+  const std::int64_t past = caches.empty() ? 0 : caches[0].length();
+  check_ids(tgt_new, config.max_len - past, "tgt_new (after the cached positions)");
+  // The new tokens sit at positions past, past + 1, ...: their position vectors start there.
+  Tensor tokens = tgt_embed->forward(tgt_new, site);  // [B, T_new, E]
+  Tensor h;
+  if (auto* learned = dynamic_cast<LearnedPositionalEmbedding*>(tgt_pos.get())) {
+    h = learned->forward(tokens, past, site);
+  } else {
+    auto& sinusoidal = dynamic_cast<SinusoidalPositionalEncoding&>(*tgt_pos);
+    Tensor rows = sinusoidal.table.slice(0, past, past + tgt_new.size(1), 1, site);  // [T_new, E]
+    h = autograd::add(tokens, rows.to(tokens.dtype(), site), site);
+  }
+  h = decoder->forward_cached(h, memory, caches, {.key_padding_mask = src_padding}, site);
+  return output_logits(h, site);
+}
+
+Tensor Transformer::output_logits(const Tensor& h, Site site) {
   // Scores for every target-vocabulary token: [B, T, E] x [E, V]
   if (output) return (*output)(h, site);
   return autograd::matmul(h, tgt_embed->weight.transpose(0, 1, site), site);
@@ -343,43 +393,6 @@ void BertEncoder::keep_attention(bool on) {
 }
 
 // ---- decoding ------------------------------------------------------------------------------------
-
-Tensor sample_next_token(const Tensor& logits, const SamplingOptions& sampling, Generator& gen) {
-  if (logits.dim() != 2)
-    throw std::invalid_argument("sample_next_token: expected logits [B, V], got " +
-                                tensor::shape_str(logits.shape()));
-  if (sampling.temperature <= 0) return autograd::argmax(logits, -1);
-  const std::int64_t B = logits.size(0), V = logits.size(1);
-  std::vector<double> values = logits.data().to_vector<double>();
-  std::vector<std::int64_t> chosen(B);
-  Array uniforms = tensor::rand({B}, gen, DType::Float64);
-  std::vector<double> u = uniforms.to_vector<double>();
-  for (std::int64_t b = 0; b < B; ++b) {
-    std::vector<double> row(values.begin() + b * V, values.begin() + (b + 1) * V);
-    // Keep the top k logits (ties at the threshold are kept too), drop the rest.
-    if (sampling.top_k > 0 && sampling.top_k < V) {
-      std::vector<double> sorted = row;
-      std::nth_element(sorted.begin(), sorted.begin() + (sampling.top_k - 1), sorted.end(),
-                       std::greater<double>());
-      double threshold = sorted[sampling.top_k - 1];
-      for (double& v : row)
-        if (v < threshold) v = -INFINITY;
-    }
-    // softmax(row / T), then invert the cumulative distribution at a uniform number.
-    double top = *std::max_element(row.begin(), row.end()), total = 0;
-    for (double& v : row) total += (v = std::exp((v - top) / sampling.temperature));
-    double target = u[b] * total, running = 0;
-    chosen[b] = V - 1;
-    for (std::int64_t i = 0; i < V; ++i) {
-      running += row[i];
-      if (running > target && row[i] > 0) {
-        chosen[b] = i;
-        break;
-      }
-    }
-  }
-  return Tensor(tensor::from_vector(chosen).to(logits.device()));
-}
 
 Tensor greedy_decode(Transformer& model, const Tensor& src, const Tensor& src_padding,
                      std::int64_t max_len, std::int64_t bos, std::int64_t eos, Site site) {

@@ -37,6 +37,7 @@
 
 #include "nn/attention.hpp"
 #include "nn/layers.hpp"
+#include "nn/sampling.hpp"  // SamplingOptions, sample_next_token (used by GPT::generate)
 
 namespace nn {
 
@@ -107,6 +108,13 @@ class TransformerDecoderLayer : public Module {
                  const AttentionMasks& self_masks = {.is_causal = true},
                  const AttentionMasks& memory_masks = {},
                  autograd::Site site = autograd::Site::current());
+  // For generation: x [B, T_new, E] are the target positions that follow the cached ones. Their
+  // causal self-attention runs over `cache` (their keys and values are appended to it), the
+  // cross-attention over the whole memory [B, S, E] as in forward. Same values as forward on the
+  // whole target, one new position at a time.
+  Tensor forward_cached(const Tensor& x, const Tensor& memory, KVCache& cache,
+                        const AttentionMasks& memory_masks = {},
+                        autograd::Site site = autograd::Site::current());
   std::string type_name() const override { return "TransformerDecoderLayer"; }
   std::string extra_repr() const override;
 
@@ -119,6 +127,12 @@ class TransformerDecoderLayer : public Module {
   std::shared_ptr<UnaryModule> activation;
   std::shared_ptr<Dropout> dropout, dropout1, dropout2, dropout3;
   std::shared_ptr<LayerNorm> norm1, norm2, norm3;
+
+ private:
+  // The three sublayers with their residuals and norms, around a given self-attention (plain
+  // or cached): what forward and forward_cached share.
+  Tensor sublayers(const Tensor& x, const std::function<Tensor(const Tensor&)>& self_attention,
+                   const Tensor& memory, const AttentionMasks& memory_masks, autograd::Site site);
 };
 
 // A stack of encoder layers, with a final LayerNorm for pre-LN stacks.
@@ -141,6 +155,11 @@ class TransformerDecoder : public Module {
                  const AttentionMasks& self_masks = {.is_causal = true},
                  const AttentionMasks& memory_masks = {},
                  autograd::Site site = autograd::Site::current());
+  // The cached decoding of TransformerDecoderLayer::forward_cached through every layer (caches:
+  // one per layer, resized to the number of layers when empty).
+  Tensor forward_cached(const Tensor& x, const Tensor& memory, std::vector<KVCache>& caches,
+                        const AttentionMasks& memory_masks = {},
+                        autograd::Site site = autograd::Site::current());
   std::string type_name() const override { return "TransformerDecoder"; }
   std::shared_ptr<ModuleList<TransformerDecoderLayer>> layers;
   std::shared_ptr<LayerNorm> norm;
@@ -170,6 +189,12 @@ class Transformer : public Module {
   Tensor decode(const Tensor& tgt, const Tensor& memory, const Tensor& src_padding = Tensor(),
                 const Tensor& tgt_padding = Tensor(),
                 autograd::Site site = autograd::Site::current());
+  // decode with a KV cache, for generation: tgt_new [B, T_new] are the target tokens that
+  // follow the ones already in `caches` (one per decoder layer; start with an empty vector).
+  // Returns their logits [B, T_new, tgt_vocab], equal to decode's at those positions.
+  Tensor decode_cached(const Tensor& tgt_new, const Tensor& memory, std::vector<KVCache>& caches,
+                       const Tensor& src_padding = Tensor(),
+                       autograd::Site site = autograd::Site::current());
   // Ask every layer to keep its attention weights on the next forward (for heatmaps).
   void keep_attention(bool on);
   std::string type_name() const override { return "Transformer"; }
@@ -184,6 +209,7 @@ class Transformer : public Module {
  private:
   Tensor embed(const Tensor& ids, Embedding& table, UnaryModule& positions,
                autograd::Site site);
+  Tensor output_logits(const Tensor& h, autograd::Site site);  // [B, T, E] -> [B, T, tgt_vocab]
 };
 
 struct GPTConfig {
@@ -191,13 +217,6 @@ struct GPTConfig {
   std::int64_t d_model = 128, nhead = 4, num_layers = 4, dim_feedforward = 512;
   double dropout = 0.0;
   std::string activation = "gelu";
-};
-
-// Sampling choices for generation: temperature 0 means greedy (argmax); top_k > 0 keeps only
-// the k most likely tokens before sampling.
-struct SamplingOptions {
-  double temperature = 0.0;
-  std::int64_t top_k = 0;
 };
 
 // Decoder-only language model: pre-LN causal blocks (a TransformerEncoderLayer with a causal
@@ -256,10 +275,6 @@ class BertEncoder : public Module {
   std::shared_ptr<LayerNorm> norm;  // pre-LN only
   std::shared_ptr<Linear> mlm_head, classifier;
 };
-
-// Picks the next token from logits [B, V]: argmax when temperature is 0, else a sample from
-// softmax(logits / temperature) restricted to the top_k most likely tokens. Returns [B] int64.
-Tensor sample_next_token(const Tensor& logits, const SamplingOptions& sampling, Generator& gen);
 
 // Greedy decoding with an encoder-decoder: starts every target with `bos` and appends the most
 // likely token until every sequence has produced `eos` or max_len tokens were generated.

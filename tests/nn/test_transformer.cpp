@@ -153,18 +153,6 @@ TEST_CASE("GPT generation with and without the KV cache gives the same tokens") 
   check_close(values(autograd::cat({first, second}, 1)), values(gpt.forward(ids)), 1e-4, 1e-5);
 }
 
-TEST_CASE("sample_next_token: greedy, top-k restricts the support, temperature") {
-  Generator gen(7);
-  Tensor logits(tensor::from_rows({{0, 3, 1, 2}}));
-  CHECK(values(sample_next_token(logits, {}, gen)) == std::vector<double>{1});
-  std::set<double> seen;
-  for (int i = 0; i < 200; ++i) seen.insert(values(sample_next_token(logits, {1.0, 2}, gen))[0]);
-  CHECK(seen == std::set<double>{1, 3});  // only the two best tokens
-  int hits = 0;  // a low temperature is nearly greedy
-  for (int i = 0; i < 200; ++i) hits += values(sample_next_token(logits, {0.1, 0}, gen))[0] == 1;
-  CHECK(hits > 195);
-}
-
 TEST_CASE("BertEncoder: [CLS] classification and masked-token logits") {
   Generator gen(8);
   BertConfig config;
