@@ -44,7 +44,8 @@ const std::vector<std::string> kExercises = {"bpe_merge_step",
                                              "softmax",
                                              "softmax_backward",
                                              "split_merge_heads",
-                                             "swiglu"};
+                                             "swiglu",
+                                             "top_p"};
 
 // What a stub must not say: the trick the exercise is about (the hints give it, one at a time).
 const std::vector<std::pair<std::string, std::string>> kGiveaways = {
@@ -347,5 +348,8 @@ TEST_SUITE("exercises") {
   }
   TEST_CASE("exercise swiglu: solution, stub and named wrong answers") {
     check_exercise("swiglu");
+  }
+  TEST_CASE("exercise top_p: solution, stub and named wrong answers") {
+    check_exercise("top_p");
   }
 }
