@@ -155,6 +155,21 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
 Tensor rms_norm(const Tensor& x, const Tensor& weight, std::optional<double> eps = std::nullopt,
                 Site site = Site::current());
 
+// Rotary position embedding (RoPE; Su et al., RoFormer, 2021), applied to queries and keys per
+// head before their dot product. x is [..., T, D] with positions along dim -2 (e.g. q or k as
+// [B, H, T, D]) and D even; row t sits at position position_offset + t, so a KV cache rotates
+// its new tokens with position_offset = the number of cached tokens. Each pair of dims
+// (x[2i], x[2i+1]), read as the complex number x[2i] + i x[2i+1], is multiplied by
+// e^{i angle}, angle = position * base^(-2i/D): pair 0 turns by 1 radian per position, the last
+// pair by about 1/base. Then q_m . k_n depends on m and n only through m - n.
+// Pairs are interleaved, as in Meta's LLaMA and RoFormer; Hugging Face's rotate_half pairs dim i
+// with dim i + D/2 instead, which is the same rotation with the dims of q and k permuted (and
+// so gives the same attention scores for weights permuted to match). The backward turns the
+// gradient by -angle. float32 or float64, any layout (transposed, expanded); throws naming the
+// shape when D is odd.
+Tensor rotary_embedding(const Tensor& x, std::int64_t position_offset = 0, double base = 10000.0,
+                        Site site = Site::current());
+
 enum class Reduction { Mean, Sum, None };
 
 // Cross-entropy over logits [N, C] (or [C]) with class indices [N] (or 0-d), PyTorch semantics:

@@ -119,6 +119,12 @@ class Backend {
   virtual void adam_step(const Array& param, const Array& grad, const Array& exp_avg,
                          const Array& exp_avg_sq, double lr, double beta1, double beta2,
                          double eps, double weight_decay, bool decoupled, std::int64_t step) = 0;
+  // Rotary position embedding of x [M, T, D] (D even; out [M, T, D], both contiguous): the pair
+  // (x[m, t, 2i], x[m, t, 2i+1]) as a complex number times e^{i angle}, with
+  // angle = (position_offset + t) * base^(-2i/D) (tensor/rope_math.hpp); inverse turns by -angle
+  // (the backward).
+  virtual void rotary_embedding(const Array& x, std::int64_t position_offset, double base,
+                                bool inverse, const Array& out) = 0;
 };
 
 // The backend for a device. Throws a clear error when this build has no backend for it

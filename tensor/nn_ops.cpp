@@ -1,6 +1,8 @@
 #include "tensor/nn_ops.hpp"
 
+#include <cmath>
 #include <stdexcept>
+#include <string>
 
 #include "tensor/backend.hpp"
 #include "tensor/error.hpp"
@@ -259,6 +261,29 @@ void adam_step(const Array& param, const Array& grad, const Array& exp_avg,
       .adam_step(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay,
                  decoupled, step);
   for (const Array* a : {&param, &exp_avg, &exp_avg_sq}) a->storage()->bump_version();
+}
+
+Array rotary_embedding(const Array& x, std::int64_t position_offset, double base, bool inverse) {
+  const char* op = "rotary_embedding";
+  check_defined(x, op);
+  if (x.dim() < 2 || x.size(-1) % 2 != 0)
+    throw error(op, "x must be [..., T, D] with positions along dim -2 and an even head dim D "
+                    "(the dims are rotated in pairs), got " + shape_str(x.shape()));
+  if (!is_floating(x.dtype()))
+    throw error(op, std::string("x must be float32 or float64, got ") + dtype_name(x.dtype()));
+  if (position_offset < 0)
+    throw error(op, "position_offset must be >= 0 (the position of the first row), got " +
+                        std::to_string(position_offset));
+  if (!(base > 0.0) || !std::isfinite(base))
+    throw error(op, "base must be a finite number > 0 (10000 in RoFormer and LLaMA), got " +
+                        std::to_string(base));
+  const std::int64_t T = x.size(-2), D = x.size(-1);
+  Array out(x.shape(), x.dtype(), x.device());
+  if (x.numel() > 0)
+    backend(x.device())
+        .rotary_embedding(x.contiguous().reshape({-1, T, D}), position_offset, base, inverse,
+                          out.view({-1, T, D}));
+  return out;
 }
 
 namespace {

@@ -63,6 +63,16 @@ void adam_step(const Array& param, const Array& grad, const Array& exp_avg,
                const Array& exp_avg_sq, double lr, double beta1, double beta2, double eps,
                double weight_decay, bool decoupled, std::int64_t step);
 
+// Rotary position embedding (RoPE) of x [..., T, D], positions along dim -2, D even: row t is at
+// position position_offset + t, and each pair (x[..., t, 2i], x[..., t, 2i+1]), read as the
+// complex number x[2i] + i x[2i+1], is multiplied by e^{i angle}, angle = position *
+// base^(-2i/D) (tensor/rope_math.hpp). inverse = true turns by -angle: the backward, since a
+// rotation's transpose is its inverse. Any layout in, a contiguous array of x's shape out;
+// float32 or float64. Throws naming the shape when D is odd or x has fewer than 2 dims, and
+// naming the value when position_offset < 0 or base is not a finite number > 0.
+Array rotary_embedding(const Array& x, std::int64_t position_offset = 0, double base = 10000.0,
+                       bool inverse = false);
+
 // Lower (tril) / upper (triu) triangle of the last two dims, the rest set to zero.
 Array tril(const Array& x, std::int64_t diagonal = 0);
 Array triu(const Array& x, std::int64_t diagonal = 0);

@@ -20,6 +20,7 @@
 #include "cuda/kernels/matmul.cuh"
 #include "cuda/kernels/nn.cuh"
 #include "cuda/kernels/reduce.cuh"
+#include "cuda/kernels/rope.cuh"
 #include "cuda/kernels/softmax.cuh"
 #include "tensor/array.hpp"
 
@@ -487,6 +488,20 @@ class KernelBackend : public KernelBackendBase {
       using T = decltype(zero);
       launch(dropout_mask_kernel<T>, elementwise_config("dropout_mask_kernel", n), n, keep_prob,
              seed, offset, out.data<T>());
+    });
+  }
+
+  void rotary_embedding(const Array& x, std::int64_t position_offset, double base, bool inverse,
+                        const Array& out) override {
+    require_contiguous({&x, &out}, "rotary_embedding");
+    const index_t seq_len = x.size(1), head_dim = x.size(2);
+    const index_t num_pairs = x.numel() / 2;
+    if (num_pairs == 0) return;
+    dispatch_floating(x.dtype(), "rotary_embedding", [&](auto zero) {
+      using T = decltype(zero);
+      launch(rotary_embedding_kernel<T>, elementwise_config("rotary_embedding_kernel", num_pairs),
+             num_pairs, seq_len, head_dim, index_t(position_offset), base, inverse ? -1.0 : 1.0,
+             x.data<T>(), out.data<T>());
     });
   }
 

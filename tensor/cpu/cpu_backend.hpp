@@ -50,6 +50,8 @@ class CpuBackend final : public Backend {
   void adam_step(const Array& param, const Array& grad, const Array& exp_avg,
                  const Array& exp_avg_sq, double lr, double beta1, double beta2, double eps,
                  double weight_decay, bool decoupled, std::int64_t step) override;
+  void rotary_embedding(const Array& x, std::int64_t position_offset, double base, bool inverse,
+                        const Array& out) override;  // rope.cpp
 };
 
 CpuBackend& cpu_backend();

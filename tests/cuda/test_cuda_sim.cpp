@@ -677,6 +677,28 @@ TEST_SUITE("cuda-sim") {
     }
   }
 
+  TEST_CASE("cuda kernels: rotary embedding and its inverse, any layout, any position offset") {
+    Generator gen(24);
+    for (DType dtype : kFloats) {
+      CAPTURE(dtype_name(dtype));
+      // Sizes whose pair counts are not multiples of the block: 1, 33*3, 257 pairs...
+      for (const Shape& shape : {Shape{1, 2}, Shape{3, 11, 6}, Shape{2, 257, 2}, Shape{2, 3, 5, 8}}) {
+        CAPTURE(shape_str(shape));
+        for (const auto& [layout, x] : layouts(shape, uniform_values(gen, dtype))) {
+          CAPTURE(layout);
+          for (std::int64_t offset : {0, 7, 100000}) {
+            CAPTURE(offset);
+            check_op([offset](const std::vector<Array>& a) {
+                       return std::vector<Array>{rotary_embedding(a[0], offset),
+                                                 rotary_embedding(a[0], offset, 500.0, true)};
+                     },
+                     {x}, tolerance_for(dtype, 10));
+          }
+        }
+      }
+    }
+  }
+
   TEST_CASE("cuda kernels: fused attention equals matmul + softmax + matmul") {
     Generator gen(23);
     for (DType dtype : kFloats) {

@@ -137,6 +137,11 @@ class CountingBackend final : public tensor::Backend {
     count("adam_step");
     inner_.adam_step(p, g, m, v, lr, b1, b2, eps, wd, decoupled, step);
   }
+  void rotary_embedding(const Array& x, std::int64_t offset, double base, bool inverse,
+                        const Array& out) override {
+    count("rotary_embedding");
+    inner_.rotary_embedding(x, offset, base, inverse, out);
+  }
 
  private:
   void count(const char* what) { ++calls[what]; }
@@ -277,6 +282,7 @@ TEST_SUITE("cuda-sim") {
       Array mask = dropout_mask({4, 6}, 0.5, gen, DType::Float32, kSim);  // dropout_mask
       Array m = zeros_like(x), v = zeros_like(x);
       adam_step(x, e, m, v, 1e-3, 0.9, 0.999, 1e-8, 0.0, true, 1);  // adam_step
+      Array rotated = rotary_embedding(x, 2);                    // rotary_embedding
       CHECK(values(total).size() == 4);                          // copy_to_host
     }                                                            // deallocate
     const char* virtuals[] = {
@@ -286,7 +292,7 @@ TEST_SUITE("cuda-sim") {
         "softmax_backward", "embedding",       "embedding_backward",  "gather",
         "scatter_add",   "layer_norm",         "layer_norm_backward", "rms_norm",
         "rms_norm_backward", "cross_entropy",
-        "cross_entropy_backward", "dropout_mask", "adam_step"};
+        "cross_entropy_backward", "dropout_mask", "adam_step", "rotary_embedding"};
     for (const char* name : virtuals) {
       CAPTURE(name);
       CHECK(counting.calls[name] > 0);
