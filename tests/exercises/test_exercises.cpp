@@ -41,6 +41,7 @@ const std::vector<std::string> kExercises = {"bpe_merge_step",
                                              "positional_encoding",
                                              "repeat_kv",
                                              "rms_norm",
+                                             "rope",
                                              "softmax",
                                              "softmax_backward",
                                              "split_merge_heads",
@@ -327,6 +328,9 @@ TEST_SUITE("exercises") {
   }
   TEST_CASE("exercise positional_encoding: solution, stub and named wrong answers") {
     check_exercise("positional_encoding");
+  }
+  TEST_CASE("exercise rope: solution, stub and named wrong answers") {
+    check_exercise("rope");
   }
   TEST_CASE("exercise embedding_backward: solution, stub and named wrong answers") {
     check_exercise("embedding_backward");
