@@ -171,11 +171,13 @@ Tensor repeat_kv(const Tensor& kv, std::int64_t groups, Site site) {
 MultiheadAttention::MultiheadAttention(std::int64_t embed_dim, std::int64_t num_heads,
                                        double dropout, bool bias, Generator& gen,
                                        std::int64_t kdim, std::int64_t vdim,
-                                       std::int64_t num_kv_heads)
+                                       std::int64_t num_kv_heads, bool rotary, double rope_base)
     : embed_dim(embed_dim),
       num_heads(num_heads),
       num_kv_heads(num_kv_heads == 0 ? num_heads : num_kv_heads),
       dropout(dropout),
+      rotary(rotary),
+      rope_base(rope_base),
       gen_(gen) {
   if (num_heads <= 0 || embed_dim % num_heads != 0)
     throw std::invalid_argument("MultiheadAttention: embed_dim " + std::to_string(embed_dim) +
@@ -187,6 +189,14 @@ MultiheadAttention::MultiheadAttention(std::int64_t embed_dim, std::int64_t num_
   if (!(dropout >= 0 && dropout < 1))
     throw std::invalid_argument("MultiheadAttention: dropout must be in [0, 1)");
   head_dim = embed_dim / num_heads;
+  if (rotary && head_dim % 2 != 0)
+    throw std::invalid_argument("MultiheadAttention: rotary needs an even head_dim (it turns pairs "
+                                "of features), got embed_dim " + std::to_string(embed_dim) +
+                                " / num_heads " + std::to_string(num_heads) + " = " +
+                                std::to_string(head_dim));
+  if (rotary && !(rope_base > 1))
+    throw std::invalid_argument("MultiheadAttention: rope_base must be > 1, got " +
+                                std::to_string(rope_base));
   kdim = kdim > 0 ? kdim : embed_dim;
   vdim = vdim > 0 ? vdim : embed_dim;
   const std::int64_t kv_dim = this->num_kv_heads * head_dim;  // = embed_dim for standard MHA
@@ -213,6 +223,11 @@ Tensor MultiheadAttention::merge_heads(const Tensor& x, Site site) const {
   return x.transpose(1, 2, site).reshape({x.size(0), x.size(2), embed_dim}, site);
 }
 
+Tensor MultiheadAttention::rotate(const Tensor& x, std::int64_t offset, Site site) const {
+  // Turning q and k by their positions makes q_m . k_n depend on m - n only (tutorial 21).
+  return rotary ? autograd::rotary_embedding(x, offset, rope_base, site) : x;
+}
+
 AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& key,
                                             const Tensor& value, const AttentionMasks& masks,
                                             bool need_weights, bool average_attn_weights,
@@ -229,6 +244,7 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
   Tensor q = split_heads((*q_proj)(query, site), num_heads, site);     // [B, H, Tq, D]
   Tensor k = split_heads((*k_proj)(key, site), num_kv_heads, site);    // [B, Hkv, Tk, D]
   Tensor v = split_heads((*v_proj)(value, site), num_kv_heads, site);  // [B, Hkv, Tk, D]
+  q = rotate(q, 0, site), k = rotate(k, 0, site);  // positions 0, 1, ... (rotary only)
 
   // Check the masks' shapes as PyTorch's MultiheadAttention takes them, and bring attn_mask to
   // one that broadcasts against the scores [B, H, Tq, Tk]; scaled_dot_product_attention
@@ -269,6 +285,8 @@ AttentionOutput MultiheadAttention::forward_cached(const Tensor& x, KVCache& cac
   Tensor q = split_heads((*q_proj)(x, site), num_heads, site);     // [B, H, T_new, D]
   Tensor k = split_heads((*k_proj)(x, site), num_kv_heads, site);  // [B, Hkv, T_new, D]
   Tensor v = split_heads((*v_proj)(x, site), num_kv_heads, site);
+  // The new positions are past, past + 1, ...: rotary turns them by their absolute position.
+  q = rotate(q, past, site), k = rotate(k, past, site);
   // Only the Hkv key/value heads are kept:                           [B, Hkv, past + T_new, D]
   cache.k = cache.k.defined() ? autograd::cat({cache.k, k}, 2, site) : k;
   cache.v = cache.v.defined() ? autograd::cat({cache.v, v}, 2, site) : v;
@@ -290,6 +308,7 @@ std::string MultiheadAttention::extra_repr() const {
   s << "embed_dim=" << embed_dim << ", num_heads=" << num_heads;
   if (num_kv_heads != num_heads) s << ", num_kv_heads=" << num_kv_heads;
   s << ", dropout=" << dropout;
+  if (rotary) s << ", rotary=true, rope_base=" << rope_base;
   return s.str();
 }
 

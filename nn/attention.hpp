@@ -99,7 +99,8 @@ class AdditiveAttention : public Module {
 // smaller than with standard multi-head attention, which is what GQA and MQA are for. A layer's
 // cache holds 2 * Hkv * D * T numbers per sequence (keys and values).
 struct KVCache {
-  Tensor k, v;  // [B, Hkv, T_so_far, D]; undefined when empty
+  Tensor k, v;  // [B, Hkv, T_so_far, D] (keys already rotated when the attention is rotary);
+                // undefined when empty
   std::int64_t length() const { return k.defined() ? k.size(2) : 0; }
   // Numbers held, keys and values together: 2 * B * Hkv * T_so_far * D.
   std::int64_t numel() const { return k.defined() ? k.numel() + v.numel() : 0; }
@@ -125,11 +126,16 @@ Tensor repeat_kv(const Tensor& kv, std::int64_t groups,
 // values are projected to num_kv_heads heads only, and query head h attends with key/value head
 // h / (num_heads / num_kv_heads) (repeat_kv). num_kv_heads = num_heads is standard multi-head
 // attention (the same numbers as without the option), 1 is multi-query attention (MQA).
+// rotary: rotate q and k per head by their positions (autograd::rotary_embedding, base
+// rope_base) after splitting the heads, before the scores; the cached forward rotates new
+// positions by their absolute position (offset = the cache's length), so the cache keeps
+// rotated keys. Needs an even head_dim.
 class MultiheadAttention : public Module {
  public:
   MultiheadAttention(std::int64_t embed_dim, std::int64_t num_heads, double dropout = 0.0,
                      bool bias = true, Generator& gen = tensor::default_generator(),
-                     std::int64_t kdim = 0, std::int64_t vdim = 0, std::int64_t num_kv_heads = 0);
+                     std::int64_t kdim = 0, std::int64_t vdim = 0, std::int64_t num_kv_heads = 0,
+                     bool rotary = false, double rope_base = 10000.0);
 
   // query [B, Tq, E], key [B, Tk, kdim], value [B, Tk, vdim] -> output [B, Tq, E].
   // With need_weights the attention weights come back too, as PyTorch's: averaged over the
@@ -156,6 +162,8 @@ class MultiheadAttention : public Module {
   std::int64_t embed_dim, num_heads, head_dim;
   std::int64_t num_kv_heads;  // Hkv: key/value heads, dividing num_heads
   double dropout;
+  bool rotary;       // rotary position embedding on q and k
+  double rope_base;  // its base (10000 in RoFormer and LLaMA)
   std::shared_ptr<Linear> q_proj, k_proj, v_proj, out_proj;
 
  private:
@@ -163,6 +171,8 @@ class MultiheadAttention : public Module {
   Tensor split_heads(const Tensor& x, std::int64_t heads, autograd::Site site) const;
   // [B, H, T, D] -> [B, T, E]
   Tensor merge_heads(const Tensor& x, autograd::Site site) const;
+  // x [B, heads, T, D] rotated for positions offset, offset + 1, ... when rotary; else x.
+  Tensor rotate(const Tensor& x, std::int64_t offset, autograd::Site site) const;
   Generator gen_;  // a handle on the caller's stream, for dropout (tensor/random.hpp)
 };
 

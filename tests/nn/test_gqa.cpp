@@ -34,8 +34,25 @@ std::vector<double> linear_loops(const std::vector<double>& x, int B, int T, int
   return y;
 }
 
+// Rotary embedding in plain loops on x [B, T, heads * D] (row-major): the pair (2i, 2i + 1) of
+// each head at position offset + t turns by the angle (offset + t) * base^(-2i / D).
+void rotate_loops(std::vector<double>& x, int B, int T, int heads, int D, int offset, double base) {
+  for (int b = 0; b < B; ++b)
+    for (int t = 0; t < T; ++t)
+      for (int h = 0; h < heads; ++h)
+        for (int i = 0; i < D / 2; ++i) {
+          double angle = (offset + t) * std::pow(base, -2.0 * i / D);
+          double& x0 = x[(b * T + t) * heads * D + h * D + 2 * i];
+          double& x1 = x[(b * T + t) * heads * D + h * D + 2 * i + 1];
+          double r0 = x0 * std::cos(angle) - x1 * std::sin(angle);
+          double r1 = x0 * std::sin(angle) + x1 * std::cos(angle);
+          x0 = r0, x1 = r1;
+        }
+}
+
 // Grouped-query self/cross attention written as loops: query head h reads kv head
-// h / (H / Hkv); causal blocks key j > query i. query [B, Tq, E], memory [B, Tk, E].
+// h / (H / Hkv); causal blocks key j > query i; q and k rotated first when mha.rotary.
+// query [B, Tq, E], memory [B, Tk, E].
 std::vector<double> gqa_loops(const MultiheadAttention& mha, const Tensor& query,
                               const Tensor& memory, bool causal) {
   const int B = query.size(0), Tq = query.size(1), Tk = memory.size(1), E = mha.embed_dim;
@@ -43,6 +60,10 @@ std::vector<double> gqa_loops(const MultiheadAttention& mha, const Tensor& query
   std::vector<double> q = linear_loops(values(query), B, Tq, E, *mha.q_proj);   // [B, Tq, H*D]
   std::vector<double> k = linear_loops(values(memory), B, Tk, E, *mha.k_proj);  // [B, Tk, Hkv*D]
   std::vector<double> v = linear_loops(values(memory), B, Tk, E, *mha.v_proj);
+  if (mha.rotary) {
+    rotate_loops(q, B, Tq, H, D, 0, mha.rope_base);
+    rotate_loops(k, B, Tk, Hkv, D, 0, mha.rope_base);
+  }
   std::vector<double> concat(B * Tq * E, 0.0);  // [B, Tq, H*D]
   for (int b = 0; b < B; ++b)
     for (int h = 0; h < H; ++h) {
@@ -213,4 +234,41 @@ TEST_CASE("SinusoidalPositionalEncoding with an offset adds the table's rows off
   CHECK(values(encoding.forward(x, 5)) == expected);
   CHECK(values(encoding.forward(x)) == values(encoding.forward(x, 0)));
   CHECK(error_message([&] { encoding.forward(x, 8); }).find("offset + T <= 10") != std::string::npos);
+}
+
+TEST_CASE("rotary grouped-query attention equals loops that rotate q and k, also cached") {
+  Generator gen(18);
+  for (std::int64_t kv_heads : {1, 2, 4}) {
+    CAPTURE(kv_heads);
+    MultiheadAttention mha(16, 4, 0.0, true, gen, 0, 0, kv_heads, /*rotary=*/true, /*rope_base=*/100.0);
+    mha.to(DType::Float64);
+    Tensor x = f64_randn({2, 6, 16}, gen), memory = f64_randn({2, 4, 16}, gen);
+    check_close(values(mha(x, x, x, {.is_causal = true}).output), gqa_loops(mha, x, x, true), 1e-12, 1e-12);
+    check_close(values(mha(x, memory, memory).output), gqa_loops(mha, x, memory, false), 1e-12, 1e-12);
+    // Cached, in chunks: each chunk is rotated from the cache's length on.
+    KVCache cache;
+    Tensor a = mha.forward_cached(x.slice(1, 0, 2), cache).output;
+    Tensor b = mha.forward_cached(x.slice(1, 2, 3), cache).output;
+    Tensor c = mha.forward_cached(x.slice(1, 3, 6), cache).output;
+    CHECK(cache.k.shape() == Shape{2, kv_heads, 6, 4});
+    check_close(values(autograd::cat({a, b, c}, 1)), gqa_loops(mha, x, x, true), 1e-12, 1e-12);
+  }
+  CHECK(error_message([] { MultiheadAttention(12, 4, 0.0, true, tensor::default_generator(), 0, 0, 2, true); })
+            .find("rotary needs an even head_dim") != std::string::npos);
+}
+
+TEST_CASE("gradcheck: rotary grouped-query attention with respect to inputs and parameters") {
+  Generator gen(19);
+  MultiheadAttention gqa(8, 4, 0.0, true, gen, 0, 0, 2, /*rotary=*/true);
+  gqa.to(DType::Float64);
+  check_gradients([&](const std::vector<Tensor>& in) {
+    return gqa(in[0], in[0], in[0], {.is_causal = true}).output;
+  }, {random_leaf({2, 3, 8}, gen)});
+  Tensor x = f64_randn({1, 3, 8}, gen);
+  autograd::GradcheckResult result = autograd::gradcheck_leaves([&] {
+    return gqa(x, x, x, {.is_causal = true}).output;
+  }, gqa.parameters());
+  INFO(result.message);
+  CHECK(result.passed);
+  CHECK(result.elements_checked == 3 * 8 * gqa.num_parameters());
 }
