@@ -300,22 +300,134 @@ void Transformer::keep_attention(bool on) {
 
 // ---- GPT -----------------------------------------------------------------------------------------
 
+void validate(const GPTConfig& c) {
+  auto fail = [](const std::string& why) { throw std::invalid_argument("GPTConfig: " + why); };
+  auto one_of = [&](const char* field, const std::string& value, const std::string& allowed,
+                    std::initializer_list<const char*> values) {
+    for (const char* v : values)
+      if (value == v) return;
+    fail(std::string(field) + " must be " + allowed + ", got '" + value + "'");
+  };
+  if (c.vocab <= 0 || c.context <= 0 || c.d_model <= 0 || c.nhead <= 0 || c.num_layers < 0 ||
+      c.dim_feedforward <= 0)
+    fail("vocab, context, d_model, nhead and dim_feedforward must be positive and num_layers >= 0");
+  if (c.d_model % c.nhead != 0)
+    fail("d_model " + std::to_string(c.d_model) + " must be divisible by nhead " +
+         std::to_string(c.nhead));
+  if (!(c.dropout >= 0 && c.dropout < 1)) fail("dropout must be in [0, 1)");
+  one_of("position", c.position, "'learned', 'sinusoidal' or 'rope'",
+         {"learned", "sinusoidal", "rope"});
+  one_of("norm", c.norm, "'layer' (LayerNorm) or 'rms' (RMSNorm)", {"layer", "rms"});
+  one_of("mlp", c.mlp, "'gelu' (two linear layers and an activation) or 'swiglu'",
+         {"gelu", "swiglu"});
+  if (c.mlp == "gelu")
+    one_of("activation", c.activation, "'gelu', 'gelu_tanh' or 'relu'", {"gelu", "gelu_tanh", "relu"});
+  if (c.num_kv_heads < 0 || (c.num_kv_heads > 0 && c.nhead % c.num_kv_heads != 0))
+    fail("num_kv_heads " + std::to_string(c.num_kv_heads) + " must divide nhead " +
+         std::to_string(c.nhead) + " (0 means nhead; 1 is multi-query attention)");
+  if (c.position == "rope") {
+    if ((c.d_model / c.nhead) % 2 != 0)
+      fail("position 'rope' needs an even head size, got d_model / nhead = " +
+           std::to_string(c.d_model / c.nhead));
+    if (!(c.rope_base > 1)) fail("rope_base must be > 1, got " + std::to_string(c.rope_base));
+  }
+}
+
+namespace {
+std::shared_ptr<UnaryModule> make_gpt_norm(const GPTConfig& c) {
+  if (c.norm == "rms") return std::make_shared<RMSNorm>(c.d_model, 1e-5);
+  return std::make_shared<LayerNorm>(c.d_model, 1e-5);
+}
+}  // namespace
+
+// The construction order is TransformerEncoderLayer's (attention, linear1, linear2, ...), so
+// that a default GPTBlock draws the same initial weights from `gen` as GPT-2's block did.
+GPTBlock::GPTBlock(const GPTConfig& c, Generator& gen) : config(c) {
+  validate(c);
+  self_attn = register_module(
+      "self_attn", std::make_shared<MultiheadAttention>(c.d_model, c.nhead, c.dropout, true, gen, 0,
+                                                        0, c.num_kv_heads, c.position == "rope",
+                                                        c.rope_base));
+  if (c.mlp == "swiglu") {
+    feed_forward = register_module(
+        "feed_forward", std::make_shared<SwiGLU>(c.d_model, c.dim_feedforward, false, gen));
+  } else {
+    linear1 = register_module("linear1", std::make_shared<Linear>(c.d_model, c.dim_feedforward, true, gen));
+    activation = register_module("activation", make_activation(c.activation));
+    dropout = register_module("dropout", std::make_shared<Dropout>(c.dropout, gen));
+    linear2 = register_module("linear2", std::make_shared<Linear>(c.dim_feedforward, c.d_model, true, gen));
+  }
+  norm1 = register_module("norm1", make_gpt_norm(c));
+  norm2 = register_module("norm2", make_gpt_norm(c));
+  dropout1 = register_module("dropout1", std::make_shared<Dropout>(c.dropout, gen));
+  dropout2 = register_module("dropout2", std::make_shared<Dropout>(c.dropout, gen));
+}
+
+Tensor GPTBlock::mlp_forward(const Tensor& x, Site site) {
+  // Position-wise: the same MLP on every position independently.
+  Tensor y = feed_forward ? (*feed_forward)(x, site)
+                          : (*linear2)((*dropout)((*activation)((*linear1)(x, site), site), site), site);
+  return (*dropout2)(y, site);
+}
+
+// The residual sums are autograd::add rather than `+`, which would record this file's line.
+Tensor GPTBlock::forward(const Tensor& x, const AttentionMasks& masks, Site site) {
+  Tensor normed = (*norm1)(x, site);
+  AttentionOutput attended = (*self_attn)(normed, normed, normed, masks,
+                                          /*need_weights=*/keep_attention,
+                                          /*average_attn_weights=*/false, site);
+  if (keep_attention) last_attention = attended.weights.detach();
+  Tensor h = autograd::add(x, (*dropout1)(attended.output, site), site);
+  h = autograd::add(h, mlp_forward((*norm2)(h, site), site), site);
+  call_forward_hooks(h);
+  return h;
+}
+
+Tensor GPTBlock::forward_cached(const Tensor& x, KVCache& cache, Site site) {
+  Tensor h = autograd::add(
+      x, (*dropout1)(self_attn->forward_cached((*norm1)(x, site), cache, false, site).output, site),
+      site);
+  return autograd::add(h, mlp_forward((*norm2)(h, site), site), site);
+}
+
+std::string GPTBlock::extra_repr() const {
+  std::ostringstream s;
+  s << "d_model=" << config.d_model << ", nhead=" << config.nhead;
+  if (config.num_kv_heads > 0 && config.num_kv_heads != config.nhead)
+    s << ", num_kv_heads=" << config.num_kv_heads;
+  s << ", norm=" << config.norm << ", mlp=" << config.mlp;
+  if (config.mlp == "gelu") s << ", activation=" << config.activation;
+  s << ", dim_feedforward=" << config.dim_feedforward << ", dropout=" << config.dropout;
+  if (config.position == "rope") s << ", rotary=true";
+  return s.str();
+}
+
 GPT::GPT(const GPTConfig& c, Generator& gen) : config(c) {
+  validate(c);
   tok_embed = register_module("tok_embed", std::make_shared<Embedding>(c.vocab, c.d_model, gen));
-  pos_embed = register_module("pos_embed", std::make_shared<LearnedPositionalEmbedding>(c.context, c.d_model, gen));
-  LayerConfig layer{c.d_model, c.nhead, c.dim_feedforward, c.dropout, c.activation, true, 1e-5};
-  layers = register_module("layers", std::make_shared<ModuleList<TransformerEncoderLayer>>());
+  if (c.position == "learned")
+    pos_embed = register_module("pos_embed", std::make_shared<LearnedPositionalEmbedding>(c.context, c.d_model, gen));
+  else if (c.position == "sinusoidal")
+    pos_encoding = register_module("pos_encoding", std::make_shared<SinusoidalPositionalEncoding>(c.context, c.d_model));
+  layers = register_module("layers", std::make_shared<ModuleList<GPTBlock>>());
   for (std::int64_t i = 0; i < c.num_layers; ++i)
-    layers->append(std::make_shared<TransformerEncoderLayer>(layer, gen));
-  norm = register_module("norm", std::make_shared<LayerNorm>(c.d_model));
+    layers->append(std::make_shared<GPTBlock>(c, gen));
+  norm = register_module("norm", make_gpt_norm(c));
   head = register_module("head", std::make_shared<Linear>(c.d_model, c.vocab, false, gen));
+}
+
+Tensor GPT::embed(const Tensor& ids, std::int64_t offset, Site site) {
+  Tensor tokens = tok_embed->forward(ids, site);  // [B, T, E]
+  if (pos_embed) return pos_embed->forward(tokens, offset, site);
+  if (pos_encoding) return pos_encoding->forward(tokens, offset, site);
+  return tokens;  // rope: positions enter as rotations of q and k inside every attention
 }
 
 Tensor GPT::forward(const Tensor& ids, Site site) {
   if (ids.dim() != 2 || ids.size(1) > config.context)
     throw std::invalid_argument("GPT: expected ids [B, T <= " + std::to_string(config.context) +
                                 "], got " + tensor::shape_str(ids.shape()));
-  Tensor h = pos_embed->forward(tok_embed->forward(ids, site), 0, site);
+  Tensor h = embed(ids, 0, site);
   for (auto& layer : layers->items()) h = layer->forward(h, {.is_causal = true}, site);
   Tensor logits = (*head)((*norm)(h, site), site);
   call_forward_hooks(logits);
@@ -324,11 +436,13 @@ Tensor GPT::forward(const Tensor& ids, Site site) {
 
 Tensor GPT::forward_cached(const Tensor& ids, std::vector<KVCache>& caches, Site site) {
   if (caches.size() != layers->size()) caches.resize(layers->size());
-  std::int64_t past = caches[0].length();
+  if (ids.dim() != 2)
+    throw std::invalid_argument("GPT: expected ids [B, T_new], got " + tensor::shape_str(ids.shape()));
+  std::int64_t past = caches.empty() ? 0 : caches[0].length();
   if (past + ids.size(1) > config.context)
     throw std::invalid_argument("GPT: generating beyond the context of " +
                                 std::to_string(config.context) + " positions");
-  Tensor h = pos_embed->forward(tok_embed->forward(ids, site), past, site);
+  Tensor h = embed(ids, past, site);
   for (std::size_t i = 0; i < layers->size(); ++i)
     h = (*layers)[i].forward_cached(h, caches[i], site);
   return (*head)((*norm)(h, site), site);

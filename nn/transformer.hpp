@@ -4,7 +4,11 @@
 //   TransformerDecoderLayer   causal self-attention + cross-attention over the encoder output
 //                             + feed-forward
 //   Transformer               encoder-decoder (seq2seq): "translate" a source to a target
-//   GPT                       decoder-only causal language model, with a KV cache
+//   GPTBlock                  one pre-norm causal block of a GPT: attention + MLP, each with a
+//                             residual; LayerNorm or RMSNorm, GELU MLP or SwiGLU, MHA/GQA/MQA,
+//                             optionally rotary
+//   GPT                       decoder-only causal language model, with a KV cache; GPT-2's
+//                             shape by default, LLaMA's (RoPE, RMSNorm, SwiGLU, GQA) on request
 //   BertEncoder               encoder-only, with a [CLS] classifier and a masked-token head
 //
 // Every forward-like entry takes a trailing defaulted `site` (autograd/record.hpp) and passes it
@@ -25,7 +29,11 @@
 //     tgt_pos.weight [L, E] (learned positions; none when sinusoidal), encoder.layers.<i>.*,
 //     encoder.norm.* and decoder.norm.* (pre-LN only), decoder.layers.<i>.*,
 //     output.weight [Vt, E] (no bias; absent when tied to tgt_embed)
-//   GPT: tok_embed.weight [V, E], pos_embed.weight [L, E], layers.<i>.*, norm.*, head.weight [V, E]
+//   GPT: tok_embed.weight [V, E], pos_embed.weight [L, E] (position = "learned" only),
+//     layers.<i>.self_attn.* (k_proj, v_proj [Hkv*D, E] with grouped-query attention),
+//     layers.<i>.linear1/linear2.* (mlp = "gelu") or layers.<i>.feed_forward.{w1,w2,w3}.weight
+//     (mlp = "swiglu": w1, w3 [F, E], w2 [E, F]), layers.<i>.norm1/norm2.* and norm.* (bias only
+//     with LayerNorm), head.weight [V, E]
 //   BertEncoder: tok_embed, pos_embed, layers.<i>.*, norm.* (pre-LN), mlm_head.{weight,bias},
 //     classifier.{weight,bias}
 #pragma once
@@ -212,21 +220,77 @@ class Transformer : public Module {
   Tensor output_logits(const Tensor& h, autograd::Site site);  // [B, T, E] -> [B, T, tgt_vocab]
 };
 
+// What a GPT is made of. The defaults are GPT-2's shape (learned positions, LayerNorm, a GELU
+// MLP, standard multi-head attention); LLaMA's is
+//   {.position = "rope", .norm = "rms", .mlp = "swiglu", .num_kv_heads = nhead / 4}
+// with dim_feedforward = swiglu_hidden_dim(d_model, ...) for the parameters of a 4 * d_model MLP.
+// Fields are appended, never reordered: GPTConfig{64, 64, 128, 4, 4, 512, 0.0, "gelu"} still
+// means what it did.
 struct GPTConfig {
   std::int64_t vocab = 64, context = 64;
   std::int64_t d_model = 128, nhead = 4, num_layers = 4, dim_feedforward = 512;
   double dropout = 0.0;
-  std::string activation = "gelu";
+  std::string activation = "gelu";     // of the mlp = "gelu" MLP: gelu, gelu_tanh or relu
+  std::string position = "learned";    // learned | sinusoidal (added to the embeddings) |
+                                       // rope (q and k rotated in every attention)
+  std::string norm = "layer";          // layer (LayerNorm) | rms (RMSNorm, weight only)
+  std::string mlp = "gelu";            // gelu: linear2(activation(linear1 x)), hidden size
+                                       //   dim_feedforward | swiglu: w2(silu(w1 x) * w3 x),
+                                       //   hidden size dim_feedforward, no biases
+  std::int64_t num_kv_heads = 0;       // key/value heads, dividing nhead; 0 = nhead (standard
+                                       // MHA), 1 = multi-query attention
+  double rope_base = 10000.0;          // position = "rope" only
 };
 
-// Decoder-only language model: pre-LN causal blocks (a TransformerEncoderLayer with a causal
-// mask is exactly a GPT block), learned positions, final LayerNorm, untied bias-free head.
+// Throws std::invalid_argument naming the field, its value and what is allowed.
+void validate(const GPTConfig& config);
+
+// One block of a GPT, pre-norm and causal:
+//   h = x + dropout1(self_attn(norm1(x)))       (causal; GQA when num_kv_heads < nhead; rotary
+//                                                 q and k when position = "rope")
+//   y = h + dropout2(mlp(norm2(h)))              (linear1 -> activation -> dropout -> linear2,
+//                                                 or feed_forward = SwiGLU)
+// With GPTConfig's defaults it is exactly a TransformerEncoderLayer with norm_first and a
+// causal mask (same parameters, same numbers), which is what GPT-2's block is.
+class GPTBlock : public Module {
+ public:
+  GPTBlock(const GPTConfig& config, Generator& gen = tensor::default_generator());
+  // x [B, T, E] -> [B, T, E]; masks of the self-attention (a GPT passes {.is_causal = true}).
+  Tensor forward(const Tensor& x, const AttentionMasks& masks = {.is_causal = true},
+                 autograd::Site site = autograd::Site::current());
+  // Causal self-attention over cached positions (for generation): x [B, T_new, E].
+  Tensor forward_cached(const Tensor& x, KVCache& cache,
+                        autograd::Site site = autograd::Site::current());
+  std::string type_name() const override { return "GPTBlock"; }
+  std::string extra_repr() const override;
+
+  // When true, forward keeps the per-head attention weights [B, H, T, T] here (for pictures).
+  bool keep_attention = false;
+  Tensor last_attention;
+
+  GPTConfig config;
+  std::shared_ptr<MultiheadAttention> self_attn;
+  std::shared_ptr<UnaryModule> norm1, norm2;  // LayerNorm or RMSNorm
+  std::shared_ptr<Linear> linear1, linear2;   // mlp = "gelu"; null for "swiglu"
+  std::shared_ptr<UnaryModule> activation;    // mlp = "gelu"
+  std::shared_ptr<Dropout> dropout;           // mlp = "gelu": after the activation
+  std::shared_ptr<SwiGLU> feed_forward;       // mlp = "swiglu"; null for "gelu"
+  std::shared_ptr<Dropout> dropout1, dropout2;
+
+ private:
+  Tensor mlp_forward(const Tensor& x, autograd::Site site);
+};
+
+// Decoder-only language model: token embeddings (+ learned or sinusoidal positions), a stack of
+// pre-norm causal GPTBlocks, a final norm, an untied bias-free head. GPTConfig chooses the
+// positions, norm, MLP and kv heads; the defaults are GPT-2's.
 class GPT : public Module {
  public:
   GPT(const GPTConfig& config, Generator& gen = tensor::default_generator());
   // ids [B, T] -> logits [B, T, V]
   Tensor forward(const Tensor& ids, autograd::Site site = autograd::Site::current());
-  // Logits for new positions that follow the cached ones (caches: one per layer).
+  // Logits for new positions that follow the cached ones (caches: one per layer, each holding
+  // [B, Hkv, T, D] keys and values).
   Tensor forward_cached(const Tensor& ids, std::vector<KVCache>& caches,
                         autograd::Site site = autograd::Site::current());
   // Appends max_new_tokens tokens to prompt [B, T0] (eval mode, no gradients). With use_cache
@@ -240,10 +304,15 @@ class GPT : public Module {
 
   GPTConfig config;
   std::shared_ptr<Embedding> tok_embed;
-  std::shared_ptr<LearnedPositionalEmbedding> pos_embed;
-  std::shared_ptr<ModuleList<TransformerEncoderLayer>> layers;
-  std::shared_ptr<LayerNorm> norm;
+  std::shared_ptr<LearnedPositionalEmbedding> pos_embed;       // position = "learned"; else null
+  std::shared_ptr<SinusoidalPositionalEncoding> pos_encoding;  // "sinusoidal"; else null
+  std::shared_ptr<ModuleList<GPTBlock>> layers;
+  std::shared_ptr<UnaryModule> norm;  // LayerNorm or RMSNorm
   std::shared_ptr<Linear> head;
+
+ private:
+  // Token embeddings plus the positions offset, offset + 1, ... (nothing to add for rope).
+  Tensor embed(const Tensor& ids, std::int64_t offset, autograd::Site site);
 };
 
 struct BertConfig {
