@@ -95,7 +95,9 @@ double peak_memory_growth(const std::function<std::function<void()>()>& setup) {
 
 std::string human_bytes(double bytes) {
   char text[32];
-  if (std::fabs(bytes) >= 1 << 20)
+  if (std::fabs(bytes) >= 1 << 30)
+    std::snprintf(text, sizeof text, "%.2f GiB", bytes / (1 << 30));
+  else if (std::fabs(bytes) >= 1 << 20)
     std::snprintf(text, sizeof text, "%.1f MiB", bytes / (1 << 20));
   else
     std::snprintf(text, sizeof text, "%.1f KiB", bytes / (1 << 10));

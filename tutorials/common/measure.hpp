@@ -29,6 +29,6 @@ double best_thread_cpu_seconds(int repeats, const std::function<void()>& f);
 // by earlier work would be reused unseen. The OS's resident pages see everything. Call before
 // anything has run multi-threaded (a forked child gets no OpenMP thread pool).
 double peak_memory_growth(const std::function<std::function<void()>()>& setup);
-std::string human_bytes(double bytes);  // "3.2 MiB"
+std::string human_bytes(double bytes);  // "3.2 MiB" (KiB, MiB or GiB)
 
 }  // namespace tutorial
