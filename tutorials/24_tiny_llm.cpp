@@ -18,7 +18,10 @@
 //      and Ubuntu system; --text FILE for any other UTF-8 text): its characters become the
 //      vocabulary; the last 10% of each section of about 10,000 characters is held out; the unigram entropy, counted by hand and checked
 //      against the loss of a model that predicts only the frequencies;
-//   2. the model: a GPT decoder (nn::GPT) sized by the flags;
+//   2. the model: nn::GPT in LLaMA's shape: rotary position embeddings (RoPE) in every
+//      attention, RMSNorm, a SwiGLU feed-forward, grouped-query attention (4 query heads sharing 2
+//      key/value heads, so the KV cache holds half as much); --position, --norm, --mlp and
+//      --kv-heads switch each piece back to GPT-2's (learned positions, LayerNorm, GELU, MHA);
 //   3. training: random windows of the text (a seeded generator), AdamW with warmup and cosine
 //      decay, gradient clipping; a progress bar with tokens per second and an ETA; every
 //      --eval-every steps the train and held-out loss, their perplexity and a sample written by
@@ -186,10 +189,22 @@ Vocabulary vocabulary_of(const std::u32string& text) {
 // ---- the model's shape, saved in the checkpoint ---------------------------------------------------
 
 // Everything needed to rebuild the model from its checkpoint, besides the vocabulary.
+// The defaults are a LLaMA-style block: rotary positions, RMSNorm, a SwiGLU feed-forward and
+// grouped-query attention (2 key/value heads shared by 4 query heads).
 struct ModelShape {
-  std::int64_t d_model = 128, heads = 4, layers = 4, d_ff = 512, context = 64;
+  std::int64_t d_model = 128, heads = 4, kv_heads = 2, layers = 4, context = 64;
+  std::int64_t d_ff = 0;  // 0: 4 * d_model for GELU; for SwiGLU 8/3 * d_model, up to a multiple of 8
+  std::string position = "rope", norm = "rms", mlp = "swiglu";
+  double rope_base = 10000;
   double dropout = 0.1;  // only while training; saved so that a resumed run trains the same way
 };
+
+// The feed-forward width: SwiGLU has three matrices instead of two, so about 8/3 * d keeps the
+// parameter count of GELU's 4 * d (nn::swiglu_hidden_dim, rounded up to a multiple of 8).
+std::int64_t feedforward_width(const ModelShape& shape) {
+  if (shape.d_ff > 0) return shape.d_ff;
+  return shape.mlp == "gelu" ? 4 * shape.d_model : swiglu_hidden_dim(shape.d_model, 8);
+}
 
 GPTConfig gpt_config(const ModelShape& shape, std::int64_t vocab) {
   GPTConfig config;
@@ -197,9 +212,14 @@ GPTConfig gpt_config(const ModelShape& shape, std::int64_t vocab) {
   config.context = shape.context;
   config.d_model = shape.d_model;
   config.nhead = shape.heads;
+  config.num_kv_heads = shape.kv_heads;
   config.num_layers = shape.layers;
-  config.dim_feedforward = shape.d_ff;
+  config.dim_feedforward = feedforward_width(shape);
   config.dropout = shape.dropout;
+  config.position = shape.position;
+  config.norm = shape.norm;
+  config.mlp = shape.mlp;
+  config.rope_base = shape.rope_base;
   return config;
 }
 
@@ -207,6 +227,8 @@ std::map<std::string, std::string> shape_metadata(const ModelShape& shape, const
   return {{"d_model", std::to_string(shape.d_model)}, {"heads", std::to_string(shape.heads)},
           {"layers", std::to_string(shape.layers)},   {"d_ff", std::to_string(shape.d_ff)},
           {"context", std::to_string(shape.context)}, {"dropout", join_numbers({shape.dropout})},
+          {"kv_heads", std::to_string(shape.kv_heads)}, {"position", shape.position},
+          {"norm", shape.norm}, {"mlp", shape.mlp}, {"rope_base", join_numbers({shape.rope_base})},
           {"vocabulary", encode_utf8(vocabulary.chars)}};
 }
 
@@ -221,10 +243,22 @@ SavedModel saved_model(const CheckpointMetadata& meta) {
   saved.shape.d_model = meta.integer("d_model", 1, 4096);
   saved.shape.heads = meta.integer("heads", 1, 256);
   saved.shape.layers = meta.integer("layers", 1, 64);
-  saved.shape.d_ff = meta.integer("d_ff", 1, 65536);
+  saved.shape.d_ff = meta.integer("d_ff", 0, 65536);
   saved.shape.context = meta.integer("context", 2, 4096);
   saved.shape.dropout = meta.number("dropout", 0, 0.9);
   if (saved.shape.d_model % saved.shape.heads != 0) meta.fail("heads", "does not divide d_model");
+  saved.shape.kv_heads = meta.integer("kv_heads", 1, saved.shape.heads, "heads");
+  if (saved.shape.heads % saved.shape.kv_heads != 0) meta.fail("kv_heads", "does not divide heads");
+  auto choice = [&](const char* key, const std::vector<std::string>& choices) {
+    const std::string& value = meta.text(key);
+    if (std::find(choices.begin(), choices.end(), value) == choices.end())
+      meta.fail(key, "is \"" + value + "\", not one of the choices");
+    return value;
+  };
+  saved.shape.position = choice("position", {"learned", "sinusoidal", "rope"});
+  saved.shape.norm = choice("norm", {"layer", "rms"});
+  saved.shape.mlp = choice("mlp", {"gelu", "swiglu"});
+  saved.shape.rope_base = meta.number("rope_base", 2, 1e9);
   std::u32string chars;
   try {
     chars = decode_utf8(meta.text("vocabulary"), "vocabulary");
@@ -416,7 +450,8 @@ const tutorial::Question kQuestion{
     .program = "24_tiny_llm",
     .chinese = "一个小型的现代大语言模型（LLM）是如何在真实文本上训练的？",
     .english = "How does a small modern LLM train on real text?",
-    .answer = "A decoder-only Transformer predicts the next character at every position of random\n"
+    .answer = "A decoder-only Transformer (here LLaMA-shaped: RoPE, RMSNorm, SwiGLU, grouped-query\n"
+              "attention) predicts the next character at every position of random\n"
               "windows of the text, trained by cross-entropy (nats per character). The unigram entropy\n"
               "of the text is the loss of a model that ignores context; held-out loss well below it is\n"
               "context learned (spelling, then words), and exp(loss) is the perplexity. It writes text\n"
@@ -437,8 +472,15 @@ int main(int argc, char** argv) try {
   flags.add_input_file("--text", text_path, "UTF-8 text to train on (default: the GPL version 3)");
   flags.add("--d-model", shape.d_model, "model width", tutorial::between(8, 1024));
   flags.add("--heads", shape.heads, "attention heads (must divide --d-model)", tutorial::between(1, 64));
+  flags.add("--kv-heads", shape.kv_heads, "key/value heads (must divide --heads; 1: multi-query, = --heads: MHA)",
+            tutorial::between(1, 64));
+  flags.add("--position", shape.position, "how the model knows positions", {"rope", "learned", "sinusoidal"});
+  flags.add("--rope-base", shape.rope_base, "RoPE's base (its wavelengths)", tutorial::between(2, 1e9));
+  flags.add("--norm", shape.norm, "RMSNorm or LayerNorm", {"rms", "layer"});
+  flags.add("--mlp", shape.mlp, "the feed-forward: SwiGLU or GELU", {"swiglu", "gelu"});
   flags.add("--layers", shape.layers, "Transformer blocks", tutorial::between(1, 32));
-  flags.add("--d-ff", shape.d_ff, "feed-forward width", tutorial::between(1, 16384));
+  flags.add("--d-ff", shape.d_ff, "feed-forward width (0: 8/3 x d-model for SwiGLU, 4 x for GELU)",
+            tutorial::between(0, 16384));
   flags.add("--context", shape.context, "characters the model sees at once", tutorial::between(2, 1024));
   flags.add("--dropout", shape.dropout, "dropout probability while training", tutorial::between(0, 0.9));
   flags.add("--batch", batch, "windows per step", tutorial::between(1, 4096));
@@ -461,8 +503,8 @@ int main(int argc, char** argv) try {
   flags.add("--top-k", g.top_k, "sample among the k most likely characters (0: all)", tutorial::between(0, 1000));
   flags.parse(argc, argv);
   if (options.quick) {  // about a second: a tiny model, a few steps (flags given win)
-    flags.quick(shape.d_model, 32), flags.quick(shape.heads, 2), flags.quick(shape.layers, 1);
-    flags.quick(shape.d_ff, 64), flags.quick(shape.context, 16), flags.quick(batch, 8);
+    flags.quick(shape.d_model, 32), flags.quick(shape.heads, 2), flags.quick(shape.kv_heads, 1);
+    flags.quick(shape.layers, 1), flags.quick(shape.context, 16), flags.quick(batch, 8);
     flags.quick(steps, 40), flags.quick(eval_every, 20), flags.quick(eval_windows, 16);
     flags.quick(lr, 1e-2), flags.quick(g.tokens, 40);
     sample_chars = 40;
@@ -476,6 +518,8 @@ int main(int argc, char** argv) try {
   if (generating) return generate_from_checkpoint(checkpoint, g, options.seed, checks);
   tutorial::Flags::require(shape.d_model % shape.heads == 0, "--heads " + std::to_string(shape.heads) +
                                                                  " does not divide --d-model " + std::to_string(shape.d_model));
+  tutorial::Flags::require(shape.heads % shape.kv_heads == 0, "--kv-heads " + std::to_string(shape.kv_heads) +
+                                                                  " does not divide --heads " + std::to_string(shape.heads));
   tutorial::Flags::require(stop_after <= steps, "--stop-after " + std::to_string(stop_after) +
                                                     " is past --steps " + std::to_string(steps));
 
@@ -539,7 +583,19 @@ int main(int argc, char** argv) try {
     };
     same("--d-model", shape.d_model, saved.shape.d_model), same("--heads", shape.heads, saved.shape.heads);
     same("--layers", shape.layers, saved.shape.layers), same("--d-ff", shape.d_ff, saved.shape.d_ff);
-    same("--context", shape.context, saved.shape.context);
+    same("--context", shape.context, saved.shape.context), same("--kv-heads", shape.kv_heads, saved.shape.kv_heads);
+    auto same_text = [&](const char* flag, std::string& value, const std::string& saved_value) {
+      if (flags.given(&value) && value != saved_value)
+        throw tutorial::UsageError(std::string(flag) + " " + value + " differs from the checkpoint's " + saved_value +
+                                   " (a resumed run keeps its model)");
+      value = saved_value;
+    };
+    same_text("--position", shape.position, saved.shape.position), same_text("--norm", shape.norm, saved.shape.norm);
+    same_text("--mlp", shape.mlp, saved.shape.mlp);
+    if (flags.given(&shape.rope_base) && shape.rope_base != saved.shape.rope_base)
+      throw tutorial::UsageError("--rope-base " + join_numbers({shape.rope_base}) + " differs from the checkpoint's " +
+                                 join_numbers({saved.shape.rope_base}) + " (a resumed run keeps its model)");
+    shape.rope_base = saved.shape.rope_base;
     if (flags.given(&shape.dropout) && shape.dropout != saved.shape.dropout)
       throw tutorial::UsageError("--dropout " + join_numbers({shape.dropout}) + " differs from the checkpoint's " +
                                  join_numbers({saved.shape.dropout}) + " (a resumed run keeps its model)");
@@ -557,9 +613,11 @@ int main(int argc, char** argv) try {
   const std::vector<std::int64_t> held_out_starts = evaluation_starts(0, held_out_size, shape.context, eval_windows);
   const std::vector<std::int64_t> train_starts = evaluation_starts(0, train_size, shape.context, eval_windows);
   GPT model(gpt_config(shape, vocabulary.size()), model_gen);
-  std::printf("  GPT: %lld blocks, d_model %lld, %lld heads, d_ff %lld, context %lld characters, vocabulary %lld,\n"
-              "  dropout %g: %lld parameters\n",
-              (long long)shape.layers, (long long)shape.d_model, (long long)shape.heads, (long long)shape.d_ff,
+  std::printf("  GPT: %lld blocks, d_model %lld, %lld query heads sharing %lld key/value heads, positions %s,\n"
+              "  norm %s, feed-forward %s of width %lld, context %lld characters, vocabulary %lld, dropout %g:\n"
+              "  %lld parameters\n",
+              (long long)shape.layers, (long long)shape.d_model, (long long)shape.heads, (long long)shape.kv_heads,
+              shape.position.c_str(), shape.norm.c_str(), shape.mlp.c_str(), (long long)feedforward_width(shape),
               (long long)shape.context, (long long)vocabulary.size(), shape.dropout, (long long)model.num_parameters());
   AdamW optimizer(model.parameters(), lr, 0.9, 0.95, 1e-8, 0.01);
   if (resume) {
@@ -811,12 +869,13 @@ int main(int argc, char** argv) try {
               held_out_loss, std::exp(held_out_loss), (long long)step, seconds, entropy);
   char answer[900];
   std::snprintf(answer, sizeof answer,
-                "A decoder predicting the next character of random windows: %lld steps (%.0f s) took the training\n"
+                "A %s decoder predicting the next character of random windows: %lld steps (%.0f s) took the training\n"
                 "loss from %.3f (about log %lld: a uniform guess) to a held-out loss of %.3f nats/char, %.2f of the\n"
                 "text's unigram entropy %.3f (the loss of frequencies alone): perplexity %.3g instead of %.3g.\n"
                 "%s\n"
                 "Of the words it wrote, %.0f%% are words of the text (%.0f%% for characters drawn by frequency).\n"
                 "Cached and uncached generation wrote the same characters; the checkpoint alone rebuilds the model.",
+                (shape.position + "/" + shape.norm + "/" + shape.mlp + "/" + std::to_string(shape.kv_heads) + "-kv-head").c_str(),
                 (long long)step, seconds, first, (long long)vocabulary.size(), held_out_loss, held_out_loss / entropy,
                 entropy, std::exp(held_out_loss), std::exp(entropy),
                 held_out_loss < entropy ? "What lies below the entropy is context: spelling and words." : "Not yet below the entropy: this run was too short to learn context.",

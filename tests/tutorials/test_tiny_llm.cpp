@@ -142,7 +142,9 @@ TEST_SUITE("tutorials") {
       std::string key, value;
     };
     for (const Damage& damage : {Damage{"heads", "3"}, Damage{"d_model", "99999"}, Damage{"context", "x"},
-                                 Damage{"vocabulary", "ba"}, Damage{"vocabulary", ""}, Damage{"dropout", "nan"}}) {
+                                 Damage{"vocabulary", "ba"}, Damage{"vocabulary", ""}, Damage{"dropout", "nan"},
+                                 Damage{"kv_heads", "3"}, Damage{"position", "alibi"}, Damage{"norm", ""},
+                                 Damage{"mlp", "relu"}, Damage{"rope_base", "-1"}}) {
       CAPTURE(damage.key);
       CAPTURE(damage.value);
       tensor::SafetensorsFile file = good;
