@@ -268,9 +268,25 @@ TrainedModel load_tiny_llm(const std::string& path) {
   config.d_model = meta.integer("d_model", 1, 4096);
   config.nhead = meta.integer("heads", 1, 256);
   config.num_layers = meta.integer("layers", 1, 64);
-  config.dim_feedforward = meta.integer("d_ff", 1, 65536);
   config.context = meta.integer("context", 2, 4096);
   if (config.d_model % config.nhead != 0) meta.fail("heads", "does not divide d_model");
+  // The modern decoder's choices (RoPE, RMSNorm, SwiGLU, GQA), which 24 saves; a checkpoint
+  // without them is GPT-2's shape, GPTConfig's defaults.
+  auto has = [&](const char* key) { return file.metadata.count(key) > 0; };
+  if (has("position")) config.position = meta.text("position");
+  if (has("norm")) config.norm = meta.text("norm");
+  if (has("mlp")) config.mlp = meta.text("mlp");
+  if (has("kv_heads")) config.num_kv_heads = meta.integer("kv_heads", 1, config.nhead);
+  if (has("rope_base")) config.rope_base = meta.number("rope_base", 2, 1e9);
+  // The feed-forward width as the weights have it (24 saves d_ff = 0 for "the default width
+  // of this MLP"): the rows of the first block's first MLP matrix.
+  config.dim_feedforward = 0;
+  for (const auto& [name, array] : file.tensors)
+    if ((name == "layers.0.linear1.weight" || name == "layers.0.feed_forward.w1.weight") &&
+        array.dim() == 2)
+      config.dim_feedforward = array.size(0);
+  if (config.dim_feedforward < 1) meta.fail("d_ff", "no first-block MLP weight to read it from");
+  validate(config);
   Generator gen(0);
   trained.model = std::make_unique<GPT>(config, gen);
   load_checkpoint(path, *trained.model, nullptr);
