@@ -33,6 +33,12 @@ Tensor relu(const Tensor& x, Site site = Site::current());
 // GELU: x * Phi(x) with the exact erf form, or the tanh approximation (GPT-2) when asked.
 Tensor gelu(const Tensor& x, bool tanh_approximation = false, Site site = Site::current());
 Tensor silu(const Tensor& x, Site site = Site::current());
+// Reduced precision: the forward rounds x to the nearest bf16 / fp16 value, and the backward
+// rounds the incoming gradient to the same format (not the true derivative, which is zero almost
+// everywhere): it is what storing an activation and its gradient in 16 bits does, so a gradient
+// below fp16's smallest subnormal (2^-24) becomes 0 here as it would on the GPU.
+Tensor round_to_bf16(const Tensor& x, Site site = Site::current());
+Tensor round_to_fp16(const Tensor& x, Site site = Site::current());
 Tensor pow(const Tensor& x, double exponent, Site site = Site::current());
 Tensor sign(const Tensor& x, Site site = Site::current());  // gradient zero (piecewise constant)
 

@@ -143,6 +143,22 @@ Tensor silu(const Tensor& x, Site site) {
   });
 }
 
+Tensor round_to_bf16(const Tensor& x, Site site) {
+  Array y = tensor::round_to_bf16(x.data());
+  return record("round_to_bf16", site, y, {x}, [](const Array& g) -> Grads {
+    // the gradient of a bf16 activation is itself a bf16 tensor: dx = round_to_bf16(g)
+    return {tensor::round_to_bf16(g)};
+  });
+}
+
+Tensor round_to_fp16(const Tensor& x, Site site) {
+  Array y = tensor::round_to_fp16(x.data());
+  return record("round_to_fp16", site, y, {x}, [](const Array& g) -> Grads {
+    // dx = round_to_fp16(g): below 2^-25 a gradient becomes 0 (the reason for loss scaling)
+    return {tensor::round_to_fp16(g)};
+  });
+}
+
 Tensor pow(const Tensor& x, double exponent, Site site) {
   Array y = tensor::pow(x.data(), tensor::scalar_like(x.data(), exponent));
   SavedArray saved_x(x.data(), "pow");

@@ -43,6 +43,8 @@ namespace tensor {
   X(Gelu, "gelu", Floating, Same)                                                \
   X(GeluTanh, "gelu_tanh", Floating, Same)                                       \
   X(Silu, "silu", Floating, Same)                                                \
+  X(RoundToBf16, "round_to_bf16", Floating, Same) /* nearest bf16, fp16 */       \
+  X(RoundToFp16, "round_to_fp16", Floating, Same)                                \
   X(LogicalNot, "logical_not", Every, Bool)
 
 // The *Backward ops fuse an activation's backward: out = grad * f'(input), one pass instead of
@@ -153,6 +155,8 @@ TENSOR_HD TENSOR_ALWAYS_INLINE op_result_t<op, T> unary_formula(T v) {
   else if constexpr (op == UnaryOp::Gelu) return math::gelu(v);
   else if constexpr (op == UnaryOp::GeluTanh) return math::gelu_tanh(v);
   else if constexpr (op == UnaryOp::Silu) return math::silu(v);
+  else if constexpr (op == UnaryOp::RoundToBf16) return math::round_to_bf16(v);
+  else if constexpr (op == UnaryOp::RoundToFp16) return math::round_to_fp16(v);
   else if constexpr (op == UnaryOp::LogicalNot) return !static_cast<bool>(v);
   else static_assert(op != op, "unary_formula: an op in TENSOR_UNARY_OPS has no formula");
 }

@@ -124,6 +124,8 @@ Array relu(const Array& x) { return unary(UnaryOp::Relu, x); }
 Array gelu(const Array& x) { return unary(UnaryOp::Gelu, x); }
 Array gelu_tanh(const Array& x) { return unary(UnaryOp::GeluTanh, x); }
 Array silu(const Array& x) { return unary(UnaryOp::Silu, x); }
+Array round_to_bf16(const Array& x) { return unary(UnaryOp::RoundToBf16, x); }
+Array round_to_fp16(const Array& x) { return unary(UnaryOp::RoundToFp16, x); }
 Array logical_not(const Array& x) { return unary(UnaryOp::LogicalNot, x); }
 
 Array add(const Array& a, const Array& b) { return binary(BinaryOp::Add, a, b); }

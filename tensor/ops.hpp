@@ -35,6 +35,11 @@ Array relu(const Array& x);
 Array gelu(const Array& x);       // x * Phi(x), the exact (erf) form
 Array gelu_tanh(const Array& x);  // the tanh approximation used by GPT-2
 Array silu(const Array& x);       // x * sigmoid(x)
+// The nearest bfloat16 / IEEE half value (ties to even), kept in x's dtype (float32 or float64):
+// bf16 has float32's range; fp16 overflows to +-inf above 65504 and has subnormals down to
+// 2^-24. NaN and inf pass through. The formula is math::round_to_format (scalar_math.hpp).
+Array round_to_bf16(const Array& x);
+Array round_to_fp16(const Array& x);
 Array logical_not(const Array& x);
 
 Array add(const Array& a, const Array& b);

@@ -170,4 +170,75 @@ TENSOR_HD inline T minimum(T a, T b) {
   return a < b ? a : b;
 }
 
+
+// ---- rounding to bf16 and fp16 (values stay float32/float64) -----------------------------------
+//
+// A 16-bit float keeps a sign, an exponent and a short significand:
+//   bf16: 8 exponent bits (float32's range, 2^-126 .. ~3.4e38), 7 stored significand bits;
+//   fp16: 5 exponent bits (normal 2^-14 .. 65504, subnormal down to 2^-24), 10 stored bits.
+// round_to_format returns the representable value nearest to `value`, ties to the one whose last
+// kept bit is 0 (round half to even, as IEEE 754 and every GPU do), as a float or double again.
+// Done on the bits, so it is the same on every device and needs no compiler support for
+// _Float16: the significand (with its leading 1) is shifted right by the number of bits the
+// target cannot hold, rounded, and shifted back. Below the target's smallest normal exponent
+// more bits are dropped (subnormals); a carry out of the significand bumps the exponent, which
+// is also how a value just under the largest finite one rounds up to infinity.
+// NaN stays NaN, +-inf stays +-inf, the sign of zero is kept.
+template <typename T>
+TENSOR_HD inline T round_to_format(T value, int kept_bits, int min_exponent, int max_exponent) {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>);
+  using Bits = std::conditional_t<std::is_same_v<T, float>, std::uint32_t, std::uint64_t>;
+  constexpr int kMantissaBits = std::is_same_v<T, float> ? 23 : 52;  // stored bits of T
+  constexpr int kBias = std::is_same_v<T, float> ? 127 : 1023;
+  constexpr int kExponentAllOnes = 2 * kBias + 1;  // inf and NaN
+  Bits bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  const Bits sign = bits & (Bits(1) << (8 * sizeof(T) - 1));
+  const Bits magnitude = bits ^ sign;
+  const int exponent_field = static_cast<int>(magnitude >> kMantissaBits);
+  if (exponent_field == kExponentAllOnes) return value;  // inf or NaN: unchanged
+  const Bits leading_one = Bits(1) << kMantissaBits;
+  // value = significand * 2^(exponent - kMantissaBits); a subnormal T has no leading 1
+  const Bits significand =
+      (magnitude & (leading_one - 1)) | (exponent_field != 0 ? leading_one : Bits(0));
+  const int exponent = (exponent_field != 0 ? exponent_field : 1) - kBias;
+  // how many low bits of the significand the target cannot hold (more below its normal range)
+  const int dropped =
+      kMantissaBits - kept_bits + (exponent < min_exponent ? min_exponent - exponent : 0);
+  Bits result = 0;  // magnitude bits of the result; stays 0 when even the leading 1 is < half
+  if (dropped < kMantissaBits + 2) {
+    const Bits half = Bits(1) << (dropped - 1);
+    const Bits rest = significand & ((Bits(1) << dropped) - 1);
+    Bits kept = significand >> dropped;
+    if (rest > half || (rest == half && (kept & 1))) ++kept;  // nearest, ties to even
+    // Put the significand back under the old exponent: (exponent_field - 1) << mantissa plus a
+    // significand that includes its leading 1 is exactly the old bits; a rounded-up significand
+    // of 2^(mantissa+1) carries into the exponent field.
+    const Bits exponent_base =
+        exponent_field != 0 ? Bits(exponent_field - 1) << kMantissaBits : Bits(0);
+    // (kept == 0 happens only when dropped = mantissa + 1 and x is at most half the smallest
+    // subnormal: the result is 0, and the old exponent must go too)
+    result = kept == 0 ? Bits(0) : exponent_base + (kept << dropped);
+    if (static_cast<int>(result >> kMantissaBits) - kBias > max_exponent)
+      result = Bits(kExponentAllOnes) << kMantissaBits;  // overflow: infinity
+  }
+  result |= sign;
+  T out;
+  std::memcpy(&out, &result, sizeof out);
+  return out;
+}
+
+// bfloat16: 7 stored significand bits, float32's exponent range.
+template <typename T>
+TENSOR_HD inline T round_to_bf16(T value) {
+  return round_to_format(value, 7, -126, 127);
+}
+
+// IEEE half (fp16): 10 stored significand bits, normal exponents -14..15 (max 65504),
+// subnormals down to 2^-24; anything that rounds above 65504 becomes +-inf.
+template <typename T>
+TENSOR_HD inline T round_to_fp16(T value) {
+  return round_to_format(value, 10, -14, 15);
+}
+
 }  // namespace tensor::math

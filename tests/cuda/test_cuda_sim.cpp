@@ -150,6 +150,7 @@ const UnaryCase kUnaryCases[] = {
     {UnaryOp::Tanh, -3, 3, kFloats},       {UnaryOp::Sigmoid, -8, 8, kFloats},
     {UnaryOp::Erf, -3, 3, kFloats},        {UnaryOp::Gelu, -4, 4, kFloats},
     {UnaryOp::GeluTanh, -4, 4, kFloats},   {UnaryOp::Silu, -6, 6, kFloats},
+    {UnaryOp::RoundToBf16, -3, 3, kFloats}, {UnaryOp::RoundToFp16, -7e4, 7e4, kFloats},
     {UnaryOp::LogicalNot, -1, 1, kAll},
 };
 
