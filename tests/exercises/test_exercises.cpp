@@ -31,6 +31,7 @@ const std::vector<std::string> kExercises = {"bpe_merge_step",
                                              "cross_entropy_backward",
                                              "dot_product_attention",
                                              "embedding_backward",
+                                             "fp16_round",
                                              "greedy_step",
                                              "kv_cache_step",
                                              "layer_norm",
@@ -355,5 +356,8 @@ TEST_SUITE("exercises") {
   }
   TEST_CASE("exercise top_p: solution, stub and named wrong answers") {
     check_exercise("top_p");
+  }
+  TEST_CASE("exercise fp16_round: solution, stub and named wrong answers") {
+    check_exercise("fp16_round");
   }
 }
