@@ -94,6 +94,20 @@ void accumulate_into_leaf(Node& accumulator, Array grad) {
   }
 }
 
+// pending + g for an input that receives several gradients (a residual stream, a weight
+// shared by two layers). When nobody else holds `pending`'s memory and it is a plain dense
+// block, g is added into it in place: no new buffer, one pass over memory instead of two.
+// Otherwise (a view another node also holds, a stride-0 expanded gradient) a new sum is made.
+Array sum_gradients(Array pending, const Array& g) {
+  if (pending.storage().use_count() == 1 && pending.is_contiguous() &&
+      pending.shape() == g.shape() && pending.dtype() == g.dtype() &&
+      pending.device() == g.device()) {
+    pending.add_(g);
+    return pending;
+  }
+  return tensor::add(pending, g);
+}
+
 }  // namespace
 
 namespace {
@@ -189,8 +203,10 @@ void run_backward(const Tensor& root, const Array& root_grad, bool retain_graph)
     for (std::size_t i = 0; i < grads.size(); ++i) {
       Node* next = node->inputs[i].get();
       if (next == nullptr || !grads[i].defined()) continue;
-      const Array& g = grads[i];
-      next->pending_grad = next->pending_grad.defined() ? tensor::add(next->pending_grad, g) : g;
+      Array& g = grads[i];
+      next->pending_grad = next->pending_grad.defined()
+                               ? sum_gradients(std::move(next->pending_grad), g)
+                               : std::move(g);
     }
     if (!retain_graph) {
       node->backward = nullptr;  // frees the arrays saved for backward
