@@ -251,3 +251,21 @@ TEST_CASE("a gradient shared by two leaves is not aliased between them") {
   CHECK(values(a.grad()) == std::vector<double>{6});
   CHECK(values(b.grad()) == std::vector<double>{1});
 }
+
+TEST_CASE("gradients meeting at an inner node are summed, in place only where that is safe") {
+  // loss = sum(a + b) + sum(3a) + sum(a * a) with a = 2x, b = 5x: add's backward hands one
+  // array to both a and b, sum's backward an expanded (stride-0) one. An in-place sum into
+  // either would corrupt the other input's gradient or write one cell many times.
+  // d loss / dx = 2 (1 + 3 + 2a) + 5 = 13 + 8x.
+  Tensor x = leaf({1, -2, 0.5});
+  Tensor a = x * 2.0, b = x * 5.0;
+  Tensor loss = sum(a + b) + sum(a * 3.0) + sum(a * a);
+  loss.backward();
+  CHECK(values(x.grad()) == std::vector<double>{13 + 8 * 1.0, 13 + 8 * -2.0, 13 + 8 * 0.5});
+
+  // An inner node reached by three dense gradients, summed into one buffer: still exact.
+  Tensor y = leaf({0.25, 4});
+  Tensor h = y * 1.0;
+  sum(h * 2.0 + h * 3.0 + h * h).backward();  // d/dy = 5 + 2y
+  CHECK(values(y.grad()) == std::vector<double>{5.5, 13});
+}
