@@ -370,12 +370,12 @@ int main(int argc, char** argv) try {
   double lr = 3e-3, target_std = 0.003;
   flags.add("--steps", steps, "training steps of each of the four runs", tutorial::between(10, 100000));
   flags.add("--batch", batch, "examples per step (the loss is a mean over batch x outputs)",
-            tutorial::between(1, 65536));
-  flags.add("--inputs", shape.inputs, "input features", tutorial::between(1, 4096));
-  flags.add("--outputs", shape.outputs, "outputs per example", tutorial::between(1, 4096));
-  flags.add("--width", shape.width, "hidden width", tutorial::between(1, 4096));
+            tutorial::between(1, 16384));
+  flags.add("--inputs", shape.inputs, "input features", tutorial::between(1, 1024));
+  flags.add("--outputs", shape.outputs, "outputs per example", tutorial::between(1, 1024));
+  flags.add("--width", shape.width, "hidden width", tutorial::between(1, 1024));
   flags.add("--depth", shape.depth, "Linear layers (tanh between them)", tutorial::between(2, 64));
-  flags.add("--held-out", held_out, "held-out examples for the final losses", tutorial::between(16, 1000000));
+  flags.add("--held-out", held_out, "held-out examples for the final losses", tutorial::between(16, 100000));
   flags.add("--target-std", target_std, "standard deviation of the targets (the teacher's outputs are scaled to it)",
             tutorial::positive(1e4));
   flags.add("--lr", lr, "Adam learning rate (every run)", tutorial::positive(10));

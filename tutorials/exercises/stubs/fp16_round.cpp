@@ -34,8 +34,8 @@
 //
 // Stuck? / 卡住了？  make hint NAME=fp16_round   (again for the next hint: a nudge first,
 //   nearly the answer last)
-// Worked answer / 讲解:  tensor::math::round_to_format in
-// tensor/scalar_math.hpp
+// Worked answer / 讲解:  tutorial 28_mixed_precision (fp16 decoded from its bits; which values
+//   round to 0 or inf), and tensor::math::round_to_format in tensor/scalar_math.hpp
 #include <cstdint>
 #include <cstring>
 
