@@ -296,11 +296,13 @@ std::shared_ptr<nn::Sequential> train(Run& run, const Shape& shape, const Task& 
     const Tensor x = task.inputs(settings.batch, shape.inputs, data_gen);  // [B, inputs]
     const Tensor target = task.targets(x);                                // [B, outputs]
     mixed.begin_step();
+    // In the second half of an fp16 run, keep the activation gradients to count their underflows.
+    const bool count_underflows = run.precision == Precision::Float16 && 2 * step > settings.steps;
     std::vector<Tensor> taps;
-    const Tensor prediction = forward_with_taps(*model, x, taps);  // [B, outputs]
-    const Tensor loss = autograd::mse_loss(prediction, target);    // float32, mean over B·outputs
+    const Tensor prediction = count_underflows ? forward_with_taps(*model, x, taps) : (*model)(x);  // [B, outputs]
+    const Tensor loss = autograd::mse_loss(prediction, target);  // float32, mean over B·outputs
     scaler.scale(loss).backward();
-    if (run.precision == Precision::Float16 && 2 * step > settings.steps) {
+    if (count_underflows) {
       const std::vector<float> gradients = values_of(taps, /*gradients=*/true);
       const std::vector<float> stored =
           llm::round_to(Precision::Float16, tensor::from_vector(gradients)).to_vector<float>();
