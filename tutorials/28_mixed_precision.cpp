@@ -32,7 +32,8 @@
 //      history printed); held-out losses compared (checked), the share of activation gradients
 //      that fp16 turned into 0 during training, and the loss curves in one picture.
 //
-// Run:  build/tutorials/28_mixed_precision   (--steps, --batch, --width, --depth; --quick for CI)
+// Run:  build/tutorials/28_mixed_precision   (--steps, --batch, --width, --depth, --target-std;
+//       --save DIR writes what the Python twin checks; --quick for CI)
 #include <algorithm>
 #include <cinttypes>
 #include <cmath>
@@ -48,6 +49,7 @@
 #include "nn/nn.hpp"
 #include "tutorials/common/measure.hpp"
 #include "tutorials/common/pictures.hpp"
+#include "tutorials/common/qkv_files.hpp"
 #include "tutorials/common/training.hpp"
 #include "tutorials/common/tutorial.hpp"
 
@@ -384,6 +386,11 @@ int main(int argc, char** argv) try {
   flags.add("--growth-interval", growth_interval,
             "good steps before the GradScaler doubles its scale (torch's default: 2000)",
             tutorial::between(1, 1000000));
+  std::string save_dir;
+  flags.add_output_folder("--save", save_dir,
+                          "folder to write the probe's activations and gradients, their bf16/fp16 roundings, "
+                          "the underflow counts per scale and the formats' constants into as .npy (for the "
+                          "Python twin)");
   flags.parse(argc, argv);
   if (options.quick) {  // under a second: a quarter of the batch, a quarter of the steps (flags given win)
     flags.quick(steps, 100), flags.quick(batch, 128), flags.quick(held_out, 512), flags.quick(growth_interval, 10);
@@ -606,6 +613,40 @@ int main(int argc, char** argv) try {
                      " -> " + std::to_string(torch_default.to_zero) + ")");
     checks.check(scaled.back().to_inf > 0 && torch_default.to_inf == 0,
                  "at 2^16 nothing overflows; at 2^40 the largest gradients become inf: the scale must be chosen");
+  }
+
+  {
+    // For the Python twin: numpy rounds the same values its own way (astype(float16), and bf16
+    // on the bits) and counts the underflows per scale again.
+    const std::vector<float> activations = groups[0].values;
+    auto as_tensor = [](const std::vector<float>& v) { return autograd::from_vector(v, {std::int64_t(v.size())}); };
+    auto rounded = [&](Precision precision, const std::vector<float>& v) {
+      return Tensor(llm::round_to(precision, tensor::from_vector(v)), false);
+    };
+    std::vector<std::int64_t> exponents, to_zero, to_inf;
+    for (const Scaled& row : scaled) {
+      exponents.push_back(row.k);
+      to_zero.push_back(row.to_zero);
+      to_inf.push_back(row.to_inf);
+    }
+    std::vector<double> constants;  // [3, 4]: fp32, bf16, fp16 x largest, smallest normal, smallest subnormal, epsilon
+    for (const Format& f : formats) {
+      const Constants c = constants_of(f);
+      constants.insert(constants.end(), {c.largest, c.smallest_normal, c.smallest_subnormal, c.epsilon});
+    }
+    const std::int64_t k_count = std::int64_t(exponents.size());
+    tutorial::save_npy_files(save_dir, {
+        {"gradients", as_tensor(unscaled)},  // [n]: every activation and weight gradient, float32
+        {"fp16_gradients", rounded(Precision::Float16, unscaled)},
+        {"bf16_gradients", rounded(Precision::Bfloat16, unscaled)},
+        {"activations", as_tensor(activations)},  // [m]
+        {"fp16_activations", rounded(Precision::Float16, activations)},
+        {"bf16_activations", rounded(Precision::Bfloat16, activations)},
+        {"scale_exponents", autograd::from_vector(exponents, {k_count})},  // [K]: k of 2^k
+        {"scaled_to_zero", autograd::from_vector(to_zero, {k_count})},    // [K]
+        {"scaled_to_inf", autograd::from_vector(to_inf, {k_count})},      // [K]
+        {"constants", autograd::from_vector(constants, {3, 4})},
+    });
   }
 
   // ---- 4 ------------------------------------------------------------------------------------

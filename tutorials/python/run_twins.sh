@@ -4,7 +4,7 @@
 # in BUILD/python/NN_name.log), then the twin on that folder; one PASS/FAIL/SKIPPED line each.
 # Then the checks that the comparison can fail: a twin must FAIL on a saved output moved by 1e-3
 # and on a changed saved weight or merge, a twin with an article's bug put back must FAIL (04, 06, 26,
-# 27), and a
+# 27; in 28 bf16 by truncation), and a
 # twin must exit 2 naming the command when the files are missing. The
 # last line is "N passed, N failed" (the line .ci/run adds up).
 #   usage: run_twins.sh BUILD_DIR PYTHON NAME...
@@ -52,9 +52,10 @@ perturb() {  # perturb FOLDER NAME: adds 1e-3 (1 to integers: token ids) to the 
     "$python" -c "import numpy as np, sys
 a = np.load(sys.argv[1]); a.flat[0] += 1 if a.dtype.kind in 'iu' else 1e-3; np.save(sys.argv[1], a)" "$1.perturbed/$2.npy"
 }
-for name in 06_attention_masks 10_encoder_layer 26_bpe 27_lora; do
+for name in 06_attention_masks 10_encoder_layer 26_bpe 27_lora 28_mixed_precision; do
   [ -d "$build/python/$name" ] || continue
-  case $name in 06*) changed=output ;; 26*) changed=merges ;; 27*) changed=weight ;; *) changed=post.linear1.weight ;; esac
+  case $name in 06*) changed=output ;; 26*) changed=merges ;; 27*) changed=weight ;; 28*) changed=fp16_gradients ;;
+    *) changed=post.linear1.weight ;; esac
   if perturb "$build/python/$name" "$changed"; then
     expect 1 "$name with $changed.npy moved by 1e-3 (1 if integer)" \
       "$python" "tutorials/python/$name.py" "$build/python/$name.perturbed"
@@ -81,6 +82,8 @@ mutate() {  # mutate NAME FROM TO: a copy of the twin with FROM replaced by TO, 
   mutate 26_bpe "(-counts\[pair\], pair)" "(-counts[pair], (-pair[0], -pair[1]))"
 [ -d "$build/python/27_lora" ] &&  # the update without its 1 / r
   mutate 27_lora "return weight + (alpha / r) \* B @ A" "return weight + alpha * B @ A"
+[ -d "$build/python/28_mixed_precision" ] &&  # bf16 by truncation instead of to nearest even
+  mutate 28_mixed_precision "0x7FFF + ((bits >> 16) & 1)" "0"
 rm -rf "$build/python/mutants"
 expect 2 "02_softmax with no saved files" "$python" tutorials/python/02_softmax.py "$build/python/none"
 
