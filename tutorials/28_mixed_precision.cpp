@@ -31,6 +31,10 @@
 //      with fp32 master weights, fp16 without loss scaling, fp16 with the GradScaler (its scale
 //      history printed); held-out losses compared (checked), the share of activation gradients
 //      that fp16 turned into 0 during training, and the loss curves in one picture.
+//   What decides it is whether the gradients that carry the signal underflow, not how many do:
+//   with --target-std 1 the errors are ~300x larger, the output gradients stay in fp16's range,
+//   and fp16 without scaling ends level with fp32 (measured: 4.68e-4 both) although a third of its
+//   activation gradients, the lowest layers', still round to 0. Its check then fails, as it should.
 //
 // Run:  build/tutorials/28_mixed_precision   (--steps, --batch, --width, --depth, --target-std;
 //       --save DIR writes what the Python twin checks; --quick for CI)
