@@ -67,11 +67,11 @@ const tutorial::Question kQuestion{
     .chinese = "为什么训练用 bf16？为什么 fp16 需要损失缩放（loss scaling）？",
     .english = "Why bf16, and why does fp16 need loss scaling?",
     .answer = "fp16 has 10 significand bits but a range of only 6e-8 .. 65504; bf16 has float32's range\n"
-              "(1e-38 .. 3e38) and 7 significand bits. The rounding error of either is harmless; the range\n"
-              "is not: late in training gradients are tiny and in fp16 they round to 0, so weights stop\n"
-              "learning. Loss scaling multiplies the loss by S before the backward (every gradient S times\n"
-              "larger) and divides by S in float32 before the step, halving S when something overflows.\n"
-              "bf16 needs no scaling. Both keep float32 master weights for the small updates.",
+              "(1e-38 .. 3e38) and 7 significand bits. Rounding to either costs a little accuracy; fp16's\n"
+              "range costs more: late in training gradients are tiny, in fp16 they round to 0, and the\n"
+              "weights stop learning. Loss scaling multiplies the loss by S before the backward (every\n"
+              "gradient S times larger) and divides by S in float32 before the step, halving S when\n"
+              "something overflows. bf16 needs no scaling. Both keep float32 master weights.",
     .article = "",
 };
 
@@ -546,7 +546,8 @@ int main(int argc, char** argv) try {
     const bool bf16_coarser = stats[0][0].median_relative_error > 4 * stats[0][1].median_relative_error &&
                               stats[1][0].median_relative_error > 4 * stats[1][1].median_relative_error;
     const bool fp16_coarser_on_gradients = stats[2][1].median_relative_error > stats[2][0].median_relative_error;
-    checks.check(within_bound, "every relative rounding error in the normal range <= epsilon / 2 (bf16 2^-8, fp16 2^-11)");
+    checks.check(within_bound,
+                 "every relative rounding error in the normal range <= epsilon / 2 (bf16 2^-8, fp16 2^-11)");
     checks.check(bf16_coarser, "activations and weights: bf16's median relative error > 4x fp16's (3 fewer bits: ~8x)");
     checks.check(fp16_coarser_on_gradients,
                  "activation gradients: fp16's median relative error > bf16's (subnormal: fp16 has lost bits)");
