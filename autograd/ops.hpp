@@ -176,6 +176,17 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, std::optional<double> eps
 Tensor rotary_embedding(const Tensor& x, std::int64_t position_offset = 0, double base = 10000.0,
                         Site site = Site::current());
 
+// Fused scaled-dot-product attention, softmax(scale q k^T) v with the masks computed from
+// indices, forward and backward in one kernel each (tensor::fused_attention,
+// tensor/cpu/attention.cpp): q [B, H, Tq, D], k [B, Hkv, Tk, D], v [B, Hkv, Tk, Dv], H a
+// multiple of Hkv; key_padding_mask bool [B, Tk] (true = padding) or undefined; causal blocks
+// key j for query i when j > i + causal_offset. Returns [B, H, Tq, Dv]; a query with every key
+// blocked gets 0 and no gradient. Saves q, k, v, the output and one logsumexp per query row,
+// never the [Tq, Tk] weights. Only where tensor::has_fused_attention(device).
+Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                       const Tensor& key_padding_mask, bool causal, std::int64_t causal_offset,
+                       double scale, Site site = Site::current());
+
 enum class Reduction { Mean, Sum, None };
 
 // Cross-entropy over logits [N, C] (or [C]) with class indices [N] (or 0-d), PyTorch semantics:

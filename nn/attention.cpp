@@ -7,6 +7,7 @@
 
 #include "nn/init.hpp"
 #include "tensor/factory.hpp"
+#include "tensor/nn_ops.hpp"
 #include "tensor/ops.hpp"
 
 namespace nn {
@@ -110,6 +111,30 @@ AttentionOutput scaled_dot_product_attention(const Tensor& q, const Tensor& k, c
   // does not saturate (tutorial 04 measures why that matters).
   double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   return attend(q, k, v, masks, scale, dropout_p, gen, "scaled_dot_product_attention", site);
+}
+
+bool fused_attention_supports(const Tensor& q, const AttentionMasks& masks) {
+  return q.defined() && tensor::is_floating(q.dtype()) && tensor::has_fused_attention(q.device()) &&
+         !masks.attn_mask.defined() &&
+         (!masks.key_padding_mask.defined() || masks.key_padding_mask.dtype() == DType::Bool);
+}
+
+Tensor fused_scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                          const AttentionMasks& masks,
+                                          std::int64_t causal_offset, Site site) {
+  const char* op = "fused_scaled_dot_product_attention";
+  if (masks.attn_mask.defined())
+    throw std::invalid_argument(std::string(op) + ": an attn_mask is not supported (the kernel "
+                                "computes its masks from indices); use "
+                                "scaled_dot_product_attention");
+  if (masks.key_padding_mask.defined() && masks.key_padding_mask.dtype() != DType::Bool)
+    throw std::invalid_argument(std::string(op) + ": key_padding_mask must be bool (true = "
+                                "padding), got " +
+                                tensor::dtype_name(masks.key_padding_mask.dtype()));
+  // As in scaled_dot_product_attention: 1/sqrt(D) keeps the scores' variance near 1.
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+  return autograd::fused_attention(q, k, v, masks.key_padding_mask, masks.is_causal,
+                                   causal_offset, scale, site);
 }
 
 Tensor causal_mask(std::int64_t tq, std::int64_t tk, std::int64_t offset, Device device) {
@@ -266,11 +291,20 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
     }
   }
   double p = is_training() ? dropout : 0.0;
+  AttentionOutput result;
+  if (use_fused && !need_weights && p == 0.0 && fused_attention_supports(q, masks)) {
+    // One kernel reads q, k and v through their strides; query head h reads kv head
+    // h / groups directly, so GQA needs no repeat_kv copy. Its output is laid out [B, Tq, H, D]
+    // in memory, so merging the heads is a view.
+    Tensor heads = fused_scaled_dot_product_attention(q, k, v, masks, 0, site);  // [B, H, Tq, D]
+    result.output = (*out_proj)(merge_heads(heads, site), site);                // [B, Tq, E]
+    call_forward_hooks(result.output);
+    return result;
+  }
   // Each group of num_heads / num_kv_heads query heads reads the same key/value head.
   const std::int64_t groups = num_heads / num_kv_heads;
   AttentionOutput heads = scaled_dot_product_attention(
       q, repeat_kv(k, groups, site), repeat_kv(v, groups, site), head_masks, p, gen_, site);
-  AttentionOutput result;
   result.output = (*out_proj)(merge_heads(heads.output, site), site);  // [B, Tq, E]
   if (need_weights)
     result.weights = average_attn_weights ? autograd::mean(heads.weights, {1}, false, site)
@@ -291,7 +325,13 @@ AttentionOutput MultiheadAttention::forward_cached(const Tensor& x, KVCache& cac
   cache.k = cache.k.defined() ? autograd::cat({cache.k, k}, 2, site) : k;
   cache.v = cache.v.defined() ? autograd::cat({cache.v, v}, 2, site) : v;
   // New position i (absolute past + i) may see keys 0 .. past + i: a causal mask shifted by
-  // `past`, which is_causal (aligned at the top left) cannot express.
+  // `past`. The fused kernel takes the shift as causal_offset; the composed path needs the mask
+  // as a tensor, since is_causal (aligned at the top left) cannot express it.
+  if (use_fused && !need_weights && fused_attention_supports(q, {})) {
+    Tensor heads = fused_scaled_dot_product_attention(q, cache.k, cache.v, {.is_causal = true},
+                                                      past, site);  // [B, H, T_new, D]
+    return {(*out_proj)(merge_heads(heads, site), site), Tensor()};
+  }
   Tensor mask = T_new > 1 ? causal_mask(T_new, past + T_new, past, x.device()) : Tensor();
   const std::int64_t groups = num_heads / num_kv_heads;
   AttentionOutput heads =

@@ -67,6 +67,27 @@ AttentionOutput scaled_dot_product_attention(const Tensor& q, const Tensor& k, c
                                              Generator& gen = tensor::default_generator(),
                                              autograd::Site site = autograd::Site::current());
 
+// The same attention as scaled_dot_product_attention(q, k, v, masks).output without dropout,
+// computed by one fused kernel per pass (autograd::fused_attention, tensor/cpu/attention.cpp):
+// the scores, masks, softmax and weights . V for a block of queries at a time, the masks taken
+// from indices, and a backward that recomputes the weights, so no [B, H, Tq, Tk] tensor is
+// ever stored. It gives no weights. q [B, H, Tq, D], k [B, Hkv, Tk, D], v [B, Hkv, Tk, Dv]
+// with H a multiple of Hkv (grouped-query attention without repeat_kv: query head h reads
+// kv head h / (H / Hkv)). Masks: key_padding_mask (bool [B, Tk]) and is_causal, where the
+// causal mask is causal_mask(Tq, Tk, causal_offset) (0: aligned at the top left, as is_causal
+// everywhere else; Tk - Tq when the queries are the last positions, decoding with a cache).
+// Throws for what the kernel does not do (an attn_mask, a float key_padding_mask, a device
+// without the kernel): fused_attention_supports says beforehand.
+Tensor fused_scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                          const AttentionMasks& masks = {},
+                                          std::int64_t causal_offset = 0,
+                                          autograd::Site site = autograd::Site::current());
+
+// Whether fused_scaled_dot_product_attention can compute attention over q with these masks:
+// q's device has the kernel (the cpu), q is float32 or float64, there is no attn_mask and
+// key_padding_mask is bool or absent.
+bool fused_attention_supports(const Tensor& q, const AttentionMasks& masks);
+
 // The causal mask for Tq queries over Tk keys as a bool [Tq, Tk] tensor, true where key j is in
 // the future of query i + offset (offset: queries are the last Tq of Tk positions when decoding
 // with a cache, offset = Tk - Tq).
@@ -165,6 +186,11 @@ class MultiheadAttention : public Module {
   bool rotary;       // rotary position embedding on q and k
   double rope_base;  // its base (10000 in RoFormer and LLaMA)
   std::shared_ptr<Linear> q_proj, k_proj, v_proj, out_proj;
+  // Use the fused attention kernel (fused_scaled_dot_product_attention) whenever it computes
+  // the same thing: no weights asked for, no dropout on them (p = 0 or eval), no attn_mask, a
+  // bool or no key_padding_mask, and a device that has the kernel (the cpu). Otherwise, or
+  // when false, the composed scaled_dot_product_attention, which tests compare against.
+  bool use_fused = true;
 
  private:
   // [B, T, heads * D] -> [B, heads, T, D] (a view)

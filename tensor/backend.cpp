@@ -34,6 +34,21 @@ Backend& backend(Device device) {
 
 void register_backend(DeviceType type, Backend* backend) { slot(type) = backend; }
 
+void Backend::fused_attention(const Array&, const Array&, const Array&, const Array&, bool,
+                              std::int64_t, double, const Array&, const Array&) {
+  throw std::runtime_error("fused_attention: the " + name() +
+                           " backend has no fused attention kernel; use the composed "
+                           "nn::scaled_dot_product_attention");
+}
+
+void Backend::fused_attention_backward(const Array&, const Array&, const Array&, const Array&,
+                                       const Array&, const Array&, const Array&, bool,
+                                       std::int64_t, double, const Array&, const Array&,
+                                       const Array&) {
+  throw std::runtime_error("fused_attention_backward: the " + name() +
+                           " backend has no fused attention kernel");
+}
+
 // The names come from the same lists as the enums (tensor/elementwise_ops.hpp), in the same
 // order, so they cannot drift apart.
 #define TENSOR_OP_NAME_ENTRY(Enum, name, takes, gives) name,

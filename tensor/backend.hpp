@@ -125,6 +125,29 @@ class Backend {
   // (the backward).
   virtual void rotary_embedding(const Array& x, std::int64_t position_offset, double base,
                                 bool inverse, const Array& out) = 0;
+
+  // ---- optional kernels: a backend without them keeps the default, and callers ask first ----
+  // Fused scaled-dot-product attention (the flash-attention idea): scores, mask, softmax and
+  // weights . V in one pass over the keys, never storing a [Tq, Tk] matrix.
+  //   q [B, H, Tq, D], k [B, Hkv, Tk, D], v [B, Hkv, Tk, Dv], H a multiple of Hkv: query head h
+  //   reads key/value head h / (H / Hkv). Any strides, but stride 1 along the last dim.
+  //   key_padding [B, Tk] bool, contiguous, true = a padding key; or undefined (no padding).
+  //   causal: key j is blocked for query i when j > i + causal_offset.
+  //   out [B, H, Tq, Dv] (any strides, stride 1 along the last dim) = softmax(scale q k^T) v,
+  //   logsumexp [B, H, Tq] contiguous = log sum_j exp(scale q_i . k_j) over the allowed keys.
+  // A query whose every key is blocked gets out = 0 and logsumexp = -inf.
+  virtual bool has_fused_attention() const { return false; }
+  virtual void fused_attention(const Array& q, const Array& k, const Array& v,
+                               const Array& key_padding, bool causal, std::int64_t causal_offset,
+                               double scale, const Array& out, const Array& logsumexp);
+  // Its backward, recomputing the weights P from q, k and logsumexp. grad_q, grad_k, grad_v are
+  // allocated in the shapes of q, k, v (stride 1 along the last dim) and are written whole.
+  virtual void fused_attention_backward(const Array& grad_out, const Array& q, const Array& k,
+                                        const Array& v, const Array& out, const Array& logsumexp,
+                                        const Array& key_padding, bool causal,
+                                        std::int64_t causal_offset, double scale,
+                                        const Array& grad_q, const Array& grad_k,
+                                        const Array& grad_v);
 };
 
 // The backend for a device. Throws a clear error when this build has no backend for it

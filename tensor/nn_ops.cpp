@@ -1,6 +1,7 @@
 #include "tensor/nn_ops.hpp"
 
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -285,6 +286,111 @@ Array rotary_embedding(const Array& x, std::int64_t position_offset, double base
                           out.view({-1, T, D}));
   return out;
 }
+
+namespace {
+
+// a itself when its last dim is packed (stride 1), else a packed copy: the attention kernels
+// run their inner loops along that dim.
+Array last_dim_packed(const Array& a) {
+  return a.size(-1) <= 1 || a.strides().back() == 1 ? a : a.contiguous();
+}
+
+// [B, H, T, D] laid out as [B, T, H, D] in memory: a permuted view of a packed array.
+Array heads_view_of_packed(std::int64_t B, std::int64_t H, std::int64_t T, std::int64_t D,
+                           DType dtype, Device device) {
+  return Array({B, T, H, D}, dtype, device).permute({0, 2, 1, 3});
+}
+
+void check_attention_args(const Array& q, const Array& k, const Array& v,
+                          const Array& key_padding, double scale, const char* op) {
+  check_defined(q, op);
+  check_defined(k, op);
+  check_defined(v, op);
+  auto shapes = [&] {
+    return " (q " + shape_str(q.shape()) + ", k " + shape_str(k.shape()) + ", v " +
+           shape_str(v.shape()) + ")";
+  };
+  if (q.dim() != 4 || k.dim() != 4 || v.dim() != 4)
+    throw error(op, "expected q [B, H, Tq, D], k [B, Hkv, Tk, D], v [B, Hkv, Tk, Dv]" + shapes());
+  if (k.size(0) != q.size(0) || v.size(0) != q.size(0) || v.size(1) != k.size(1) ||
+      v.size(2) != k.size(2) || k.size(3) != q.size(3))
+    throw error(op, "q, k and v must share B, k and v Hkv and Tk, q and k D" + shapes());
+  if (k.size(1) == 0 || q.size(1) % k.size(1) != 0)
+    throw error(op, "the query heads H must be a multiple of the key/value heads Hkv" + shapes());
+  if (!is_floating(q.dtype()) || k.dtype() != q.dtype() || v.dtype() != q.dtype())
+    throw error(op, std::string("q, k and v must all be float32 or all float64, got ") +
+                        dtype_name(q.dtype()) + ", " + dtype_name(k.dtype()) + ", " +
+                        dtype_name(v.dtype()));
+  if (k.device() != q.device() || v.device() != q.device())
+    throw error(op, "q, k and v must be on one device");
+  if (key_padding.defined() &&
+      (key_padding.dtype() != DType::Bool || key_padding.shape() != Shape{q.size(0), k.size(2)} ||
+       key_padding.device() != q.device()))
+    throw error(op, "key_padding must be bool [B, Tk] = " + shape_str({q.size(0), k.size(2)}) +
+                        " on q's device, got " + dtype_name(key_padding.dtype()) + " " +
+                        shape_str(key_padding.shape()));
+  if (!std::isfinite(scale))
+    throw error(op, "scale must be finite, got " + std::to_string(scale));
+}
+
+}  // namespace
+
+FusedAttentionResult fused_attention(const Array& q, const Array& k, const Array& v,
+                                     const Array& key_padding, bool causal,
+                                     std::int64_t causal_offset, double scale) {
+  const char* op = "fused_attention";
+  check_attention_args(q, k, v, key_padding, scale, op);
+  const std::int64_t B = q.size(0), H = q.size(1), Tq = q.size(2), Dv = v.size(3);
+  FusedAttentionResult result;
+  result.out = heads_view_of_packed(B, H, Tq, Dv, q.dtype(), q.device());  // [B, H, Tq, Dv]
+  result.logsumexp = Array({B, H, Tq}, q.dtype(), q.device());
+  if (result.out.numel() == 0) return result;
+  if (k.size(2) == 0) {  // no keys at all: every row is fully masked
+    result.out.fill_(0.0);
+    result.logsumexp.fill_(-std::numeric_limits<double>::infinity());
+    return result;
+  }
+  backend(q.device())
+      .fused_attention(last_dim_packed(q), last_dim_packed(k), last_dim_packed(v),
+                       key_padding.defined() ? key_padding.contiguous() : Array(), causal,
+                       causal_offset, scale, result.out, result.logsumexp);
+  return result;
+}
+
+FusedAttentionGrads fused_attention_backward(const Array& grad_out, const Array& q,
+                                             const Array& k, const Array& v, const Array& out,
+                                             const Array& logsumexp, const Array& key_padding,
+                                             bool causal, std::int64_t causal_offset,
+                                             double scale) {
+  const char* op = "fused_attention_backward";
+  check_attention_args(q, k, v, key_padding, scale, op);
+  const std::int64_t B = q.size(0), H = q.size(1), Hkv = k.size(1), Tq = q.size(2);
+  const std::int64_t Tk = k.size(2), D = q.size(3), Dv = v.size(3);
+  const Shape out_shape{B, H, Tq, Dv};
+  if (grad_out.shape() != out_shape || out.shape() != out_shape ||
+      logsumexp.shape() != Shape{B, H, Tq} || !logsumexp.is_contiguous())
+    throw error(op, "expected grad_out and out " + shape_str(out_shape) +
+                        " and a contiguous logsumexp " + shape_str({B, H, Tq}) + ", got " +
+                        shape_str(grad_out.shape()) + ", " + shape_str(out.shape()) + ", " +
+                        shape_str(logsumexp.shape()));
+  FusedAttentionGrads grads;
+  grads.q = heads_view_of_packed(B, H, Tq, D, q.dtype(), q.device());
+  grads.k = heads_view_of_packed(B, Hkv, Tk, D, q.dtype(), q.device());
+  grads.v = heads_view_of_packed(B, Hkv, Tk, Dv, q.dtype(), q.device());
+  if (q.numel() == 0 || k.numel() == 0 || v.numel() == 0 || out.numel() == 0) {
+    grads.q.fill_(0.0), grads.k.fill_(0.0), grads.v.fill_(0.0);
+    return grads;
+  }
+  backend(q.device())
+      .fused_attention_backward(last_dim_packed(grad_out.to(q.dtype())), last_dim_packed(q),
+                                last_dim_packed(k), last_dim_packed(v), last_dim_packed(out),
+                                logsumexp,
+                                key_padding.defined() ? key_padding.contiguous() : Array(),
+                                causal, causal_offset, scale, grads.q, grads.k, grads.v);
+  return grads;
+}
+
+bool has_fused_attention(Device device) { return backend(device).has_fused_attention(); }
 
 namespace {
 Array triangle(const Array& x, std::int64_t diagonal, bool lower, const char* op) {

@@ -73,6 +73,37 @@ void adam_step(const Array& param, const Array& grad, const Array& exp_avg,
 Array rotary_embedding(const Array& x, std::int64_t position_offset = 0, double base = 10000.0,
                        bool inverse = false);
 
+// Fused scaled-dot-product attention (Backend::fused_attention; tensor/cpu/attention.cpp):
+//   out = softmax(scale q k^T, blocked keys excluded) v, without a [Tq, Tk] matrix.
+// q [B, H, Tq, D], k [B, Hkv, Tk, D], v [B, Hkv, Tk, Dv] with H a multiple of Hkv (query head
+// h reads kv head h / (H / Hkv): grouped-query attention without repeat_kv); float32 or
+// float64, any strides (only an array whose last dim is not packed is copied). key_padding:
+// bool [B, Tk], true = padding, or undefined. causal: key j is blocked for query i when
+// j > i + causal_offset (0: aligned at the top left as torch's is_causal; Tk - Tq: the queries
+// are the last Tq positions, as when decoding with a KV cache).
+// out is [B, H, Tq, Dv] laid out as [B, Tq, H, Dv] in memory, so that merging the heads back
+// into [B, Tq, H * Dv] is a view; logsumexp [B, H, Tq] (-inf for a row with every key
+// blocked, whose out is 0). Only on backends where has_fused_attention(device) is true.
+struct FusedAttentionResult {
+  Array out;
+  Array logsumexp;
+};
+FusedAttentionResult fused_attention(const Array& q, const Array& k, const Array& v,
+                                     const Array& key_padding, bool causal,
+                                     std::int64_t causal_offset, double scale);
+// Its gradients given grad_out = dL/dout and the forward's out and logsumexp (the weights are
+// recomputed). Each has the shape of its input.
+struct FusedAttentionGrads {
+  Array q, k, v;
+};
+FusedAttentionGrads fused_attention_backward(const Array& grad_out, const Array& q,
+                                             const Array& k, const Array& v, const Array& out,
+                                             const Array& logsumexp, const Array& key_padding,
+                                             bool causal, std::int64_t causal_offset,
+                                             double scale);
+// Whether the backend of `device` has the fused attention kernel (cpu: yes; cuda: not yet).
+bool has_fused_attention(Device device);
+
 // Lower (tril) / upper (triu) triangle of the last two dims, the rest set to zero.
 Array tril(const Array& x, std::int64_t diagonal = 0);
 Array triu(const Array& x, std::int64_t diagonal = 0);

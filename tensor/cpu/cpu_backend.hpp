@@ -52,6 +52,16 @@ class CpuBackend final : public Backend {
                  double weight_decay, bool decoupled, std::int64_t step) override;
   void rotary_embedding(const Array& x, std::int64_t position_offset, double base, bool inverse,
                         const Array& out) override;  // rope.cpp
+  // attention.cpp
+  bool has_fused_attention() const override { return true; }
+  void fused_attention(const Array& q, const Array& k, const Array& v, const Array& key_padding,
+                       bool causal, std::int64_t causal_offset, double scale, const Array& out,
+                       const Array& logsumexp) override;
+  void fused_attention_backward(const Array& grad_out, const Array& q, const Array& k,
+                                const Array& v, const Array& out, const Array& logsumexp,
+                                const Array& key_padding, bool causal, std::int64_t causal_offset,
+                                double scale, const Array& grad_q, const Array& grad_k,
+                                const Array& grad_v) override;
 };
 
 CpuBackend& cpu_backend();
