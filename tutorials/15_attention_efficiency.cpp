@@ -22,11 +22,15 @@
 //       integer dot products, a small bounded error in the scores.
 //
 // What this program shows
-//   1. naive attention (nn::scaled_dot_product_attention): forward time, and the peak memory of a
-//      forward + backward pass, measured as T doubles — 4x memory per doubling;
+//   1. naive attention (nn::scaled_dot_product_attention, the library's composed path: matmul,
+//      mask, softmax, matmul): forward time, and the peak memory of a forward + backward pass,
+//      measured as T doubles — 4x memory per doubling; next to it the library's fused kernel
+//      (nn::fused_scaled_dot_product_attention, tensor/cpu/attention.cpp, what
+//      MultiheadAttention runs on the cpu) and the tiled loops of part 2;
 //   2. a tiled online-softmax attention, forward AND backward written out below, equal to the
 //      library's attention (outputs and gradients) within float tolerance, gradchecked in
-//      float64, keeping O(T) memory — measured;
+//      float64, keeping O(T) memory — measured; and the library's fused kernel, the same idea
+//      with its tiles on the packed matrix multiply, equal to the composed path too;
 //   3. local-window attention (the same tiles, skipping those outside the band), equal to full
 //      attention with a band mask, and linear in T;
 //   4. Linformer's low-rank approximation: its error vs the rank k, next to the best possible
@@ -249,6 +253,11 @@ Tensor naive_attention(const Tensor& q, const Tensor& k, const Tensor& v) {
   return nn::scaled_dot_product_attention(q, k, v).output;
 }
 
+// The library's fused kernel: part 2's idea, with the tile products on the packed GEMM.
+Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v) {
+  return nn::fused_scaled_dot_product_attention(q, k, v);
+}
+
 double relative_error(const Tensor& approx, const Tensor& exact) {
   Array diff = tensor::sub(approx.data().to(DType::Float64), exact.data().to(DType::Float64));
   return std::sqrt(tensor::sum(tensor::square(diff)).item() /
@@ -296,7 +305,8 @@ const tutorial::Question kQuestion{
     .english = "How can attention's computation be made efficient?",
     .answer = "Naive attention stores a T x T matrix per head: O(T^2) memory, and that runs out first.\n"
               "Tiled attention with an online softmax (FlashAttention) gives the same result with O(T)\n"
-              "extra memory; a local window costs O(T w) but is a different model; low rank (Linformer)\n"
+              "extra memory (this library's fused cpu kernel, which MultiheadAttention uses, is one);\n"
+              "a local window costs O(T w) but is a different model; low rank (Linformer)\n"
               "is a good approximation only when the attention matrix is close to low rank; int8 Q and\n"
               "K cut memory traffic 4x with a small score error that can be bounded by hand.",
     .article = "Attention Mechanism原理与代码实例讲解——面试题和算法编程题解析",
@@ -340,6 +350,7 @@ int main(int argc, char** argv) try {
 
   tutorial::section("1. Naive attention: time and memory grow with T^2");
   std::vector<double> lengths, naive_ms, tiled_ms, window_ms, naive_bytes, tiled_bytes, matrix_bytes;
+  std::vector<double> fused_ms, fused_bytes, naive_train_ms, fused_train_ms;
   auto random_qkv = [&](std::int64_t T, DType dtype, bool grad) {
     std::vector<Tensor> qkv;
     for (int i = 0; i < 3; ++i) qkv.push_back(autograd::randn({B, H, T, D}, gen, dtype).requires_grad_(grad));
@@ -350,10 +361,15 @@ int main(int argc, char** argv) try {
   // tutorial::peak_memory_growth for why a fresh process).
   std::vector<std::int64_t> sizes;
   for (std::int64_t T = 128; T <= max_len; T *= 2) sizes.push_back(T);
-  auto peak_bytes = [&](std::int64_t T, bool tiled) {
+  enum class Kind { Naive, Tiled, Fused };
+  auto attend = [tile](Kind kind, const std::vector<Tensor>& qkv) {
+    if (kind == Kind::Tiled) return tiled_attention(qkv[0], qkv[1], qkv[2], {tile, 0});
+    if (kind == Kind::Fused) return fused_attention(qkv[0], qkv[1], qkv[2]);
+    return naive_attention(qkv[0], qkv[1], qkv[2]);
+  };
+  auto peak_bytes = [&](std::int64_t T, Kind kind) {
     auto forward_backward = [=](const std::vector<Tensor>& qkv) {
-      Tensor out = tiled ? tiled_attention(qkv[0], qkv[1], qkv[2], {tile, 0}) : naive_attention(qkv[0], qkv[1], qkv[2]);
-      out.sum().backward();
+      attend(kind, qkv).sum().backward();
     };
     return tutorial::peak_memory_growth([&] {
       forward_backward(random_qkv(16, DType::Float32, true));  // warm-up: code and allocator in place
@@ -362,29 +378,49 @@ int main(int argc, char** argv) try {
     });
   };
   for (std::int64_t T : sizes) {
-    naive_bytes.push_back(peak_bytes(T, false));
-    tiled_bytes.push_back(peak_bytes(T, true));
+    naive_bytes.push_back(peak_bytes(T, Kind::Naive));
+    tiled_bytes.push_back(peak_bytes(T, Kind::Tiled));
+    fused_bytes.push_back(peak_bytes(T, Kind::Fused));
     matrix_bytes.push_back(double(B * H * T * T) * 4);
   }
   std::printf("  forward time (fastest of %d) and peak memory of forward + backward:\n", repeats);
-  std::printf("  %6s %11s %11s %11s | %12s %12s %14s\n", "T", "naive ms", "tiled ms", "window ms",
-              "naive peak", "tiled peak", "T x T floats");
+  std::printf("  %6s %10s %10s %10s %10s | %11s %11s %11s %13s\n", "T", "naive ms", "fused ms",
+              "tiled ms", "window ms", "naive peak", "fused peak", "tiled peak", "T x T floats");
   for (std::size_t i = 0; i < sizes.size(); ++i) {
     const std::int64_t T = sizes[i];
     std::vector<Tensor> qkv = random_qkv(T, DType::Float32, false);
     TileOptions full{tile, 0}, local{tile, window};
     double t_naive = tutorial::best_seconds(repeats, [&] { naive_attention(qkv[0], qkv[1], qkv[2]); });
+    double t_fused = tutorial::best_seconds(repeats, [&] { fused_attention(qkv[0], qkv[1], qkv[2]); });
     double t_tiled = tutorial::best_seconds(repeats, [&] { tiled_attention(qkv[0], qkv[1], qkv[2], full); });
     double t_window = tutorial::best_seconds(repeats, [&] { tiled_attention(qkv[0], qkv[1], qkv[2], local); });
     lengths.push_back(double(T));
     naive_ms.push_back(1e3 * t_naive), tiled_ms.push_back(1e3 * t_tiled), window_ms.push_back(1e3 * t_window);
-    std::printf("  %6lld %11.2f %11.2f %11.2f | %12s %12s %14s\n", (long long)T, 1e3 * t_naive, 1e3 * t_tiled,
-                1e3 * t_window, tutorial::human_bytes(naive_bytes[i]).c_str(),
-                tutorial::human_bytes(tiled_bytes[i]).c_str(), tutorial::human_bytes(matrix_bytes[i]).c_str());
+    fused_ms.push_back(1e3 * t_fused);
+    std::printf("  %6lld %10.2f %10.2f %10.2f %10.2f | %11s %11s %11s %13s\n", (long long)T, 1e3 * t_naive,
+                1e3 * t_fused, 1e3 * t_tiled, 1e3 * t_window, tutorial::human_bytes(naive_bytes[i]).c_str(),
+                tutorial::human_bytes(fused_bytes[i]).c_str(), tutorial::human_bytes(tiled_bytes[i]).c_str(),
+                tutorial::human_bytes(matrix_bytes[i]).c_str());
+  }
+  // Training runs the backward too: there the fused kernel recomputes the weights from the saved
+  // log-sum-exp instead of reading a stored T x T matrix.
+  std::printf("  forward + backward time (fastest of %d), naive vs the library's fused kernel:\n", repeats);
+  std::printf("  %6s %10s %10s %8s\n", "T", "naive ms", "fused ms", "ratio");
+  for (std::int64_t T : sizes) {
+    std::vector<Tensor> qkv = random_qkv(T, DType::Float32, true);
+    auto train_step = [&](Kind kind) {
+      attend(kind, qkv).sum().backward();
+      for (Tensor& t : qkv) t.zero_grad();
+    };
+    naive_train_ms.push_back(1e3 * tutorial::best_seconds(repeats, [&] { train_step(Kind::Naive); }));
+    fused_train_ms.push_back(1e3 * tutorial::best_seconds(repeats, [&] { train_step(Kind::Fused); }));
+    std::printf("  %6lld %10.2f %10.2f %7.2fx\n", (long long)T, naive_train_ms.back(), fused_train_ms.back(),
+                naive_train_ms.back() / fused_train_ms.back());
   }
   const std::size_t last = lengths.size() - 1;
   double naive_growth = naive_bytes[last] / naive_bytes[last - 1];
   double tiled_growth = tiled_bytes[last] / tiled_bytes[last - 1];
+  double fused_growth = fused_bytes[last] / fused_bytes[last - 1];
   std::printf("  doubling T: naive needs %.1fx more memory (T^2 -> 4x), tiled %.1fx (T -> 2x).\n"
               "  At T = %lld naive needs %.1f times one T x T float matrix per head (scores, weights and\n"
               "  their gradients); tiled needs %.1f%% of one (its output, the gradients of Q, K, V).\n",
@@ -392,6 +428,10 @@ int main(int argc, char** argv) try {
               100 * tiled_bytes[last] / matrix_bytes[last]);
   checks.check(naive_bytes[last] >= matrix_bytes[last], "naive attention needs at least one T x T matrix per head");
   checks.check(tiled_bytes[last] < 0.25 * naive_bytes[last], "tiled attention needs less than a quarter of naive's memory");
+  checks.check(fused_bytes[last] < 0.25 * naive_bytes[last],
+               "the library's fused kernel needs less than a quarter of naive's memory");
+  std::printf("  The library's fused kernel: %s at T = %lld (x%.1f per doubling of T).\n",
+              tutorial::human_bytes(fused_bytes[last]).c_str(), (long long)sizes[last], fused_growth);
 #if defined(__SANITIZE_ADDRESS__)
   // AddressSanitizer pads every block and keeps freed ones in quarantine: peak memory then says
   // more about its allocator than about T, so the growth rates are not checked in that build.
@@ -399,11 +439,16 @@ int main(int argc, char** argv) try {
 #else
   checks.check(naive_growth > 3, "naive memory grows ~4x when T doubles (quadratic)");
   checks.check(tiled_growth < 2.6, "tiled memory grows ~2x when T doubles (linear)");
+  checks.check(fused_growth < 2.6, "the fused kernel's memory grows ~2x when T doubles (linear)");
 #endif
-  std::printf("  Time: our tiled loops are plain C++ while the naive path uses an optimised matrix\n"
-              "  multiply, so on a CPU the tiled version is not faster; on a GPU it is, because it\n"
-              "  never writes the T x T matrix to slow memory and reads it back. Local attention does\n"
-              "  O(T w) work: its time grows linearly.\n");
+  std::printf("  Time: part 2's tiled loops are plain C++ while the naive path uses an optimised matrix\n"
+              "  multiply, so they are slower. The library's fused kernel runs its tiles on that same\n"
+              "  matrix multiply: it does a little more arithmetic (the backward recomputes the weights)\n"
+              "  but never writes a T x T matrix to memory and reads it back; at T = %lld its forward +\n"
+              "  backward took %.2fx naive's time here. On a GPU, where memory traffic dominates, the\n"
+              "  fused version is the clearly faster one. Local attention does O(T w) work: its time\n"
+              "  grows linearly.\n",
+              (long long)sizes[last], fused_train_ms[last] / naive_train_ms[last]);
 
   tutorial::section("2. Tiled online-softmax attention equals the naive one");
   double tiled_output_diff = 0, int8_output_error = 0;  // for the closing answer
@@ -439,6 +484,35 @@ int main(int argc, char** argv) try {
         [](const std::vector<Tensor>& x) { return tiled_attention(x[0], x[1], x[2], {3, 0}); }, small);
     std::printf("  gradcheck (float64, T=7 in tiles of 3): %s\n", result.message.c_str());
     checks.check(result.passed, "tiled backward agrees with finite differences (gradcheck, float64)");
+
+    // The library's fused kernel on the same inputs, causal too: the composed path with the
+    // same mask is the reference.
+    for (bool causal : {false, true}) {
+      std::vector<Tensor> c;
+      for (const Tensor& t : a) c.push_back(t.detach().clone().requires_grad_(true));
+      Tensor reference = nn::scaled_dot_product_attention(c[0], c[1], c[2], {.is_causal = causal}).output;
+      (reference * upstream).sum().backward();
+      std::vector<Tensor> reference_grads = {c[0].grad(), c[1].grad(), c[2].grad()};
+      for (Tensor& t : c) t.zero_grad();
+      Tensor fused = nn::fused_scaled_dot_product_attention(c[0], c[1], c[2], {.is_causal = causal});
+      (fused * upstream).sum().backward();
+      double fused_out_diff = tutorial::max_abs_diff(reference, fused), fused_grad_diff = 0;
+      for (int i = 0; i < 3; ++i)
+        fused_grad_diff = std::max(fused_grad_diff, tutorial::max_abs_diff(reference_grads[i], c[i].grad()));
+      std::printf("  library fused kernel%s: outputs differ by %.1e, gradients by %.1e\n",
+                  causal ? " (causal)" : "", fused_out_diff, fused_grad_diff);
+      checks.small(fused_out_diff, 1e-5, std::string("fused kernel forward equals the composed path") +
+                                             (causal ? " (causal)" : "") + " (float32)");
+      checks.small(fused_grad_diff, 1e-4, std::string("fused kernel backward equals the composed path") +
+                                              (causal ? " (causal)" : "") + " (float32)");
+    }
+    autograd::GradcheckResult fused_check = autograd::gradcheck(
+        [](const std::vector<Tensor>& x) {
+          return nn::fused_scaled_dot_product_attention(x[0], x[1], x[2], {.is_causal = true});
+        },
+        small);
+    std::printf("  gradcheck of the fused kernel (float64, T=7, causal): %s\n", fused_check.message.c_str());
+    checks.check(fused_check.passed, "the fused kernel's backward agrees with finite differences");
   }
 
   tutorial::section("3. Local-window attention: the same tiles, the far ones skipped");
@@ -607,6 +681,7 @@ int main(int argc, char** argv) try {
     viz::LinePlot time_plot("Attention forward time vs sequence length T");
     time_plot.set_x_label("sequence length T").set_y_label("milliseconds (log scale)").set_log_y(true);
     time_plot.add_series("naive (library, matrix multiply)", lengths, naive_ms);
+    time_plot.add_series("fused kernel (library, tiles on the matrix multiply)", lengths, fused_ms);
     time_plot.add_series("tiled online softmax (plain loops)", lengths, tiled_ms);
     time_plot.add_series("local window " + std::to_string(window) + " (tiled)", lengths, window_ms);
     tutorial::save_picture(time_plot, options, "attention_time.png",
@@ -615,9 +690,10 @@ int main(int argc, char** argv) try {
                            "busy machine is noisy");
 
     viz::LinePlot memory_plot("Peak memory of forward + backward vs sequence length");
-    std::vector<double> naive_mib, tiled_mib, matrix_mib;
+    std::vector<double> naive_mib, tiled_mib, matrix_mib, fused_mib;
     for (std::size_t i = 0; i < lengths.size(); ++i) {
       naive_mib.push_back(naive_bytes[i] / (1 << 20));
+      fused_mib.push_back(fused_bytes[i] / (1 << 20));
       tiled_mib.push_back(tiled_bytes[i] / (1 << 20));
       matrix_mib.push_back(matrix_bytes[i] / (1 << 20));
     }
@@ -625,9 +701,10 @@ int main(int argc, char** argv) try {
     memory_plot.add_series("naive: measured", lengths, naive_mib);
     memory_plot.add_series("one T x T float matrix per head", lengths, matrix_mib);
     memory_plot.add_series("tiled: measured", lengths, tiled_mib);
+    memory_plot.add_series("fused kernel (library): measured", lengths, fused_mib);
     tutorial::save_picture(memory_plot, options, "attention_memory.png",
                            "the naive line runs parallel to the T x T matrix line (quadratic); "
-                           "the tiled one rises far slower (linear in T)");
+                           "the tiled and fused ones rise far slower (linear in T)");
 
     viz::LinePlot rank_plot("Low-rank attention (T = " + std::to_string(low_rank_len) + "): error vs rank k; P = attention matrix");
     rank_plot.set_x_label("rank k").set_y_label("relative error").set_y_range(0, 1.05);
@@ -641,18 +718,24 @@ int main(int argc, char** argv) try {
   }
 
   int code = checks.finish();
-  std::printf("T=%lld: peak memory naive %s, tiled %s; forward naive %.1f ms, tiled %.1f ms, window %.1f ms\n",
+  std::printf("T=%lld: peak memory naive %s, fused %s, tiled %s; forward naive %.1f ms, fused %.1f ms, tiled %.1f ms,"
+              " window %.1f ms; forward + backward naive %.1f ms, fused %.1f ms\n",
               (long long)lengths[last], tutorial::human_bytes(naive_bytes[last]).c_str(),
-              tutorial::human_bytes(tiled_bytes[last]).c_str(), naive_ms[last], tiled_ms[last], window_ms[last]);
+              tutorial::human_bytes(fused_bytes[last]).c_str(), tutorial::human_bytes(tiled_bytes[last]).c_str(),
+              naive_ms[last], fused_ms[last], tiled_ms[last], window_ms[last], naive_train_ms[last],
+              fused_train_ms[last]);
   const std::size_t mid_rank = ranks.size() / 2;
-  char answer[700];
+  char answer[900];
   std::snprintf(answer, sizeof answer,
                 "At T = %lld naive attention peaked at %s (x%.1f per doubling of T); tiled online-softmax\n"
-                "attention at %s (x%.1f), with outputs equal to %.1e. A window of %lld keys grows linearly in\n"
+                "attention at %s (x%.1f), with outputs equal to %.1e; the library's fused kernel at %s,\n"
+                "forward + backward in %.2fx naive's time. A window of %lld keys grows linearly in\n"
                 "time. Linformer at k = %.0f of %lld: %.2f relative error on random inputs, %.2f on smooth\n"
                 "ones (the attention matrix must be close to low rank). int8 Q and K: %.2f%% output error.",
                 (long long)lengths[last], tutorial::human_bytes(naive_bytes[last]).c_str(), naive_growth,
-                tutorial::human_bytes(tiled_bytes[last]).c_str(), tiled_growth, tiled_output_diff, (long long)window,
+                tutorial::human_bytes(tiled_bytes[last]).c_str(), tiled_growth, tiled_output_diff,
+                tutorial::human_bytes(fused_bytes[last]).c_str(), fused_train_ms[last] / naive_train_ms[last],
+                (long long)window,
                 ranks[mid_rank], (long long)low_rank_len, pooled_error[0][mid_rank], pooled_error[1][mid_rank],
                 100 * int8_output_error);
   tutorial::print_answer(kQuestion, answer);

@@ -4,8 +4,9 @@
 // The composed path (nn/attention.cpp) builds the whole score matrix S = scale Q K^T [B, H, Tq,
 // Tk], masks it, softmaxes it into P (another [B, H, Tq, Tk]) and multiplies P V; the backward
 // keeps both. At B=8, H=8, T=512 each of those is 64 MiB of float32, streamed through memory
-// several times. Here one query row at a time walks the keys of its head, kKeyBlock keys at a
-// time, and keeps only:
+// several times. Here a block of kQueryBlock query rows of one head walks the keys kKeyBlock at
+// a time; each block of scores is a kQueryBlock x kKeyBlock tile that stays in the cache, and per
+// query row only these survive from one key block to the next:
 //   m   the largest score seen so far            (a number)
 //   l   sum_j exp(s_j - m) over the keys so far  (a number)
 //   acc sum_j exp(s_j - m) v_j                   (Dv numbers)
@@ -14,27 +15,30 @@
 // 2018). After the last block out = acc / l, and logsumexp = m + log l is all the backward
 // needs to rebuild any weight: P_ij = exp(s_ij - logsumexp_i).
 //
-// Backward, for one query row i and key j (dO = dL/dout, the forward's out = O):
-//   s_ij  = scale q_i . k_j               P_ij = exp(s_ij - logsumexp_i)     (recomputed)
-//   dV_j += P_ij dO_i                      (out_i = sum_j P_ij v_j)
-//   dP_ij = dO_i . v_j
-//   dS_ij = P_ij (dP_ij - D_i),  D_i = sum_j P_ij dP_ij = dO_i . O_i          (softmax backward)
-//   dQ_i += scale dS_ij k_j,     dK_j += scale dS_ij q_i                      (s = scale q . k)
+// Backward, per block of queries and block of keys (dO = dL/dout, the forward's out = O):
+//   S  = scale Q K^T               P = exp(S - logsumexp)     (recomputed; 0 where blocked)
+//   dV += P^T dO                    (out = P V)
+//   dP = dO V^T
+//   dS = P * (dP - D),  D_i = sum_j P_ij dP_ij = dO_i . O_i     (softmax backward)
+//   dQ += scale dS K,   dK += scale dS^T Q                     (S = scale Q K^T)
+//
+// The tile products (Q K^T, P V, dO V^T, ...) are small matrix multiplies: they run on the
+// packed, register-tiled gemm (tensor/cpu/gemm.cpp), which reads q, k and v through their
+// strides, so no head is copied (MultiheadAttention passes views of the projected [B, T, H, D]
+// tensors). Everything between the products (mask, exp, rescaling) is elementwise on a tile.
 //
 // Masks are computed from indices, never read from a [Tq, Tk] tensor: a key is blocked when it
-// is padding (key_padding[b, j]) or, with causal, when j > i + causal_offset. Blocked keys get
-// s = -inf, hence P = 0. A row whose every key is blocked keeps m = -inf: its output is 0, its
-// logsumexp -inf, and the backward gives it zero gradients, as the composed path (whose softmax
-// of an all -inf row is all zeros) does.
-//
-// No head is copied: q, k and v are read through their strides (MultiheadAttention passes views
-// of the projected [B, T, H, D] tensors), and the inner loops run along D, where the stride is
-// 1, as `omp simd` loops of dot products and axpys the compiler vectorises.
+// is padding (key_padding[b, j]) or, with causal, when j > i + causal_offset; with causal, key
+// blocks wholly in a query block's future are skipped. Blocked keys get s = -inf, hence P = 0. A
+// row whose every key is blocked keeps m = -inf: its output is 0, its logsumexp -inf, and the
+// backward gives it zero gradients, as the composed path (whose softmax of an all -inf row is
+// all zeros) does.
 //
 // Threads: the forward splits (batch, head, block of query rows) among threads; every task
 // writes its own rows of out. The backward splits (batch, key/value head): a task owns the dK
 // and dV rows of its key/value head, which every query head of its group adds into, and the dQ
-// rows of those query heads, so no two tasks ever write the same number.
+// rows of those query heads, so no two tasks ever write the same number. Inside a parallel
+// region gemm runs on the calling thread.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -42,6 +46,7 @@
 
 #include "tensor/array.hpp"
 #include "tensor/cpu/cpu_backend.hpp"
+#include "tensor/cpu/gemm.hpp"
 #include "tensor/cpu/loops.hpp"
 #include "tensor/scalar_math.hpp"
 
@@ -49,40 +54,10 @@ namespace tensor::cpu {
 
 namespace {
 
-constexpr std::int64_t kQueryBlock = 32;  // query rows per forward task
-constexpr std::int64_t kKeyBlock = 64;    // keys per online-softmax step: one rescale per block
+constexpr std::int64_t kQueryBlock = 128;  // query rows per tile
+constexpr std::int64_t kKeyBlock = 256;   // keys per tile: one online-softmax rescale per tile
 // Multiply-adds below which a task list runs on one thread (decoding one token, tiny tests).
 constexpr std::int64_t kMinParallelWork = 1 << 16;
-
-// A [B, heads, T, D] array with stride 1 along D: row(b, h, t) points at its D numbers.
-template <typename T>
-struct HeadRows {
-  T* base;
-  std::int64_t batch_stride, head_stride, position_stride;
-  explicit HeadRows(const Array& a)
-      : base(a.data<T>()),
-        batch_stride(a.strides()[0]),
-        head_stride(a.strides()[1]),
-        position_stride(a.strides()[2]) {}
-  T* row(std::int64_t b, std::int64_t h, std::int64_t t) const {
-    return base + b * batch_stride + h * head_stride + t * position_stride;
-  }
-};
-
-template <typename T>
-inline T dot(const T* a, const T* b, std::int64_t n) {
-  T sum = 0;
-#pragma omp simd reduction(+ : sum)
-  for (std::int64_t d = 0; d < n; ++d) sum += a[d] * b[d];
-  return sum;
-}
-
-// y += alpha * x
-template <typename T>
-inline void axpy(T alpha, const T* x, T* y, std::int64_t n) {
-#pragma omp simd
-  for (std::int64_t d = 0; d < n; ++d) y[d] += alpha * x[d];
-}
 
 // The sizes and masks shared by the forward and the backward.
 struct AttentionShape {
@@ -115,9 +90,21 @@ struct AttentionShape {
   }
 };
 
+// Rows [first, first + count) of head h of batch entry b of a [B, heads, T, D] array: a
+// [count, D] view, no copy.
+Array head_rows(const Array& a, std::int64_t b, std::int64_t h, std::int64_t first,
+                std::int64_t count) {
+  return a.select(0, b).select(0, h).narrow(0, first, count);
+}
+
 // Tasks per thread chunk so that a chunk holds at least kMinParallelWork multiply-adds.
 std::int64_t grain_for(std::int64_t work_per_task) {
   return std::max<std::int64_t>(1, kMinParallelWork / std::max<std::int64_t>(1, work_per_task));
+}
+
+// A scratch tile [rows, cols] of a packed [kQueryBlock or kKeyBlock, ...] buffer.
+Array tile(const Array& buffer, std::int64_t rows, std::int64_t cols) {
+  return buffer.narrow(0, 0, rows).narrow(1, 0, cols);
 }
 
 // ---- forward -------------------------------------------------------------------------------
@@ -125,73 +112,103 @@ std::int64_t grain_for(std::int64_t work_per_task) {
 template <typename T>
 void forward_typed(const AttentionShape& shape, const Array& q, const Array& k, const Array& v,
                    double scale, const Array& out, const Array& logsumexp) {
-  const HeadRows<T> Q(q), K(k), V(v), O(out);
   T* lse = logsumexp.data<T>();  // [B, H, Tq]
   const T minus_inf = -std::numeric_limits<T>::infinity();
   const T scale_t = T(scale);
   const std::int64_t query_blocks = (shape.Tq + kQueryBlock - 1) / kQueryBlock;
   const std::int64_t tasks = shape.B * shape.H * query_blocks;
   const std::int64_t work = kQueryBlock * shape.Tk * (shape.D + shape.Dv);
+  const std::int64_t Dv = shape.Dv;
 
   parallel_for(tasks, grain_for(work), [&](std::int64_t begin, std::int64_t end) {
-    std::vector<T> scores(kKeyBlock);  // one block of s_ij, then of exp(s_ij - m)
-    std::vector<T> acc(shape.Dv);      // sum_j exp(s_ij - m) v_j
+    // Per thread: one tile of scores, one of P V, and the running m, l, acc of a query block.
+    Array scores_buffer({kQueryBlock, kKeyBlock}, q.dtype());  // s_ij, then exp(s_ij - m_i)
+    Array values_buffer({kQueryBlock, Dv}, q.dtype());         // P V of one key block
+    std::vector<T> acc(kQueryBlock * Dv), running_max(kQueryBlock), correction(kQueryBlock);
+    std::vector<double> running_sum(kQueryBlock);
+    T* scores = scores_buffer.data<T>();
+    const T* block_values = values_buffer.data<T>();
     for (std::int64_t task = begin; task < end; ++task) {
       const std::int64_t b = task / (shape.H * query_blocks);
       const std::int64_t h = task / query_blocks % shape.H;
       const std::int64_t kv_head = h / shape.group;
       const std::int64_t first_row = task % query_blocks * kQueryBlock;
-      const std::int64_t last_row = std::min(shape.Tq, first_row + kQueryBlock);
-      for (std::int64_t i = first_row; i < last_row; ++i) {
-        const T* q_row = Q.row(b, h, i);
-        T running_max = minus_inf;  // m
-        double running_sum = 0;     // l, in double: it adds up to Tk terms
-        std::fill(acc.begin(), acc.end(), T(0));
-        const std::int64_t key_end = shape.key_end(i);
-        for (std::int64_t j0 = 0; j0 < key_end; j0 += kKeyBlock) {
-          const std::int64_t n = std::min(kKeyBlock, key_end - j0);
-          // s_ij = scale q_i . k_j, -inf where the key is padding.         scores [n]
+      const std::int64_t rows = std::min(shape.Tq, first_row + kQueryBlock) - first_row;
+      const Array q_block = head_rows(q, b, h, first_row, rows);  // [rows, D]
+      std::fill(acc.begin(), acc.end(), T(0));
+      std::fill(running_max.begin(), running_max.end(), minus_inf);
+      std::fill(running_sum.begin(), running_sum.end(), 0.0);
+      // With causal, keys past the last row's horizon are blocked for every row of the block.
+      const std::int64_t block_key_end = shape.key_end(first_row + rows - 1);
+      for (std::int64_t j0 = 0; j0 < block_key_end; j0 += kKeyBlock) {
+        const std::int64_t n = std::min(kKeyBlock, block_key_end - j0);
+        // s = Q_block K_block^T                                                [rows, n]
+        gemm(q_block, head_rows(k, b, kv_head, j0, n).transpose(0, 1),
+             tile(scores_buffer, rows, n));
+        for (std::int64_t r = 0; r < rows; ++r) {
+          T* s = scores + r * kKeyBlock;
+          // Scale, then block the keys in row i's future or padding (-inf).
+          const std::int64_t allowed_end = std::clamp<std::int64_t>(
+              shape.key_end(first_row + r) - j0, 0, n);
           T block_max = minus_inf;
-          for (std::int64_t jj = 0; jj < n; ++jj) {
-            const std::int64_t j = j0 + jj;
-            T s = shape.is_padding(b, j) ? minus_inf
-                                         : scale_t * dot(q_row, K.row(b, kv_head, j), shape.D);
-            scores[jj] = s;
-            block_max = std::max(block_max, s);
+#pragma omp simd reduction(max : block_max)
+          for (std::int64_t jj = 0; jj < allowed_end; ++jj) {
+            s[jj] *= scale_t;
+            block_max = std::max(block_max, s[jj]);
           }
-          if (block_max == minus_inf) continue;  // every key of this block is blocked
-          const T new_max = std::max(running_max, block_max);
+          for (std::int64_t jj = allowed_end; jj < n; ++jj) s[jj] = minus_inf;
+          if (shape.key_padding != nullptr) {
+            block_max = minus_inf;
+            for (std::int64_t jj = 0; jj < n; ++jj) {
+              if (shape.is_padding(b, j0 + jj)) s[jj] = minus_inf;
+              block_max = std::max(block_max, s[jj]);
+            }
+          }
+          const T new_max = std::max(running_max[r], block_max);
+          if (new_max == minus_inf) {  // nothing allowed so far: this block adds nothing
+            std::fill(s, s + n, T(0));
+            correction[r] = T(1);
+            continue;
+          }
           // The terms so far were exp(s - m); measured against m' they are exp(s - m')
-          // = exp(s - m) exp(m - m'). (m = -inf: nothing so far, the factor is 0.)
-          if (new_max != running_max) {
-            const T correction = T(std::exp(double(running_max) - double(new_max)));
-            running_sum *= correction;
-#pragma omp simd
-            for (std::int64_t d = 0; d < shape.Dv; ++d) acc[d] *= correction;
-            running_max = new_max;
-          }
+          // = exp(s - m) exp(m - m'). (m = -inf, nothing so far: the factor is 0.)
+          correction[r] = T(std::exp(double(running_max[r]) - double(new_max)));
+          running_max[r] = new_max;
           T block_sum = 0;
 #pragma omp simd reduction(+ : block_sum)
           for (std::int64_t jj = 0; jj < n; ++jj) {
-            T weight = math::exp(scores[jj] - running_max);  // exp(-inf) = 0 for blocked keys
-            scores[jj] = weight;
+            const T weight = math::exp(s[jj] - new_max);  // exp(-inf) = 0 for blocked keys
+            s[jj] = weight;
             block_sum += weight;
           }
-          running_sum += block_sum;
-          for (std::int64_t jj = 0; jj < n; ++jj)
-            if (scores[jj] != T(0)) axpy(scores[jj], V.row(b, kv_head, j0 + jj), acc.data(), shape.Dv);
+          running_sum[r] = running_sum[r] * correction[r] + block_sum;
         }
-        T* out_row = O.row(b, h, i);
-        T& row_lse = lse[(b * shape.H + h) * shape.Tq + i];
-        if (running_max == minus_inf) {  // every key blocked: output 0, as the composed path
-          std::fill(out_row, out_row + shape.Dv, T(0));
+        // acc = acc * correction + P_block V_block                              [rows, Dv]
+        gemm(tile(scores_buffer, rows, n), head_rows(v, b, kv_head, j0, n),
+             tile(values_buffer, rows, Dv));
+        for (std::int64_t r = 0; r < rows; ++r) {
+          T* acc_row = acc.data() + r * Dv;
+          const T* add = block_values + r * Dv;
+          const T c = correction[r];
+#pragma omp simd
+          for (std::int64_t d = 0; d < Dv; ++d) acc_row[d] = acc_row[d] * c + add[d];
+        }
+      }
+      const Array out_block = head_rows(out, b, h, first_row, rows);  // [rows, Dv], strided
+      T* out_base = out_block.data<T>();
+      const std::int64_t out_stride = out_block.strides()[0];
+      for (std::int64_t r = 0; r < rows; ++r) {
+        T* out_row = out_base + r * out_stride;
+        T& row_lse = lse[(b * shape.H + h) * shape.Tq + first_row + r];
+        if (running_max[r] == minus_inf) {  // every key blocked: output 0, as composed
+          std::fill(out_row, out_row + Dv, T(0));
           row_lse = minus_inf;
           continue;
         }
-        const T inv_sum = T(1.0 / running_sum);
+        const T inv_sum = T(1.0 / running_sum[r]);
 #pragma omp simd
-        for (std::int64_t d = 0; d < shape.Dv; ++d) out_row[d] = acc[d] * inv_sum;
-        row_lse = T(double(running_max) + std::log(running_sum));
+        for (std::int64_t d = 0; d < Dv; ++d) out_row[d] = acc[r * Dv + d] * inv_sum;
+        row_lse = T(double(running_max[r]) + std::log(running_sum[r]));
       }
     }
   });
@@ -199,62 +216,106 @@ void forward_typed(const AttentionShape& shape, const Array& q, const Array& k, 
 
 // ---- backward ------------------------------------------------------------------------------
 
+// dst[rows, cols] += src[rows, cols]; dst strided by rows (stride 1 along cols), src packed
+// with row stride src_stride.
+template <typename T>
+void add_rows(const Array& dst, const T* src, std::int64_t src_stride) {
+  T* base = dst.data<T>();
+  const std::int64_t rows = dst.size(0), cols = dst.size(1), stride = dst.strides()[0];
+  for (std::int64_t r = 0; r < rows; ++r) {
+    T* d = base + r * stride;
+    const T* s = src + r * src_stride;
+#pragma omp simd
+    for (std::int64_t c = 0; c < cols; ++c) d[c] += s[c];
+  }
+}
+
 template <typename T>
 void backward_typed(const AttentionShape& shape, const Array& grad_out, const Array& q,
                     const Array& k, const Array& v, const Array& out, const Array& logsumexp,
                     double scale, const Array& grad_q, const Array& grad_k, const Array& grad_v) {
-  const HeadRows<T> dO(grad_out), Q(q), K(k), V(v), O(out), dQ(grad_q), dK(grad_k), dV(grad_v);
   const T* lse = logsumexp.data<T>();
   const T minus_inf = -std::numeric_limits<T>::infinity();
   const T scale_t = T(scale);
+  const std::int64_t D = shape.D, Dv = shape.Dv;
   const std::int64_t tasks = shape.B * shape.Hkv;
-  const std::int64_t work = shape.group * shape.Tq * shape.Tk * (3 * shape.D + 2 * shape.Dv);
+  const std::int64_t work = shape.group * shape.Tq * shape.Tk * (3 * D + 2 * Dv);
+  const std::int64_t widest = std::max(D, Dv);
 
   parallel_for(tasks, grain_for(work), [&](std::int64_t begin, std::int64_t end) {
-    std::vector<T> weights(kKeyBlock), grad_scores(kKeyBlock);  // P_ij and dS_ij of one block
+    Array weights_buffer({kQueryBlock, kKeyBlock}, q.dtype());      // P
+    Array grad_scores_buffer({kQueryBlock, kKeyBlock}, q.dtype());  // dP, then scale dS
+    Array product_buffer({std::max(kQueryBlock, kKeyBlock), widest}, q.dtype());  // a product
+    T* weights = weights_buffer.data<T>();
+    T* grad_scores = grad_scores_buffer.data<T>();
+    const T* product = product_buffer.data<T>();
+    std::vector<T> grad_dot_out(kQueryBlock);  // D_i = dO_i . O_i
     for (std::int64_t task = begin; task < end; ++task) {
       const std::int64_t b = task / shape.Hkv, kv_head = task % shape.Hkv;
-      for (std::int64_t j = 0; j < shape.Tk; ++j) {  // dK, dV of this kv head start at 0
-        std::fill(dK.row(b, kv_head, j), dK.row(b, kv_head, j) + shape.D, T(0));
-        std::fill(dV.row(b, kv_head, j), dV.row(b, kv_head, j) + shape.Dv, T(0));
-      }
+      head_rows(grad_k, b, kv_head, 0, shape.Tk).fill_(0.0);  // dK, dV of this kv head
+      head_rows(grad_v, b, kv_head, 0, shape.Tk).fill_(0.0);
       for (std::int64_t h = kv_head * shape.group; h < (kv_head + 1) * shape.group; ++h) {
-        for (std::int64_t i = 0; i < shape.Tq; ++i) {
-          const T* q_row = Q.row(b, h, i);
-          const T* grad_out_row = dO.row(b, h, i);
-          T* grad_q_row = dQ.row(b, h, i);
-          std::fill(grad_q_row, grad_q_row + shape.D, T(0));
-          const T row_lse = lse[(b * shape.H + h) * shape.Tq + i];
-          if (row_lse == minus_inf) continue;  // fully masked row: no weight, no gradient
-          // D_i = sum_j P_ij dP_ij = dO_i . (sum_j P_ij v_j) = dO_i . O_i
-          const T grad_dot_out = dot(grad_out_row, O.row(b, h, i), shape.Dv);
-          const std::int64_t key_end = shape.key_end(i);
-          for (std::int64_t j0 = 0; j0 < key_end; j0 += kKeyBlock) {
-            const std::int64_t n = std::min(kKeyBlock, key_end - j0);
-            // forward was: P_ij = exp(scale q_i . k_j - logsumexp_i), 0 for a blocked key
-            for (std::int64_t jj = 0; jj < n; ++jj) {
-              const std::int64_t j = j0 + jj;
-              weights[jj] = shape.is_padding(b, j)
-                                ? minus_inf
-                                : scale_t * dot(q_row, K.row(b, kv_head, j), shape.D) - row_lse;
-            }
+        for (std::int64_t first_row = 0; first_row < shape.Tq; first_row += kQueryBlock) {
+          const std::int64_t rows = std::min(kQueryBlock, shape.Tq - first_row);
+          const Array q_block = head_rows(q, b, h, first_row, rows);           // [rows, D]
+          const Array grad_out_block = head_rows(grad_out, b, h, first_row, rows);  // [rows, Dv]
+          const Array grad_q_block = head_rows(grad_q, b, h, first_row, rows);
+          grad_q_block.fill_(0.0);
+          const T* row_lse = lse + (b * shape.H + h) * shape.Tq + first_row;
+          const Array out_block = head_rows(out, b, h, first_row, rows);  // [rows, Dv]
+          for (std::int64_t r = 0; r < rows; ++r) {
+            const T* dO_row = grad_out_block.data<T>() + r * grad_out_block.strides()[0];
+            const T* O_row = out_block.data<T>() + r * out_block.strides()[0];
+            T sum = 0;
+#pragma omp simd reduction(+ : sum)
+            for (std::int64_t d = 0; d < Dv; ++d) sum += dO_row[d] * O_row[d];
+            grad_dot_out[r] = sum;
+          }
+          const std::int64_t block_key_end = shape.key_end(first_row + rows - 1);
+          for (std::int64_t j0 = 0; j0 < block_key_end; j0 += kKeyBlock) {
+            const std::int64_t n = std::min(kKeyBlock, block_key_end - j0);
+            const Array k_block = head_rows(k, b, kv_head, j0, n);  // [n, D]
+            const Array v_block = head_rows(v, b, kv_head, j0, n);  // [n, Dv]
+            const Array P = tile(weights_buffer, rows, n), dS = tile(grad_scores_buffer, rows, n);
+            // forward was: P = exp(scale Q K^T - logsumexp), 0 where blocked
+            gemm(q_block, k_block.transpose(0, 1), P);
+            // dP = dO V^T                                                      [rows, n]
+            gemm(grad_out_block, v_block.transpose(0, 1), dS);
+            for (std::int64_t r = 0; r < rows; ++r) {
+              T* p = weights + r * kKeyBlock;
+              T* ds = grad_scores + r * kKeyBlock;
+              const std::int64_t allowed_end = std::clamp<std::int64_t>(
+                  shape.key_end(first_row + r) - j0, 0, n);
+              const T m = row_lse[r];
+              if (m == minus_inf) {  // fully masked row: no weight, no gradient
+                std::fill(p, p + n, T(0));
+                std::fill(ds, ds + n, T(0));
+                continue;
+              }
+              const T Di = grad_dot_out[r];
+              // dS = P (dP - D_i), with the scale of S = scale Q K^T folded in
 #pragma omp simd
-            for (std::int64_t jj = 0; jj < n; ++jj) weights[jj] = math::exp(weights[jj]);
-            // dP_ij = dO_i . v_j;  dS_ij = P_ij (dP_ij - D_i)
-            for (std::int64_t jj = 0; jj < n; ++jj)
-              grad_scores[jj] =
-                  weights[jj] == T(0)
-                      ? T(0)
-                      : weights[jj] * (dot(grad_out_row, V.row(b, kv_head, j0 + jj), shape.Dv) -
-                                       grad_dot_out);
-            for (std::int64_t jj = 0; jj < n; ++jj) {
-              if (weights[jj] == T(0)) continue;  // blocked (or underflowed): adds nothing
-              const std::int64_t j = j0 + jj;
-              axpy(weights[jj], grad_out_row, dV.row(b, kv_head, j), shape.Dv);  // dV_j += P dO_i
-              const T grad_score = scale_t * grad_scores[jj];
-              axpy(grad_score, K.row(b, kv_head, j), grad_q_row, shape.D);  // dQ_i += s dS k_j
-              axpy(grad_score, q_row, dK.row(b, kv_head, j), shape.D);      // dK_j += s dS q_i
+              for (std::int64_t jj = 0; jj < allowed_end; ++jj) {
+                const T weight = math::exp(p[jj] * scale_t - m);
+                p[jj] = weight;
+                ds[jj] = scale_t * weight * (ds[jj] - Di);
+              }
+              // Keys in row i's future, and padding keys: weight 0, no gradient.
+              std::fill(p + allowed_end, p + n, T(0));
+              std::fill(ds + allowed_end, ds + n, T(0));
+              if (shape.key_padding != nullptr)
+                for (std::int64_t jj = 0; jj < allowed_end; ++jj)
+                  if (shape.is_padding(b, j0 + jj)) p[jj] = ds[jj] = T(0);
             }
+            // dV_block += P^T dO                                               [n, Dv]
+            gemm(P.transpose(0, 1), grad_out_block, tile(product_buffer, n, Dv));
+            add_rows<T>(head_rows(grad_v, b, kv_head, j0, n), product, widest);
+            // dK_block += scale dS^T Q                                         [n, D]
+            gemm(dS.transpose(0, 1), q_block, tile(product_buffer, n, D));
+            add_rows<T>(head_rows(grad_k, b, kv_head, j0, n), product, widest);
+            // dQ_block += scale dS K                                           [rows, D]
+            gemm(dS, k_block, tile(product_buffer, rows, D));
+            add_rows<T>(grad_q_block, product, widest);
           }
         }
       }
