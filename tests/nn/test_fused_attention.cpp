@@ -120,6 +120,14 @@ TEST_CASE("fused attention = composed attention: masks, sizes, layouts, GQA, flo
                      .dtype = dtype});
     cases.push_back({.B = 1, .H = 2, .Hkv = 2, .Tq = 70, .Tk = 33, .D = 64, .Dv = 7,
                      .dtype = dtype});
+    // The kernel works on tiles of 128 queries x 256 keys: several of each, so that the online
+    // softmax rescales across key tiles and causal skips whole tiles; the last ones partial.
+    cases.push_back({.B = 1, .H = 2, .Hkv = 1, .Tq = 130, .Tk = 600, .D = 8, .Dv = 5,
+                     .causal = true, .causal_offset = 470, .valid_keys = {590}, .dtype = dtype});
+    cases.push_back({.B = 1, .H = 1, .Hkv = 1, .Tq = 300, .Tk = 300, .D = 3, .Dv = 3,
+                     .causal = true, .dtype = dtype});
+    cases.push_back({.B = 2, .H = 1, .Hkv = 1, .Tq = 3, .Tk = 530, .D = 4, .Dv = 4,
+                     .valid_keys = {530, 300}, .transposed_inputs = true, .dtype = dtype});
     // Strided views of [B, T, heads, D], as MultiheadAttention passes them.
     cases.push_back({.Tq = 33, .Tk = 33, .D = 5, .Dv = 5, .causal = true, .valid_keys = {33, 20},
                      .transposed_inputs = true, .dtype = dtype});
