@@ -430,11 +430,14 @@ endif
 # out/bench.json. Installs the Python side's Debian packages when missing (or shows our figures
 # alone); with --no-python it installs nothing and runs our rows alone (CI's smoke test).
 #   make bench BENCH_FLAGS="--quick"      flags: --threads N, --runs N, --only NAMES, --with-run,
-#                                         --no-python, --json PATH (build/bench/bench --help)
-# --with-run (the reverse-to-99 row) runs tutorial 12, so it is built first.
+#                                         --with-tutorials, --no-python, --json PATH,
+#                                         --peer-coretype, --peer-capability (bench --help)
+# --with-run (the reverse-to-99 row) runs tutorial 12, so it is built first; --with-tutorials
+# (tutorials-all-cores-vs-one) runs every tutorial, so they all are.
 BENCH_BIN := $(BUILD_DIR)/bench/bench
 .PHONY: bench
-bench: $(BENCH_BIN) $(if $(findstring --with-run,$(BENCH_FLAGS)),$(BUILD_DIR)/tutorials/12_train_transformer)
+bench: $(BENCH_BIN) $(if $(findstring --with-run,$(BENCH_FLAGS)),$(BUILD_DIR)/tutorials/12_train_transformer) \
+       $(if $(findstring --with-tutorials,$(BENCH_FLAGS)),$(TUTORIALS))
 	$(if $(findstring --no-python,$(BENCH_FLAGS)),,@bench/ensure_python_deps.sh)
 	$(BENCH_BIN) $(BENCH_FLAGS)
 

@@ -2,7 +2,10 @@
 // this machine?
 //
 //   build/bench/bench [--quick] [--threads N] [--runs N] [--only NAMES] [--with-run]
-//                     [--rss-steps N] [--json out/bench.json] [--no-python] [--python-exe PATH]
+//                     [--with-tutorials] [--tutorials NAMES] [--rss-steps N]
+//                     [--json out/bench.json] [--no-python] [--python-exe PATH]
+//                     [--peer-coretype auto|measure|KERNEL]
+//                     [--peer-capability auto|measure|default|avx2|avx512]
 //
 // Every benchmark is one entry of the list in `benchmarks()`: a name, a unit and a function that
 // measures our figure. bench/torch_bench.py keeps the same list for PyTorch and NumPy. This
@@ -10,21 +13,33 @@
 // merges its rows by name, prints one table, and writes the JSON file:
 //
 //   {"machine": ..., "threads": N, "fp32_peak_gflops": ..., "blas_kernel": ...,
+//    "aten_cpu_capability": ..., "peer": {how the two were chosen},
 //    "rows": [{"name": "sgemm-512", "unit": "GFLOP/s", "ours": ..., "torch": ..., "numpy": ...,
 //              "ratio": ...},
 //             {"name": "gpt-small", "unit": "ms", "ours": ..., "torch": ..., "ratio": ...,
 //              "ours_params": 817920, "torch_params": 817920, "torch_attention": ...}, ...]}
 //
 // ratio compares us with torch so that > 1 always means we are better: ours / torch for rates
-// (GFLOP/s), torch / ours for times and sizes (ms, s, MB). A row's other keys are details: ours_*
+// (GFLOP/s) and speed-ups (x), torch / ours for times and sizes (ms, s, MB). A row's other keys are details: ours_*
 // from this program, torch_* passed through from torch_bench.py.
 //
 // The rows:
 //   sgemm-N, sgemm-N-bT, bmm-*   one matrix product (GFLOP/s, and the fraction of the fp32 peak)
 //   attention-fwd-bwd            one multi-head self-attention layer, forward and backward (ms)
 //   gpt-small, seq2seq-small     one training step of a small GPT / encoder-decoder (ms)
+//   gpt-small-1thread            the same gpt-small step with both sides on one thread (ms)
+//   scaling                      gpt-small's 2-thread speed-up: ms at 1 thread / ms at 2 (x)
 //   *-peak-rss                   peak resident memory of a process that trains that model (MB)
 //   reverse-to-99                with --with-run: seconds of training of `make run` (s)
+//   tutorials-all-cores-vs-one   with --with-tutorials: every tutorial with its defaults at
+//                                --threads 0 and at --threads 1; the worst (largest) ratio of
+//                                the two wall times, all cores / one (t0/t1, ours only: <= 1
+//                                means every core never loses)
+//
+// The peer at its best, whatever the environment: torch_bench.py chooses OPENBLAS_CORETYPE and
+// ATEN_CPU_CAPABILITY for the cpu (an inherited OPENBLAS_CORETYPE=Haswell would cost torch up
+// to 45% on an AVX-512 cpu), timing the candidates where the flags do not settle it, unless
+// --peer-coretype / --peer-capability ask for one; the header and out/bench.json say what ran.
 // Every row that builds a model (attention, gpt, seq2seq, peak-rss, reverse-to-99) must count
 // the same parameters on both sides; when they differ the bench says so and exits non-zero (the
 // comparison would be between different models). So does a row of ours that fails.
@@ -40,6 +55,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -77,6 +93,10 @@ struct Options {
   bool python = true;  // also run torch_bench.py for the torch and numpy columns
   std::string python_exe = "/usr/bin/python3";
   std::string rss_child;  // hidden: be the peak-RSS child for this model (see peak_rss_mb)
+  bool with_tutorials = false;  // also the tutorials-all-cores-vs-one row (many minutes)
+  std::string tutorials;        // comma-separated tutorial names or prefixes; empty = all
+  std::string peer_coretype = "auto";    // torch_bench.py's --peer-coretype
+  std::string peer_capability = "auto";  // torch_bench.py's --peer-capability
 };
 
 // ---- timing --------------------------------------------------------------------------------
@@ -472,10 +492,35 @@ TrainingRun make_training_run(const std::string& name, bool quick) {
   return run;
 }
 
-double training_step_ms(const std::string& name, const Options& options, std::int64_t& params) {
+// ms per training step on `threads` threads (0: the bench's --threads); remembered for the
+// scaling row.
+std::map<std::pair<std::string, int>, double> training_ms_by_threads;
+
+double training_step_ms(const std::string& name, const Options& options, std::int64_t& params,
+                        int threads = 0) {
+  const int bench_threads = omp_get_max_threads();
+  if (threads == 0) threads = bench_threads;
+  omp_set_num_threads(threads);
   TrainingRun run = make_training_run(name, options.quick);
   params = run.params;
-  return 1e3 * median_seconds(run.step, options.runs, kTrainingWarmup);
+  const double ms = 1e3 * median_seconds(run.step, options.runs, kTrainingWarmup);
+  omp_set_num_threads(bench_threads);
+  training_ms_by_threads[{name, threads}] = ms;
+  return ms;
+}
+
+// The 2-thread speed-up of a training step: ms at 1 thread / ms at 2 threads (the rows'
+// figures when they ran, measured here otherwise).
+double scaling(const std::string& name, const Options& options, FlatJson& details) {
+  for (int threads : {1, 2}) {
+    std::int64_t params = 0;
+    if (!training_ms_by_threads.count({name, threads}))
+      training_step_ms(name, options, params, threads);
+  }
+  const double one = training_ms_by_threads[{name, 1}], two = training_ms_by_threads[{name, 2}];
+  details["ours_1thread_ms"] = json_real(one);
+  details["ours_2threads_ms"] = json_real(two);
+  return one / two;
 }
 
 // ---- peak memory: a fresh child process -------------------------------------------------------
@@ -580,6 +625,60 @@ double reverse_to_99_seconds(const Options& options, FlatJson& details) {
   return seconds;
 }
 
+// ---- tutorials-all-cores-vs-one ------------------------------------------------------------------
+//
+// Every tutorial built next to this program (build/tutorials/NN_*), or those --tutorials names,
+// run with its default settings twice: --threads 0 (every core) and --threads 1, each with an
+// --out folder of its own. The figure is the worst ratio of the two wall times (the whole
+// process: what a reader waits for), all cores / one thread; each pair is printed.
+bool selected(const std::string& name, const std::string& only);
+
+double tutorials_all_cores_vs_one(const Options& options, FlatJson& details) {
+  namespace fs = std::filesystem;
+  const fs::path folder = fs::path(self_exe()).parent_path().parent_path() / "tutorials";
+  std::vector<std::string> names;
+  if (fs::is_directory(folder))
+    for (const auto& entry : fs::directory_iterator(folder)) {
+      const std::string name = entry.path().filename().string();
+      if (entry.is_regular_file() && name.size() > 3 && std::isdigit(name[0]) &&
+          std::isdigit(name[1]) && name[2] == '_' && selected(name, options.tutorials))
+        names.push_back(name);
+    }
+  std::sort(names.begin(), names.end());
+  if (names.empty())
+    throw std::runtime_error("no tutorials found in " + folder.string() +
+                             (options.tutorials.empty() ? "" : " named " + options.tutorials) +
+                             "; build them first: make tutorials");
+  auto wall_seconds = [&](const std::string& name, int threads) {
+    const fs::path out = fs::path(options.json).parent_path() / "bench-tutorials" /
+                         (name + "-threads" + std::to_string(threads));
+    std::string command = shell_quote((folder / name).string()) + " --threads " +
+                          std::to_string(threads) + " --out " + shell_quote(out.string());
+    auto start = std::chrono::steady_clock::now();
+    CommandResult run = run_command(command);
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (run.status != 0)
+      throw std::runtime_error(command + " failed with exit code " + std::to_string(run.status) +
+                               ":" + run.tail());
+    return seconds;
+  };
+  double worst = 0;
+  std::string worst_name;
+  for (const std::string& name : names) {
+    const double all_cores = wall_seconds(name, 0), one = wall_seconds(name, 1);
+    const double ratio = all_cores / one;
+    std::printf("    %-28s all cores %7.2f s, one thread %7.2f s: %.2f\n", name.c_str(),
+                all_cores, one, ratio);
+    std::fflush(stdout);
+    details["ours_" + name + "_threads0_s"] = json_real(all_cores);
+    details["ours_" + name + "_threads1_s"] = json_real(one);
+    if (ratio > worst) worst = ratio, worst_name = name;
+  }
+  details["ours_worst"] = json_text(worst_name);
+  return worst;
+}
+
 // ---- the list of rows ----------------------------------------------------------------------
 
 // What a benchmark returns: our figure, and details for out/bench.json ("ours_params", ...).
@@ -629,6 +728,17 @@ std::vector<Benchmark> benchmarks(const Options& options) {
                       double ms = training_step_ms(model, o, params);
                       return with_params(ms, params);
                     }});
+  // Threads: the gpt-small step on one thread, and what a second thread buys.
+  list.push_back({"gpt-small-1thread", "ms", [](const Options& o) {
+                    std::int64_t params = 0;
+                    double ms = training_step_ms("gpt-small", o, params, 1);
+                    return with_params(ms, params);
+                  }});
+  list.push_back({"scaling", "x", [](const Options& o) {
+                    Measurement measurement;
+                    measurement.value = scaling("gpt-small", o, measurement.details);
+                    return measurement;
+                  }});
   // Memory: the peak resident size of a process training the model, in MB.
   for (std::string model : {"gpt-small", "seq2seq-small"})
     list.push_back({model + "-peak-rss", "MB", [model](const Options& o) {
@@ -641,6 +751,13 @@ std::vector<Benchmark> benchmarks(const Options& options) {
     list.push_back({"reverse-to-99", "s", [](const Options& o) {
                       Measurement measurement;
                       measurement.value = reverse_to_99_seconds(o, measurement.details);
+                      return measurement;
+                    }});
+  // Every tutorial on every core and on one (many minutes, so only on request).
+  if (options.with_tutorials)
+    list.push_back({"tutorials-all-cores-vs-one", "t0/t1", [](const Options& o) {
+                      Measurement measurement;
+                      measurement.value = tutorials_all_cores_vs_one(o, measurement.details);
                       return measurement;
                     }});
   return list;
@@ -656,8 +773,9 @@ bool selected(const std::string& name, const std::string& only) {
   return false;
 }
 
+// Rates (GFLOP/s) and speed-ups (x); times, sizes and t0/t1 are better lower.
 bool higher_is_better(const std::string& unit) {
-  return unit.find("/s") != std::string::npos;
+  return unit.find("/s") != std::string::npos || unit == "x";
 }
 
 // ---- torch and numpy, through bench/torch_bench.py ------------------------------------------
@@ -679,6 +797,8 @@ PythonResults run_torch_bench(const Options& options, int threads) {
                         " --rss-steps " + std::to_string(options.rss_steps) +
                         (options.quick ? " --quick" : "") +
                         (options.with_run ? " --with-run" : "") +
+                        " --peer-coretype " + shell_quote(options.peer_coretype) +
+                        " --peer-capability " + shell_quote(options.peer_capability) +
                         (options.only.empty() ? "" : " --only " + shell_quote(options.only));
   CommandResult python = run_command(command);
   std::string other_output;
@@ -797,16 +917,27 @@ void print_table(const std::vector<Row>& rows) {
   std::printf("peak-rss: ours = the whole process, torch = its increment over `import torch`\n");
 }
 
+// peer: torch_bench.py's info line (the kernels that ran, and how they were chosen).
 void write_json(const std::string& path, const std::string& machine, int threads,
-                double peak_gflops, const std::string& blas_kernel, const std::vector<Row>& rows) {
+                double peak_gflops, FlatJson peer, const std::vector<Row>& rows) {
+  auto value = [&](const std::string& key) {
+    return peer.count(key) && !peer[key].text.empty() ? to_json(peer[key]) : std::string("null");
+  };
   std::filesystem::path file(path);
   if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path());
   std::ofstream out(path);
   out << "{\"machine\": " << json_string(machine) << ", \"threads\": " << threads
       << ", \"fp32_peak_gflops\": " << json_number(peak_gflops)
       << ", \"gemm_kernel\": " << json_string(tensor::cpu::gemm_kernel_name())
-      << ", \"blas_kernel\": " << (blas_kernel.empty() ? "null" : json_string(blas_kernel))
-      << ", \"rows\": [";
+      << ", \"blas_kernel\": " << value("blas_kernel")
+      << ", \"aten_cpu_capability\": " << value("aten_cpu_capability") << ", \"peer\": {";
+  bool first = true;
+  for (const auto& [key, field] : peer)
+    if (key.rfind("peer_", 0) == 0) {
+      out << (first ? "" : ", ") << json_string(key.substr(5)) << ": " << to_json(field);
+      first = false;
+    }
+  out << "}, \"rows\": [";
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const Row& row = rows[i];
     out << (i ? ", " : "") << "\n  {\"name\": " << json_string(row.name)
@@ -841,6 +972,21 @@ int main(int argc, char** argv) try {
   app.add_flag("--with-run", options.with_run,
                "also the reverse-to-99 row: `make run` (tutorial 12) against "
                "bench/torch_reverse.py, minutes; with --quick the tutorial's --quick run");
+  app.add_flag("--with-tutorials", options.with_tutorials,
+               "also the tutorials-all-cores-vs-one row: every tutorial's defaults at --threads "
+               "0 and at --threads 1 (many minutes; build them first: make tutorials)");
+  app.add_option("--tutorials", options.tutorials,
+                 "with --with-tutorials: comma-separated tutorial names or prefixes, e.g. "
+                 "13_,14_ (default: every tutorial built)");
+  app.add_option("--peer-coretype", options.peer_coretype,
+                 "torch's OpenBLAS kernel (OPENBLAS_CORETYPE): auto (from the cpu's flags), "
+                 "measure (time Haswell and SkylakeX) or a kernel name; never the inherited one")
+      ->capture_default_str();
+  app.add_option("--peer-capability", options.peer_capability,
+                 "torch's ATen vector kernels (ATEN_CPU_CAPABILITY): auto (the cpu's best, "
+                 "timed where unsure), measure, default, avx2 or avx512")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "measure", "default", "avx2", "avx512"}));
   app.add_option("--rss-steps", options.rss_steps, "training steps of a peak-RSS child process")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
@@ -885,19 +1031,24 @@ int main(int argc, char** argv) try {
     } else {
       if (python.info.count("torch_error"))
         std::printf("torch: not available (%s)\n", python.info["torch_error"].text.c_str());
-      std::printf("torch %s, numpy %s, BLAS: %s, OpenBLAS kernel: %s (asked for %s)\n",
-                  python.info["torch_version"].text.c_str(),
-                  python.info["numpy_version"].text.c_str(), python.info["blas"].text.c_str(),
-                  python.info["blas_kernel"].text.c_str(),
-                  python.info["openblas_coretype"].text.c_str());
+      std::printf("torch %s, numpy %s, BLAS: %s\n", python.info["torch_version"].text.c_str(),
+                  python.info["numpy_version"].text.c_str(), python.info["blas"].text.c_str());
+      auto info = [&](const std::string& key) {
+        auto it = python.info.find(key);
+        return it == python.info.end() || it->second.text.empty() ? std::string("-")
+                                                                   : it->second.text;
+      };
+      std::printf("torch's OpenBLAS kernel: %s (asked for %s: %s; inherited %s)\n",
+                  info("blas_kernel").c_str(), info("peer_openblas_coretype").c_str(),
+                  info("peer_openblas_coretype_why").c_str(),
+                  info("peer_inherited_openblas_coretype").c_str());
+      std::printf("torch's ATen kernels: %s (asked for %s: %s)\n",
+                  info("aten_cpu_capability").c_str(), info("peer_aten_cpu_capability").c_str(),
+                  info("peer_aten_cpu_capability_why").c_str());
     }
   } else {
     std::printf("--no-python: our figures alone\n");
   }
-  const std::string blas_kernel =
-      python.info.count("blas_kernel") && python.info["blas_kernel"].is_string
-          ? python.info["blas_kernel"].text
-          : "";
 
   std::vector<Row> rows;
   std::vector<std::string> failures;  // each one makes the bench exit non-zero
@@ -941,7 +1092,7 @@ int main(int argc, char** argv) try {
   }
 
   print_table(rows);
-  write_json(options.json, machine, threads, peak, blas_kernel, rows);
+  write_json(options.json, machine, threads, peak, python.info, rows);
   std::printf("wrote %s\n", options.json.c_str());
   if (!failures.empty()) {
     std::fprintf(stderr, "\nbench FAILED (%zu):\n", failures.size());

@@ -3,12 +3,15 @@
 
     /usr/bin/python3 bench/torch_bench.py [--quick] [--threads N] [--runs N] [--only NAMES]
                                           [--with-run] [--attention-impl auto|IMPL]
+                                          [--peer-coretype auto|measure|KERNEL]
+                                          [--peer-capability auto|measure|default|avx2|avx512]
 
 Run it with Debian's /usr/bin/python3 and the Debian packages python3-torch, python3-numpy and
 python3-threadpoolctl (both libraries then use the system OpenBLAS). Prints one JSON object per
 line on stdout:
 
-    {"type": "info", "blas_kernel": "SkylakeX", "torch_version": ..., ...}
+    {"type": "info", "blas_kernel": "SkylakeX", "aten_cpu_capability": "AVX512",
+     "openblas_coretype_why": ..., "torch_version": ..., ...}
     {"type": "row", "name": "sgemm-512", "unit": "GFLOP/s", "torch": 151.2, "numpy": 149.8}
     {"type": "row", "name": "gpt-small", "unit": "ms", "torch": 150.3, "torch_params": 817920,
      "torch_attention": "packed-sdpa", ...}
@@ -25,6 +28,11 @@ Same threads for everyone: torch.set_num_threads(N) sets torch's own OpenMP pool
 matmul calls the BLAS, and OpenBLAS keeps its own thread pool, which only threadpoolctl's
 threadpool_limits(N) (or OPENBLAS_NUM_THREADS before loading) can limit. OMP_WAIT_POLICY=PASSIVE
 keeps idle OpenMP threads from spinning on the cores the BLAS threads need.
+
+The peer's configuration (torch_env.py): the OpenBLAS kernel and ATen's vector kernels are chosen
+for the cpu whatever the inherited environment says, timing the candidates in fresh processes
+(this script again, --probe) where the cpu's flags do not settle it; the info line names what ran
+and why.
 
 To add a row: write a function returning {"torch": x, "numpy": y} (either may be None; more
 keys are passed through to out/bench.json) and add an entry to BENCHMARKS with the name bench.cpp
@@ -53,6 +61,17 @@ def parse_args():
     parser.add_argument("--attention-impl", default="auto",
                         help="auto (the fastest) or one of torch_models.ATTENTION_IMPLS")
     parser.add_argument("--rss-steps", type=int, default=5, help="training steps of a peak-RSS run")
+    parser.add_argument("--peer-coretype", default="auto",
+                        help="OPENBLAS_CORETYPE: auto (from the cpu's flags), measure (time "
+                             "Haswell and SkylakeX) or a kernel name; the inherited value is "
+                             "never kept")
+    parser.add_argument("--peer-capability", default="auto",
+                        choices=("auto", "measure") + torch_env.CAPABILITIES,
+                        help="ATEN_CPU_CAPABILITY: auto (the cpu's best; times avx2 and avx512 "
+                             "on an AVX-512 cpu), measure, or one of them")
+    # A probe of one configuration (run by this script itself in a fresh process, see
+    # torch_env.choose_peer): the environment is the parent's choice; prints its times.
+    parser.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
     # The peak-RSS child (run by this script itself): one model, --rss-steps steps.
     parser.add_argument("--rss-child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--adam", default="for-loop", help=argparse.SUPPRESS)
@@ -63,8 +82,18 @@ ARGS = parse_args()
 if ARGS.quick:
     ARGS.runs = 1
 
-# The environment must be set before numpy or torch load OpenBLAS and OpenMP.
-torch_env.configure(ARGS.threads)
+# The environment must be set before numpy or torch load OpenBLAS, ATen and OpenMP. A child of
+# this script (a probe, a peak-RSS run) gets its parent's choice in its environment.
+if ARGS.probe or ARGS.rss_child:
+    PEER = {}
+    torch_env.configure(ARGS.threads)
+else:
+    probe_command = [sys.executable, os.path.abspath(__file__), "--probe",
+                     "--threads", str(ARGS.threads)] + (["--quick"] if ARGS.quick else [])
+    PEER = torch_env.choose_peer(ARGS.peer_coretype, ARGS.peer_capability, probe_command,
+                                 ARGS.threads)
+    torch_env.configure(ARGS.threads, PEER["openblas_coretype"] or "",
+                        PEER["aten_cpu_capability"])
 
 
 def emit(record):
@@ -275,23 +304,71 @@ def attention_fwd_bwd():
             "torch_probe_ms": describe(probe_ms)}
 
 
-def training(name):
-    """ms per training step of model `name`, with the fastest attention and Adam."""
+class at_threads:
+    """Within `with at_threads(n):` torch's OpenMP pool and the BLAS's pool use n threads."""
+
+    def __init__(self, threads):
+        self.threads = threads
+
+    def __enter__(self):
+        self.before = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        self.limiter = threadpool_limits(limits=self.threads)
+
+    def __exit__(self, *exc):
+        self.limiter.restore_original_limits()
+        torch.set_num_threads(self.before)
+
+
+TRAINING_MS = {}  # (model name, threads) -> ms per step, for the scaling row
+
+
+def training(name, threads=None):
+    """ms per training step of model `name` on `threads` threads (default --threads), with the
+    fastest attention and Adam."""
     if torch is None:
         return {}
+    threads = threads or ARGS.threads
 
     def make_step(impl):
         return training_step(name, impl, False)[1]
 
-    impl, probe_ms = fastest(make_step, attention_impls())
-    model, _ = training_step(name, impl, False)
-    foreach = fastest_adam(model)
-    model, step = training_step(name, impl, foreach)
-    ms = 1e3 * median_seconds(step, ARGS.runs, warmup=TRAINING_WARMUP)
-    PICKS[name] = (impl, foreach)
+    with at_threads(threads):
+        impl, probe_ms = fastest(make_step, attention_impls())
+        model, _ = training_step(name, impl, False)
+        foreach = fastest_adam(model)
+        model, step = training_step(name, impl, foreach)
+        ms = 1e3 * median_seconds(step, ARGS.runs, warmup=TRAINING_WARMUP)
+    TRAINING_MS[(name, threads)] = ms
+    if threads == ARGS.threads:
+        PICKS[name] = (impl, foreach)
     return {"torch": ms, "torch_params": tm.num_parameters(model), "torch_attention": impl,
             "torch_adam": "foreach" if foreach else "for-loop",
-            "torch_probe_ms": describe(probe_ms)}
+            "torch_probe_ms": describe(probe_ms), "torch_threads": threads}
+
+
+def scaling(name):
+    """The 2-thread speed-up of a training step: ms at 1 thread / ms at 2 threads (the rows'
+    figures when they ran, measured here otherwise)."""
+    if torch is None:
+        return {}
+    for threads in (1, 2):
+        if (name, threads) not in TRAINING_MS:
+            training(name, threads)
+    one, two = TRAINING_MS[(name, 1)], TRAINING_MS[(name, 2)]
+    return {"torch": one / two, "torch_1thread_ms": one, "torch_2threads_ms": two}
+
+
+def run_probe():
+    """--probe: the times of one configuration of the environment (torch_env.choose_peer): a
+    sgemm, and a gpt-small training step (the model rows' mix of torch's own kernels)."""
+    n = 256 if ARGS.quick else 1024
+    a, b = torch.rand(n, n), torch.rand(n, n)
+    with torch.no_grad():
+        gemm_ms = 1e3 * median_seconds(lambda: a @ b, 5, warmup=2)
+    _, step = training_step("gpt-small", tm.ATTENTION_IMPLS[0], False)
+    step_ms = 1e3 * median_seconds(step, 3 if ARGS.quick else 5, warmup=TRAINING_WARMUP)
+    emit({"type": "probe", "gemm_ms": gemm_ms, "step_ms": step_ms})
 
 
 def peak_rss(name):
@@ -356,6 +433,8 @@ BENCHMARKS += [
 BENCHMARKS += [
     ("attention-fwd-bwd", "ms", attention_fwd_bwd),
     ("gpt-small", "ms", lambda: training("gpt-small")),
+    ("gpt-small-1thread", "ms", lambda: training("gpt-small", 1)),
+    ("scaling", "x", lambda: scaling("gpt-small")),
     ("seq2seq-small", "ms", lambda: training("seq2seq-small")),
     ("gpt-small-peak-rss", "MB", lambda: peak_rss("gpt-small")),
     ("seq2seq-small-peak-rss", "MB", lambda: peak_rss("seq2seq-small")),
@@ -372,6 +451,11 @@ def selected(name):
 
 
 def main():
+    if ARGS.probe:
+        if torch is not None:
+            limiter = torch_env.pin(torch, ARGS.threads)  # noqa: F841 (kept alive)
+            run_probe()
+        return
     if ARGS.rss_child:
         limiter = torch_env.pin(torch, ARGS.threads)  # noqa: F841 (kept alive)
         rss_child(ARGS.rss_child)
@@ -393,10 +477,12 @@ def main():
             # The kernel OpenBLAS chose (OPENBLAS_CORETYPE asks for one; this is what ran).
             "blas_kernel": next((pool.get("architecture") for pool in blas
                                  if pool.get("internal_api") == "openblas"), None),
-            "openblas_coretype": os.environ["OPENBLAS_CORETYPE"],
+            "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
             "aten_cpu_capability": torch_env.aten_cpu_capability(torch) if torch else None,
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         }
+        # What was asked for and why (the kernels above are what ran).
+        info.update({"peer_" + key: value for key, value in PEER.items()})
         if torch is None:
             info["torch_error"] = torch_error
         emit(info)
