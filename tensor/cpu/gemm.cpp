@@ -51,7 +51,6 @@
 #if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
-#include <omp.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -557,7 +556,7 @@ void gemm_typed(const Array& a, const Array& b, const Array& out) {
   // Threads: never more than OpenMP allows, none inside another parallel region, and none
   // that would get less than kMinFlopsPerThread of work.
   const double flops_per_matrix = 2.0 * double(M) * double(N) * double(K);
-  const std::int64_t max_threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const std::int64_t max_threads = available_threads();
   const std::int64_t threads = std::clamp<std::int64_t>(
       std::int64_t(flops_per_matrix * double(batches) / kMinFlopsPerThread), 1, max_threads);
 

@@ -7,35 +7,80 @@
 // vectorise when the strides are the element size.
 #pragma once
 
-#include <omp.h>
-
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
 
 #include "tensor/array.hpp"
+#include "tensor/cpu/thread_pool.hpp"
 
 namespace tensor::cpu {
 
-// Runs body(begin, end) over [0, n) split into one contiguous range per thread, when n is
-// at least `grain` and we are not already inside a parallel region; serially otherwise.
-template <typename Body>
-void parallel_for(std::int64_t n, std::int64_t grain, Body body) {
-  int threads = omp_get_max_threads();
-  if (n < grain || threads <= 1 || omp_in_parallel()) {
-    if (n > 0) body(std::int64_t{0}, n);
-    return;
-  }
-  std::int64_t chunks = std::min<std::int64_t>(threads, (n + grain - 1) / grain);
-#pragma omp parallel for num_threads(static_cast<int>(chunks)) schedule(static)
-  for (std::int64_t c = 0; c < chunks; ++c) {
-    std::int64_t begin = n * c / chunks, end = n * (c + 1) / chunks;
-    if (begin < end) body(begin, end);
-  }
+// ---- threads that pay for themselves --------------------------------------------------------
+//
+// A parallel region costs a few microseconds (waking the other threads, the barrier at its
+// end), and much more on a busy machine, where a thread that has been descheduled makes all
+// the others wait for it at the barrier. So an op splits its work only when each thread gets
+// enough of it: the threshold is in units of work (about one element read, computed and
+// written), never in items, because an item (a row, a column, an output element) may be one
+// element or thousands of them.
+
+// The least work worth handing to one more thread: ~10-20 us of simple elementwise work.
+constexpr std::int64_t kMinWorkPerThread = 1 << 15;
+
+// The grain (least number of items per thread) for items that each cost `work_per_item`.
+constexpr std::int64_t grain_for_work(std::int64_t work_per_item) {
+  return std::max<std::int64_t>(1, kMinWorkPerThread / std::max<std::int64_t>(1, work_per_item));
 }
 
-// Elements below which threading costs more than it saves.
-constexpr std::int64_t kElementwiseGrain = 1 << 15;
+// How many ranges the loops below cut [0, n) into: one per thread, each of at least `grain`
+// items (so fewer threads than cores run when there is little work), or 1 (serial) when that
+// leaves one range or we are already inside a parallel region.
+inline std::int64_t parallel_chunks(std::int64_t n, std::int64_t grain) {
+  grain = std::max<std::int64_t>(grain, 1);
+  const std::int64_t threads = available_threads();
+  if (threads <= 1 || n < 2 * grain) return 1;
+  return std::min(threads, n / grain);
+}
+
+// Runs body(chunk, begin, end) for chunk in [0, parallel_chunks(n, grain)), the chunks being
+// contiguous ranges that cover [0, n) in order, in parallel on the pool's threads
+// (thread_pool.hpp). The chunk index lets a loop keep one partial result per chunk: the same
+// split, so the same sums, on every run with the same thread count.
+template <typename Body>
+void parallel_for_chunks(std::int64_t n, std::int64_t grain, Body body) {
+  if (n <= 0) return;
+  struct Job {
+    std::int64_t n, chunks;
+    Body* body;
+  };
+  const Job job{n, parallel_chunks(n, grain), &body};
+  if (job.chunks == 1) {
+    body(std::int64_t{0}, std::int64_t{0}, n);
+    return;
+  }
+  run_chunks(
+      job.chunks,
+      [](const void* context, std::int64_t chunk) {
+        const Job& job = *static_cast<const Job*>(context);
+        const std::int64_t begin = job.n * chunk / job.chunks;
+        const std::int64_t end = job.n * (chunk + 1) / job.chunks;
+        (*job.body)(chunk, begin, end);
+      },
+      &job);
+}
+
+// Runs body(begin, end) over [0, n), split as parallel_for_chunks splits it.
+template <typename Body>
+void parallel_for(std::int64_t n, std::int64_t grain, Body body) {
+  parallel_for_chunks(n, grain, [&](std::int64_t, std::int64_t begin, std::int64_t end) {
+    body(begin, end);
+  });
+}
+
+// Elements per thread of an elementwise kernel (one unit of work each).
+constexpr std::int64_t kElementwiseGrain = grain_for_work(1);
 
 template <std::size_t N>
 struct StridedLayout {

@@ -36,7 +36,7 @@ void matmul_typed(const Array& a, const Array& b, const Array& out) {
   const T* B = b.data<T>();
   T* C = out.data<T>();
   // One task per output row; rows are independent.
-  parallel_for(batches * M, 16, [&](std::int64_t begin, std::int64_t end) {
+  parallel_for(batches * M, grain_for_work(2 * N * K), [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t row = begin; row < end; ++row) {
       std::int64_t batch = row / M, m = row % M;
       const T* a_row = A + batch_offset(a, batch, batch_dims) + m * a_rs;

@@ -19,7 +19,7 @@ void CpuBackend::embedding(const Array& weight, const Array& indices, const Arra
   const std::size_t row_bytes = static_cast<std::size_t>(width) * dtype_size(weight.dtype());
   const char* table = static_cast<const char*>(weight.raw_data());
   char* rows = static_cast<char*>(out.raw_data());
-  parallel_for(n, 256, [&](std::int64_t begin, std::int64_t end) {
+  parallel_for(n, grain_for_work(width), [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t i = begin; i < end; ++i)
       std::memcpy(rows + i * row_bytes, table + index[i] * row_bytes, row_bytes);
   });
@@ -35,7 +35,7 @@ void CpuBackend::embedding_backward(const Array& grad_out, const Array& indices,
     T* dw = grad_weight.data<T>();
     // Threads split the columns, not the rows: two rows with the same index then never race,
     // and the sum is added in the same order on every run.
-    parallel_for(width, 64, [&](std::int64_t col_begin, std::int64_t col_end) {
+    parallel_for(width, grain_for_work(n), [&](std::int64_t col_begin, std::int64_t col_end) {
       for (std::int64_t i = 0; i < n; ++i) {
         const T* src = g + i * width;
         T* dst = dw + index[i] * width;
@@ -54,7 +54,7 @@ void CpuBackend::gather(const Array& x, const Array& index, const Array& out) {
     const T* src = x.data<T>();
     const std::int64_t* idx = index.data<std::int64_t>();
     T* dst = out.data<T>();
-    parallel_for(rows, 256, [&](std::int64_t begin, std::int64_t end) {
+    parallel_for(rows, grain_for_work(k), [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t m = begin; m < end; ++m)
         for (std::int64_t j = 0; j < k; ++j) dst[m * k + j] = src[m * s + idx[m * k + j]];
     });
@@ -71,7 +71,7 @@ void CpuBackend::scatter_add(const Array& out, const Array& index, const Array& 
       const T* from = src.data<T>();
       const std::int64_t* idx = index.data<std::int64_t>();
       T* dst = out.data<T>();
-      parallel_for(rows, 256, [&](std::int64_t begin, std::int64_t end) {
+      parallel_for(rows, grain_for_work(k), [&](std::int64_t begin, std::int64_t end) {
         for (std::int64_t m = begin; m < end; ++m)  // each row is owned by one thread
           for (std::int64_t j = 0; j < k; ++j) dst[m * s + idx[m * k + j]] += from[m * k + j];
       });
@@ -96,7 +96,8 @@ void CpuBackend::layer_norm(const Array& x, const Array& weight, const Array& bi
     T* y = out.data<T>();
     T* mu_out = mean.data<T>();
     T* rstd_out = rstd.data<T>();
-    parallel_for(rows, 64, [&](std::int64_t begin, std::int64_t end) {
+    // Work per row: three passes over it (the sum, the squares, the output).
+    parallel_for(rows, grain_for_work(3 * C), [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t r = begin; r < end; ++r) {
         const T* row = in + r * C;
         double sum = 0;
@@ -132,14 +133,14 @@ void CpuBackend::layer_norm_backward(const Array& grad_out, const Array& x, cons
     // No weight is a weight of ones, as in the forward.
     std::vector<T> ones;
     const T* w = weight.defined() ? weight.data<T>() : (ones.assign(C, T(1)), ones.data());
-    // Per-thread partial sums for dweight and dbias (rows are split between threads), always
+    // Per-chunk partial sums for dweight and dbias (rows are split between threads), always
     // kept (it costs two adds per element); written out only where asked for.
-    const int threads = omp_get_max_threads();
-    std::vector<double> partial_dw(threads * C, 0.0), partial_db(threads * C, 0.0);
-    parallel_for(rows, 64, [&](std::int64_t begin, std::int64_t end) {
-      const int t = omp_get_thread_num();
-      double* dw_acc = partial_dw.data() + t * C;
-      double* db_acc = partial_db.data() + t * C;
+    // Work per row: two passes over four rows (g, x, dweight's and dbias's partial sums).
+    const std::int64_t grain = grain_for_work(4 * C), chunks = parallel_chunks(rows, grain);
+    std::vector<double> partial_dw(chunks * C, 0.0), partial_db(chunks * C, 0.0);
+    parallel_for_chunks(rows, grain, [&](std::int64_t chunk, std::int64_t begin, std::int64_t end) {
+      double* dw_acc = partial_dw.data() + chunk * C;
+      double* db_acc = partial_db.data() + chunk * C;
       for (std::int64_t r = begin; r < end; ++r) {
         const T* g_row = g + r * C;
         const T* x_row = in + r * C;
@@ -172,7 +173,7 @@ void CpuBackend::layer_norm_backward(const Array& grad_out, const Array& x, cons
       T* dst = target->template data<T>();
       for (std::int64_t c = 0; c < C; ++c) {
         double total = 0;
-        for (int t = 0; t < threads; ++t) total += (*partial)[t * C + c];
+        for (std::int64_t t = 0; t < chunks; ++t) total += (*partial)[t * C + c];
         dst[c] = T(total);
       }
     }
@@ -193,7 +194,7 @@ void CpuBackend::rms_norm(const Array& x, const Array& weight, double eps, const
     const T* w = weight.defined() ? weight.data<T>() : (ones.assign(C, T(1)), ones.data());
     T* y = out.data<T>();
     T* rstd_out = rstd.data<T>();
-    parallel_for(rows, 64, [&](std::int64_t begin, std::int64_t end) {
+    parallel_for(rows, grain_for_work(2 * C), [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t r = begin; r < end; ++r) {
         const T* row = in + r * C;
         double sum_sq = 0;
@@ -222,13 +223,12 @@ void CpuBackend::rms_norm_backward(const Array& grad_out, const Array& x, const 
     T* dx = grad_x.data<T>();
     std::vector<T> ones;
     const T* w = weight.defined() ? weight.data<T>() : (ones.assign(C, T(1)), ones.data());
-    // Per-thread partial sums of dweight (rows are split between threads), added up at the end.
+    // Per-chunk partial sums of dweight (rows are split between threads), added up at the end.
     const bool want_dw = grad_weight.defined();
-    const int threads = omp_get_max_threads();
-    std::vector<double> partial_dw(want_dw ? threads * C : 0, 0.0);
-    parallel_for(rows, 64, [&](std::int64_t begin, std::int64_t end) {
-      const int t = omp_get_thread_num();
-      double* dw_acc = want_dw ? partial_dw.data() + t * C : nullptr;
+    const std::int64_t grain = grain_for_work(3 * C), chunks = parallel_chunks(rows, grain);
+    std::vector<double> partial_dw(want_dw ? chunks * C : 0, 0.0);
+    parallel_for_chunks(rows, grain, [&](std::int64_t chunk, std::int64_t begin, std::int64_t end) {
+      double* dw_acc = want_dw ? partial_dw.data() + chunk * C : nullptr;
       for (std::int64_t r = begin; r < end; ++r) {
         const T* g_row = g + r * C;
         const T* x_row = in + r * C;
@@ -255,7 +255,7 @@ void CpuBackend::rms_norm_backward(const Array& grad_out, const Array& x, const 
       T* dst = grad_weight.data<T>();
       for (std::int64_t c = 0; c < C; ++c) {
         double total = 0;
-        for (int t = 0; t < threads; ++t) total += partial_dw[t * C + c];
+        for (std::int64_t t = 0; t < chunks; ++t) total += partial_dw[t * C + c];
         dst[c] = T(total);
       }
     }
@@ -285,7 +285,8 @@ void CpuBackend::cross_entropy(const Array& logits, const Array& targets,
     const T* x = logits.data<T>();
     const std::int64_t* t = targets.data<std::int64_t>();
     T* loss = losses.data<T>();
-    parallel_for(N, 16, [&](std::int64_t begin, std::int64_t end) {
+    // Work per row: two passes, one with a double exp (~8 units) per element.
+    parallel_for(N, grain_for_work(10 * C), [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t n = begin; n < end; ++n) {
         if (t[n] == ignore_index) {
           loss[n] = T(0);
@@ -315,7 +316,8 @@ void CpuBackend::cross_entropy_backward(const Array& logits, const Array& target
     const std::int64_t* t = targets.data<std::int64_t>();
     const T* g = grad_losses.data<T>();
     T* dx = grad_logits.data<T>();
-    parallel_for(N, 16, [&](std::int64_t begin, std::int64_t end) {
+    // Work per row: three passes, two with a double exp (~8 units) per element.
+    parallel_for(N, grain_for_work(20 * C), [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t n = begin; n < end; ++n) {
         T* dst = dx + n * C;
         if (t[n] == ignore_index) {
@@ -344,7 +346,7 @@ void CpuBackend::dropout_mask(const Array& out, double keep_prob, std::uint64_t 
     using T = decltype(zero);
     T* mask = out.data<T>();
     const T scale = T(1.0 / keep_prob);
-    parallel_for(out.numel(), 1 << 14, [&](std::int64_t begin, std::int64_t end) {
+    parallel_for(out.numel(), grain_for_work(8), [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t i = begin; i < end; ++i) {
         PhiloxBlock block = philox4x32(offset + std::uint64_t(i / 4), seed);
         mask[i] = uniform_float(block.v[i % 4]) < keep_prob ? scale : T(0);
@@ -370,7 +372,8 @@ void CpuBackend::adam_step(const Array& param, const Array& grad, const Array& e
     const T decay = T(decoupled ? 1 - lr * weight_decay : 1);
     const T l2 = T(decoupled ? 0 : weight_decay);
     const T b1 = T(beta1), b2 = T(beta2), e = T(eps);
-    parallel_for(param.numel(), 1 << 14, [&](std::int64_t begin, std::int64_t end) {
+    // Work per element: four arrays read, three written, a square root and a division.
+    parallel_for(param.numel(), grain_for_work(8), [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t i = begin; i < end; ++i) {
         T gi = g[i] + l2 * p[i];
         m[i] = b1 * m[i] + (T(1) - b1) * gi;

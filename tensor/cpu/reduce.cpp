@@ -76,7 +76,7 @@ void reduce_typed(ReduceOp op, const Array& x, const Array& out) {
   if (op == ReduceOp::ArgMax || op == ReduceOp::ArgMin) {
     std::int64_t* result = out.data<std::int64_t>();
     const bool want_max = op == ReduceOp::ArgMax;
-    parallel_for(out_numel, 1024, [&](std::int64_t begin, std::int64_t end) {
+    parallel_for(out_numel, grain_for_work(reduce_numel), [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t o = begin; o < end; ++o) {
         const T* base = in + kept.offset_of(o);
         std::int64_t best_index = 0;
@@ -109,7 +109,7 @@ void reduce_typed(ReduceOp op, const Array& x, const Array& out) {
                                  kept.sizes.size() == 1 && reduce_numel > 1;
     if (rows_contiguous) {
       const std::int64_t width = kept.sizes[0];
-      parallel_for(width, 256, [&](std::int64_t begin, std::int64_t end) {
+      parallel_for(width, grain_for_work(reduce_numel), [&](std::int64_t begin, std::int64_t end) {
         std::vector<Wide> acc(end - begin, Wide(0));
         walk(reduced, [&](std::int64_t offset, std::int64_t) {
           const T* row = in + offset;
@@ -121,22 +121,22 @@ void reduce_typed(ReduceOp op, const Array& x, const Array& out) {
     }
     // A full reduction of a big array: each thread reduces a part, then the parts combine.
     if (out_numel == 1 && reduce_numel >= kElementwiseGrain) {
-      int threads = omp_get_max_threads();
-      std::vector<Wide> partial(threads, start);
-      parallel_for(reduce_numel, kElementwiseGrain, [&](std::int64_t begin, std::int64_t end) {
-        Wide acc = start;
-        for (std::int64_t i = begin; i < end; ++i) {
-          Wide v = Wide(in[reduced.offset_of(i)]);
-          acc = is_sum ? acc + v : acc * v;
-        }
-        partial[omp_get_thread_num()] = acc;
-      });
+      std::vector<Wide> partial(parallel_chunks(reduce_numel, kElementwiseGrain), start);
+      parallel_for_chunks(reduce_numel, kElementwiseGrain,
+                          [&](std::int64_t chunk, std::int64_t begin, std::int64_t end) {
+                            Wide acc = start;
+                            for (std::int64_t i = begin; i < end; ++i) {
+                              Wide v = Wide(in[reduced.offset_of(i)]);
+                              acc = is_sum ? acc + v : acc * v;
+                            }
+                            partial[chunk] = acc;
+                          });
       Wide total = start;
       for (Wide p : partial) total = is_sum ? total + p : total * p;
       result[0] = Acc(total);
       return;
     }
-    parallel_for(out_numel, 256, [&](std::int64_t begin, std::int64_t end) {
+    parallel_for(out_numel, grain_for_work(reduce_numel), [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t o = begin; o < end; ++o) {
         const T* base = in + kept.offset_of(o);
         Wide acc = start;
@@ -157,7 +157,7 @@ void reduce_typed(ReduceOp op, const Array& x, const Array& out) {
   // Max and Min (NaN propagates, as in torch.amax).
   if constexpr (!std::is_same_v<T, bool>) {
     const bool want_max = op == ReduceOp::Max;
-    parallel_for(out_numel, 256, [&](std::int64_t begin, std::int64_t end) {
+    parallel_for(out_numel, grain_for_work(reduce_numel), [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t o = begin; o < end; ++o) {
         const T* base = in + kept.offset_of(o);
         T best = base[0];

@@ -29,7 +29,7 @@ void CpuBackend::rotary_embedding(const Array& x, std::int64_t position_offset, 
       }
     const T* in = x.data<T>();
     T* y = out.data<T>();
-    parallel_for(rows * seq_len, 256, [&](std::int64_t begin, std::int64_t end) {
+    parallel_for(rows * seq_len, grain_for_work(2 * head_dim), [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t r = begin; r < end; ++r) {  // r = m * T + t
         const std::int64_t t = r % seq_len;
         const T* src = in + r * head_dim;

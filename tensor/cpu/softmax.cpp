@@ -93,7 +93,8 @@ void softmax_typed(const Array& x, std::int64_t dim, bool log, const Array& out)
   const std::int64_t xs = x.strides()[dim], os = out.strides()[dim], n = rows.length;
   const T* in = x.data<T>();
   T* result = out.data<T>();
-  parallel_for(rows.count, 64, [&](std::int64_t begin, std::int64_t end) {
+  // Work per row: three passes over it, one with an exp (~4 units) per element.
+  parallel_for(rows.count, grain_for_work(6 * n), [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t r = begin; r < end; ++r) {
       const T* row = in + rows.offset(r, rows.strides_a);
       T* dst = result + rows.offset(r, rows.strides_b);
@@ -136,7 +137,7 @@ void softmax_backward_typed(const Array& grad_out, const Array& out, std::int64_
   const T* g = grad_out.data<T>();
   const T* y = out.data<T>();
   T* dx = grad_in.data<T>();
-  parallel_for(rows.count, 64, [&](std::int64_t begin, std::int64_t end) {
+  parallel_for(rows.count, grain_for_work(3 * n), [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t r = begin; r < end; ++r) {
       const T* g_row = g + rows.offset(r, rows.strides_a);
       const T* y_row = y + rows.offset(r, rows.strides_b);

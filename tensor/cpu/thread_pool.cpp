@@ -1,0 +1,162 @@
+// thread_pool.cpp — see thread_pool.hpp for why; here is how.
+//
+// One job at a time (nested parallel_for runs serially, and ops are called from one thread at a
+// time). A job is published in one atomic word, `state_`:
+//
+//   bits 63..32  the job's number (generation), bits 31..16  its chunk count,
+//   bits 15..0   the next chunk nobody has claimed yet
+//
+// A participant claims a chunk with a compare-and-swap that also checks the generation, so a
+// worker that wakes after its job ended (and maybe after the next one began) can never claim a
+// chunk of a job it has not seen begin, nor call a job's function after the job returned: the
+// caller only returns once every chunk is claimed and finished, and nothing is claimable after.
+#include "tensor/cpu/thread_pool.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace tensor::cpu {
+namespace {
+
+thread_local bool inside_job = false;
+
+void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#endif
+}
+
+// A worker spins this many pauses (tens of microseconds) for the next job before it sleeps:
+// ops follow each other within microseconds in a training step, and a sleeping worker costs
+// the caller a system call to wake (and the worker a few microseconds to get going).
+constexpr int kSpinPauses = 2000;
+
+class Pool {
+ public:
+  static Pool& instance() {
+    // Never destroyed: workers are detached and the process ends with them; a forked child
+    // (tutorial::peak_memory_growth) has none of them, so its caller runs every chunk itself.
+    static Pool* pool = new Pool;
+    return *pool;
+  }
+
+  // One job at a time: run() between a successful try_begin() and end().
+  bool try_begin() { return !busy_.exchange(true, std::memory_order_acquire); }
+  void end() { busy_.store(false, std::memory_order_release); }
+
+  void run(std::int64_t chunks, ChunkFunction chunk, const void* context) {
+    start_workers(int(chunks) - 1);
+    chunk_ = chunk;
+    context_ = context;
+    done_.store(0, std::memory_order_relaxed);
+    const std::uint64_t generation = (state_.load(std::memory_order_relaxed) >> 32) + 1;
+    state_.store(generation << 32 | std::uint64_t(chunks) << 16, std::memory_order_seq_cst);
+    if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+      wake_.fetch_add(1, std::memory_order_seq_cst);
+      wake_.notify_all();
+    }
+    // The caller works too, then waits only for chunks that others have claimed.
+    inside_job = true;
+    work_on(generation, 0);
+    inside_job = false;
+    for (int spins = 0; done_.load(std::memory_order_acquire) < chunks; ++spins) {
+      if (spins < kSpinPauses)
+        cpu_relax();
+      else
+        std::this_thread::yield();  // a worker mid-chunk was descheduled: let it run
+    }
+  }
+
+ private:
+  // Claims and runs chunks of job `generation` while there are any.
+  void work_on(std::uint64_t generation, int index) {
+    std::uint64_t state = state_.load(std::memory_order_acquire);
+    while (true) {
+      const std::uint64_t chunks = (state >> 16) & 0xffff, next = state & 0xffff;
+      if ((state >> 32) != generation || next >= chunks || std::uint64_t(index) >= chunks) return;
+      if (!state_.compare_exchange_weak(state, state + 1, std::memory_order_acq_rel,
+                                        std::memory_order_acquire))
+        continue;  // `state` now holds the current value: look again
+      // The chunk is ours, so the job cannot end before it is done: chunk_ and context_ are
+      // still this job's.
+      chunk_(context_, std::int64_t(next));
+      done_.fetch_add(1, std::memory_order_acq_rel);
+      state = state_.load(std::memory_order_acquire);
+    }
+  }
+
+  void worker_loop(int index) {
+    inside_job = true;  // a worker only ever runs chunks: anything nested in them is serial
+    std::uint64_t seen = state_.load(std::memory_order_acquire) >> 32;
+    while (true) {
+      std::uint64_t generation = state_.load(std::memory_order_acquire) >> 32;
+      for (int spins = 0; generation == seen && spins < kSpinPauses; ++spins) {
+        cpu_relax();
+        generation = state_.load(std::memory_order_acquire) >> 32;
+      }
+      if (generation == seen) {  // no job came: sleep until one does
+        const std::uint32_t ticket = wake_.load(std::memory_order_seq_cst);
+        sleepers_.fetch_add(1, std::memory_order_seq_cst);
+        if ((state_.load(std::memory_order_seq_cst) >> 32) == seen) wake_.wait(ticket);
+        sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+        continue;
+      }
+      seen = generation;
+      work_on(generation, index);
+    }
+  }
+
+  void start_workers(int wanted) {
+    if (int(workers_started_) >= wanted) return;
+    std::lock_guard<std::mutex> lock(start_mutex_);
+    while (int(workers_started_) < wanted) {
+      const int index = int(workers_started_) + 1;
+      std::thread(&Pool::worker_loop, this, index).detach();
+      ++workers_started_;
+    }
+  }
+
+  std::atomic<std::uint64_t> state_{0};
+  std::atomic<std::int64_t> done_{0};
+  std::atomic<std::uint32_t> wake_{0};  // bumped to wake sleeping workers
+  std::atomic<int> sleepers_{0};
+  ChunkFunction chunk_ = nullptr;
+  const void* context_ = nullptr;
+  std::atomic<int> workers_started_{0};
+  std::atomic<bool> busy_{false};
+  std::mutex start_mutex_;
+};
+
+}  // namespace
+
+void run_chunks(std::int64_t chunks, ChunkFunction chunk, const void* context) {
+  // Serially: one chunk; inside a job; more chunks than the state word counts (far more than
+  // the threads of any machine); or while another thread of the program runs a job (the pool
+  // runs one at a time).
+  Pool& pool = Pool::instance();
+  if (chunks <= 1 || chunks > 0xffff || in_parallel_region() || !pool.try_begin()) {
+    for (std::int64_t i = 0; i < chunks; ++i) chunk(context, i);
+    return;
+  }
+  pool.run(chunks, chunk, context);
+  pool.end();
+}
+
+bool in_parallel_region() {
+  return inside_job || omp_in_parallel();
+}
+
+int available_threads() {
+  return in_parallel_region() ? 1 : omp_get_max_threads();
+}
+
+}  // namespace tensor::cpu
