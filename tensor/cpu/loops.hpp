@@ -34,14 +34,18 @@ constexpr std::int64_t grain_for_work(std::int64_t work_per_item) {
   return std::max<std::int64_t>(1, kMinWorkPerThread / std::max<std::int64_t>(1, work_per_item));
 }
 
-// How many ranges the loops below cut [0, n) into: one per thread, each of at least `grain`
-// items (so fewer threads than cores run when there is little work), or 1 (serial) when that
-// leaves one range or we are already inside a parallel region.
+// Chunks per thread when the work allows: a thread that starts late (woken from sleep, or
+// descheduled by another program) still finds chunks left, and the others share its part.
+constexpr std::int64_t kChunksPerThread = 4;
+
+// How many ranges the loops below cut [0, n) into: up to kChunksPerThread per thread, each of
+// at least `grain` items (so fewer threads than cores run when there is little work), or 1
+// (serial) when that leaves one range or we are already inside a parallel region.
 inline std::int64_t parallel_chunks(std::int64_t n, std::int64_t grain) {
   grain = std::max<std::int64_t>(grain, 1);
   const std::int64_t threads = available_threads();
   if (threads <= 1 || n < 2 * grain) return 1;
-  return std::min(threads, n / grain);
+  return std::min(kChunksPerThread * threads, n / grain);
 }
 
 // Runs body(chunk, begin, end) for chunk in [0, parallel_chunks(n, grain)), the chunks being
@@ -61,7 +65,7 @@ void parallel_for_chunks(std::int64_t n, std::int64_t grain, Body body) {
     return;
   }
   run_chunks(
-      job.chunks,
+      job.chunks, available_threads(),
       [](const void* context, std::int64_t chunk) {
         const Job& job = *static_cast<const Job*>(context);
         const std::int64_t begin = job.n * chunk / job.chunks;

@@ -1,7 +1,8 @@
 // thread_pool.cpp — see thread_pool.hpp for why; here is how.
 //
-// One job at a time (nested parallel_for runs serially, and ops are called from one thread at a
-// time). A job is published in one atomic word, `state_`:
+// One job at a time: a loop nested in a chunk runs serially, and a job started by a second
+// thread of the program while one runs is run serially by that thread. A job is published in
+// one atomic word, `state_`:
 //
 //   bits 63..32  the job's number (generation), bits 31..16  its chunk count,
 //   bits 15..0   the next chunk nobody has claimed yet
@@ -53,8 +54,9 @@ class Pool {
   bool try_begin() { return !busy_.exchange(true, std::memory_order_acquire); }
   void end() { busy_.store(false, std::memory_order_release); }
 
-  void run(std::int64_t chunks, ChunkFunction chunk, const void* context) {
-    start_workers(int(chunks) - 1);
+  void run(std::int64_t chunks, int threads, ChunkFunction chunk, const void* context) {
+    start_workers(threads - 1);
+    participants_.store(threads, std::memory_order_relaxed);
     chunk_ = chunk;
     context_ = context;
     done_.store(0, std::memory_order_relaxed);
@@ -66,7 +68,7 @@ class Pool {
     }
     // The caller works too, then waits only for chunks that others have claimed.
     inside_job = true;
-    work_on(generation, 0);
+    work_on(generation);
     inside_job = false;
     for (int spins = 0; done_.load(std::memory_order_acquire) < chunks; ++spins) {
       if (spins < kSpinPauses)
@@ -78,11 +80,11 @@ class Pool {
 
  private:
   // Claims and runs chunks of job `generation` while there are any.
-  void work_on(std::uint64_t generation, int index) {
+  void work_on(std::uint64_t generation) {
     std::uint64_t state = state_.load(std::memory_order_acquire);
     while (true) {
       const std::uint64_t chunks = (state >> 16) & 0xffff, next = state & 0xffff;
-      if ((state >> 32) != generation || next >= chunks || std::uint64_t(index) >= chunks) return;
+      if ((state >> 32) != generation || next >= chunks) return;
       if (!state_.compare_exchange_weak(state, state + 1, std::memory_order_acq_rel,
                                         std::memory_order_acquire))
         continue;  // `state` now holds the current value: look again
@@ -111,7 +113,9 @@ class Pool {
         continue;
       }
       seen = generation;
-      work_on(generation, index);
+      // Workers beyond this job's thread count sit it out (the count may be of a newer job
+      // already: then the claims fail, and the next round of this loop sees that job).
+      if (index < participants_.load(std::memory_order_relaxed)) work_on(generation);
     }
   }
 
@@ -129,6 +133,7 @@ class Pool {
   std::atomic<std::int64_t> done_{0};
   std::atomic<std::uint32_t> wake_{0};  // bumped to wake sleeping workers
   std::atomic<int> sleepers_{0};
+  std::atomic<int> participants_{0};  // the caller and workers 1 .. participants_ - 1
   ChunkFunction chunk_ = nullptr;
   const void* context_ = nullptr;
   std::atomic<int> workers_started_{0};
@@ -138,16 +143,17 @@ class Pool {
 
 }  // namespace
 
-void run_chunks(std::int64_t chunks, ChunkFunction chunk, const void* context) {
+void run_chunks(std::int64_t chunks, int threads, ChunkFunction chunk, const void* context) {
   // Serially: one chunk; inside a job; more chunks than the state word counts (far more than
   // the threads of any machine); or while another thread of the program runs a job (the pool
   // runs one at a time).
   Pool& pool = Pool::instance();
-  if (chunks <= 1 || chunks > 0xffff || in_parallel_region() || !pool.try_begin()) {
+  if (chunks <= 1 || threads <= 1 || chunks > 0xffff || in_parallel_region() ||
+      !pool.try_begin()) {
     for (std::int64_t i = 0; i < chunks; ++i) chunk(context, i);
     return;
   }
-  pool.run(chunks, chunk, context);
+  pool.run(chunks, threads, chunk, context);
   pool.end();
 }
 

@@ -23,8 +23,8 @@ namespace tensor::cpu {
 using ChunkFunction = void (*)(const void* context, std::int64_t index);
 
 // Runs chunk(context, i) for every i in [0, chunks) on the calling thread and up to
-// chunks - 1 workers; returns when all are done.
-void run_chunks(std::int64_t chunks, ChunkFunction chunk, const void* context);
+// threads - 1 workers, each taking the next chunk left; returns when all are done.
+void run_chunks(std::int64_t chunks, int threads, ChunkFunction chunk, const void* context);
 
 // True inside a job or an OpenMP parallel region: a nested parallel_for then runs serially.
 bool in_parallel_region();

@@ -52,7 +52,7 @@ TEST_CASE("parallel_for visits every item once, whatever the size, grain and thr
   }
 }
 
-TEST_CASE("parallel_for_chunks: contiguous ranges in order, at least a grain each, one per thread") {
+TEST_CASE("parallel_for_chunks: contiguous ranges in order, at least a grain each, a few per thread") {
   for (int threads : {1, 2, 4}) {
     ThreadCount scope(threads);
     for (std::int64_t n : {1, 7, 100, 1001})
@@ -61,10 +61,12 @@ TEST_CASE("parallel_for_chunks: contiguous ranges in order, at least a grain eac
         CAPTURE(n);
         CAPTURE(grain);
         const std::int64_t chunks = parallel_chunks(n, grain);
-        // The promise: one chunk (serial) when two of a grain each do not fit, else one per
-        // thread as long as each gets a grain.
+        // The promise: one chunk (serial) when two of a grain each do not fit, else up to
+        // kChunksPerThread per thread as long as each gets a grain.
         const std::int64_t expected =
-            threads <= 1 || n < 2 * grain ? 1 : std::min<std::int64_t>(threads, n / grain);
+            threads <= 1 || n < 2 * grain
+                ? 1
+                : std::min<std::int64_t>(kChunksPerThread * threads, n / grain);
         CHECK(chunks == expected);
         std::vector<std::int64_t> begins(chunks, -1), ends(chunks, -1);
         std::atomic<int> calls{0};
