@@ -19,19 +19,19 @@ namespace tensor::cpu {
 
 // ---- threads that pay for themselves --------------------------------------------------------
 //
-// A parallel region costs a few microseconds (waking the other threads, the barrier at its
-// end), and much more on a busy machine, where a thread that has been descheduled makes all
-// the others wait for it at the barrier. So an op splits its work only when each thread gets
-// enough of it: the threshold is in units of work (about one element read, computed and
-// written), never in items, because an item (a row, a column, an output element) may be one
-// element or thousands of them.
+// Handing work to another thread costs microseconds (waking it, claiming a chunk, the caches it
+// does not share), so an op splits its work only when each chunk gets enough of it: the
+// threshold is in units of work (about one element read, computed and written), never in
+// items, because an item (a row, a column, an output element) may be one element or thousands
+// of them. The threads themselves are thread_pool.hpp's: no barrier, so a thread that the OS
+// has not scheduled never holds up the others.
 
-// The least work worth handing to one more thread: ~10-20 us of simple elementwise work.
-constexpr std::int64_t kMinWorkPerThread = 1 << 15;
+// The least work worth a chunk of its own: ~10-20 us of simple elementwise work.
+constexpr std::int64_t kMinWorkPerChunk = 1 << 15;
 
-// The grain (least number of items per thread) for items that each cost `work_per_item`.
+// The grain (least number of items per chunk) for items that each cost `work_per_item`.
 constexpr std::int64_t grain_for_work(std::int64_t work_per_item) {
-  return std::max<std::int64_t>(1, kMinWorkPerThread / std::max<std::int64_t>(1, work_per_item));
+  return std::max<std::int64_t>(1, kMinWorkPerChunk / std::max<std::int64_t>(1, work_per_item));
 }
 
 // Chunks per thread when the work allows: a thread that starts late (woken from sleep, or
@@ -83,7 +83,7 @@ void parallel_for(std::int64_t n, std::int64_t grain, Body body) {
   });
 }
 
-// Elements per thread of an elementwise kernel (one unit of work each).
+// Elements per chunk of an elementwise kernel (one unit of work each).
 constexpr std::int64_t kElementwiseGrain = grain_for_work(1);
 
 template <std::size_t N>

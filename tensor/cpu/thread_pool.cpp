@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -41,6 +42,15 @@ void cpu_relax() {
 // the caller a system call to wake (and the worker a few microseconds to get going).
 constexpr int kSpinPauses = 2000;
 
+// When the caller waited for a worker longer than it worked itself (and more than the noise of
+// a wake-up), the worker was descheduled mid-chunk: the machine has more runnable threads than
+// cores, and threads cost more than they save. The pool then runs jobs serially for a while,
+// twice as long after each such stall in a row (up to the maximum), and tries threads again.
+using Clock = std::chrono::steady_clock;
+constexpr Clock::duration kNoticeableWait = std::chrono::microseconds(50);
+constexpr Clock::duration kFirstSerialSpell = std::chrono::milliseconds(2);
+constexpr Clock::duration kLongestSerialSpell = std::chrono::milliseconds(200);
+
 class Pool {
  public:
   static Pool& instance() {
@@ -50,8 +60,16 @@ class Pool {
     return *pool;
   }
 
-  // One job at a time: run() between a successful try_begin() and end().
-  bool try_begin() { return !busy_.exchange(true, std::memory_order_acquire); }
+  // One job at a time: run() between a successful try_begin() and end(), unless the pool is
+  // in a serial spell (see kNoticeableWait).
+  bool try_begin() {
+    if (busy_.exchange(true, std::memory_order_acquire)) return false;
+    if (Clock::now() < serial_until_) {
+      end();
+      return false;
+    }
+    return true;
+  }
   void end() { busy_.store(false, std::memory_order_release); }
 
   void run(std::int64_t chunks, int threads, ChunkFunction chunk, const void* context) {
@@ -67,14 +85,23 @@ class Pool {
       wake_.notify_all();
     }
     // The caller works too, then waits only for chunks that others have claimed.
+    const Clock::time_point start = Clock::now();
     inside_job = true;
     work_on(generation);
     inside_job = false;
+    const Clock::time_point worked = Clock::now();
     for (int spins = 0; done_.load(std::memory_order_acquire) < chunks; ++spins) {
       if (spins < kSpinPauses)
         cpu_relax();
       else
         std::this_thread::yield();  // a worker mid-chunk was descheduled: let it run
+    }
+    const Clock::duration waited = Clock::now() - worked;
+    if (waited > kNoticeableWait && waited > worked - start) {
+      serial_spell_ = std::clamp(2 * serial_spell_, kFirstSerialSpell, kLongestSerialSpell);
+      serial_until_ = Clock::now() + serial_spell_;
+    } else {
+      serial_spell_ = Clock::duration::zero();  // a clean job: the next stall starts short
     }
   }
 
@@ -138,6 +165,9 @@ class Pool {
   const void* context_ = nullptr;
   std::atomic<int> workers_started_{0};
   std::atomic<bool> busy_{false};
+  // The serial spell (read and written only by the thread holding busy_).
+  Clock::duration serial_spell_{};
+  Clock::time_point serial_until_{};
   std::mutex start_mutex_;
 };
 

@@ -7,9 +7,11 @@
 // microseconds, and two threads ran a training step several times slower than one.
 //
 // Here the calling thread takes chunks too, and returns as soon as every chunk is done: a
-// worker that wakes late finds nothing left and goes back to sleep. The worst case is the
-// calling thread doing all the chunks itself: one thread's speed, never less. Workers spin a
-// little after a job (the next op usually follows within microseconds), then sleep.
+// worker that wakes late finds nothing left and goes back to sleep. What remains is a worker
+// descheduled in the middle of a chunk it took; when the caller waits for one longer than it
+// worked itself, the pool runs the next jobs serially for a few milliseconds (longer after each
+// such stall in a row), then tries threads again. Workers spin a little after a job (the next
+// op usually follows within microseconds), then sleep.
 //
 // The thread count is OpenMP's (omp_set_num_threads, which --threads sets), read on the
 // calling thread; the pool starts workers as a job first needs them.
