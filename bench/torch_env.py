@@ -63,14 +63,16 @@ def probe(command, variables):
     return None
 
 
-def fastest(command, name, candidates, fixed, key):
-    """The candidate value of variable `name` whose probe reports the smallest `key`, and a
-    description of every candidate's time."""
+def fastest(command, name, candidates, fixed, key, rounds=2):
+    """The candidate value of variable `name` whose probe reports the smallest `key` (the best
+    of `rounds` probes each, taken in turns so that a burst of load elsewhere does not fall on
+    one candidate alone), and a description of every candidate's time."""
     times = {}
-    for candidate in candidates:
-        result = probe(command, dict(fixed, **{name: candidate}))
-        if result is not None and result.get(key) is not None:
-            times[candidate] = result[key]
+    for _ in range(rounds):
+        for candidate in candidates:
+            result = probe(command, dict(fixed, **{name: candidate}))
+            if result is not None and result.get(key) is not None:
+                times[candidate] = min(times.get(candidate, result[key]), result[key])
     if not times:
         return None, "probes failed"
     best = min(times, key=times.get)
