@@ -42,12 +42,13 @@ void cpu_relax() {
 // the caller a system call to wake (and the worker a few microseconds to get going).
 constexpr int kSpinPauses = 2000;
 
-// When the caller waited for a worker longer than it worked itself (and more than the noise of
-// a wake-up), the worker was descheduled mid-chunk: the machine has more runnable threads than
-// cores, and threads cost more than they save. The pool then runs jobs serially for a while,
+// When the caller waited for a worker longer than it worked itself, and longer than a worker
+// takes to wake up (tens of microseconds; a scheduler time slice is milliseconds), the worker was
+// descheduled mid-chunk: the machine has more runnable threads than cores, and threads cost
+// more than they save. The pool then runs jobs serially for a while,
 // twice as long after each such stall in a row (up to the maximum), and tries threads again.
 using Clock = std::chrono::steady_clock;
-constexpr Clock::duration kNoticeableWait = std::chrono::microseconds(50);
+constexpr Clock::duration kNoticeableWait = std::chrono::microseconds(500);
 constexpr Clock::duration kFirstSerialSpell = std::chrono::milliseconds(2);
 constexpr Clock::duration kLongestSerialSpell = std::chrono::milliseconds(200);
 
