@@ -38,7 +38,6 @@
 #include <vector>
 
 #include "nn/nn.hpp"
-#include "tutorials/common/measure.hpp"
 #include "tutorials/common/pictures.hpp"
 #include "tutorials/common/tasks.hpp"
 #include "tutorials/common/training.hpp"
@@ -125,7 +124,6 @@ int main(int argc, char** argv) try {
                            "sequences, but --symbols " + std::to_string(symbols) + " with --min-len " +
                            std::to_string(min_len) + " .. --max-len " + std::to_string(max_len) + " give only " +
                            std::to_string(static_cast<long long>(distinct)));
-  tutorial::one_thread_unless_asked(options);
   tutorial::Checks checks;
 
   tutorial::section("1. The task: are there more a's or more b's?");

@@ -40,7 +40,6 @@
 #include <vector>
 
 #include "nn/nn.hpp"
-#include "tutorials/common/measure.hpp"
 #include "tutorials/common/pictures.hpp"
 #include "tutorials/common/qkv_files.hpp"
 #include "tutorials/common/training.hpp"
@@ -131,7 +130,6 @@ int main(int argc, char** argv) try {
   }
   tutorial::Flags::require(d_model % heads == 0, "--heads " + std::to_string(heads) +
                                                      " does not divide --d-model " + std::to_string(d_model));
-  tutorial::one_thread_unless_asked(options);
   tutorial::Checks checks;
 
   tutorial::section("1. The data: addition as text");

@@ -342,7 +342,6 @@ int main(int argc, char** argv) try {
                                                  std::to_string(max_len) + " makes one [H, T, T] float matrix " +
                                                  std::to_string(matrix_gib).substr(0, 4) +
                                                  " GiB (at most 1): lower --heads or --max-len");
-  tutorial::one_thread_unless_asked(options);
   tutorial::Checks checks;
   tensor::Generator gen(options.seed);
   const std::int64_t B = 1, H = heads, D = head_dim;

@@ -39,7 +39,6 @@
 
 #include "nn/nn.hpp"
 #include "tutorials/common/classifier_training.hpp"
-#include "tutorials/common/measure.hpp"
 #include "tutorials/common/pictures.hpp"
 #include "tutorials/common/tasks.hpp"
 #include "tutorials/common/training.hpp"
@@ -130,7 +129,6 @@ int main(int argc, char** argv) try {
                                " allow only " + std::to_string(static_cast<long long>(distinct)) +
                                " sequences, too few for " + std::to_string(held_out) +
                                " distinct held-out ones: raise --symbols or --max-len");
-  tutorial::one_thread_unless_asked(options);
   tutorial::Checks checks;
   const std::int64_t L = layers, H = heads;
 

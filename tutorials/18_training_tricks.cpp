@@ -41,7 +41,6 @@
 
 #include "nn/nn.hpp"
 #include "tutorials/common/classifier_training.hpp"
-#include "tutorials/common/measure.hpp"
 #include "tutorials/common/pictures.hpp"
 #include "tutorials/common/tasks.hpp"
 #include "tutorials/common/training.hpp"
@@ -113,7 +112,6 @@ int main(int argc, char** argv) try {
   }
   tutorial::Flags::require(d_model % heads == 0, "--d-model " + std::to_string(d_model) + " is not a multiple of the " +
                                                      std::to_string(heads) + " attention heads");
-  tutorial::one_thread_unless_asked(options);
   tutorial::Checks checks;
 
   tutorial::section("1. Each trick, checked by hand");

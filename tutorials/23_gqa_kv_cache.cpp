@@ -175,7 +175,6 @@ int main(int argc, char** argv) try {
   flags.add("--decode", decode, "new tokens timed per model (part 4)", tutorial::between(1, 512));
   flags.parse(argc, argv);
   flags.quick(steps, 12), flags.quick(batch_size, 16), flags.quick(prefill, 12), flags.quick(decode, 3);
-  tutorial::one_thread_unless_asked(options);
   tutorial::Checks checks;
 
   tutorial::section("1. The KV cache: formula vs the bytes it holds");

@@ -40,7 +40,6 @@
 #include "llm/lora.hpp"
 #include "nn/checkpoint.hpp"
 #include "nn/nn.hpp"
-#include "tutorials/common/measure.hpp"
 #include "tutorials/common/pictures.hpp"
 #include "tutorials/common/qkv_files.hpp"
 #include "tutorials/common/tasks.hpp"
@@ -212,7 +211,6 @@ int main(int argc, char** argv) try {
                                                    " is longer than --max-len " + std::to_string(max_len));
   tutorial::Flags::require(d_model % heads == 0, "--heads " + std::to_string(heads) +
                                                      " does not divide --d-model " + std::to_string(d_model));
-  tutorial::one_thread_unless_asked(options);
   tutorial::Checks checks;
   Generator gen(options.seed);
 

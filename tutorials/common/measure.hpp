@@ -1,5 +1,5 @@
-// measure.hpp — timing and memory measurements (tutorials 05, 14, 15), and the thread count
-// they run with.
+// measure.hpp — timing and memory measurements (tutorials 05, 15, 22, 23), and the thread
+// count of the tutorials that run on one thread by default.
 #pragma once
 
 #include <functional>
@@ -9,9 +9,9 @@
 
 namespace tutorial {
 
-// The models of these tutorials are small: one op's work is too little to be worth splitting
-// across cores, and on a busy machine a second OpenMP thread makes every op wait for it (a
-// 2-thread run measured 3x slower than a 1-thread one while other programs ran). So unless
+// The models of tutorials 16, 22 and 24 are small, and on every core they measured slower than
+// on one (16: 1.03x, 22: 1.06x at load average 1.4 on 2 cores; 24 not measured), even with the
+// library's thread pool, which splits an op only when each thread gets enough work. So unless
 // --threads asks for more, use one thread. Call after the flags are parsed; prints the choice.
 void one_thread_unless_asked(const Options& options);
 
