@@ -52,7 +52,6 @@
 
 #include "nn/checkpoint.hpp"
 #include "nn/nn.hpp"
-#include "tutorials/common/measure.hpp"
 #include "tutorials/common/pictures.hpp"
 #include "tutorials/common/training.hpp"
 #include "tutorials/common/tutorial.hpp"
@@ -509,7 +508,6 @@ int main(int argc, char** argv) try {
     flags.quick(lr, 1e-2), flags.quick(g.tokens, 40);
     sample_chars = 40;
   }
-  tutorial::one_thread_unless_asked(options);
   tutorial::Checks checks;
   const fs::path checkpoint = fs::path(options.out) / "checkpoint.safetensors";
 

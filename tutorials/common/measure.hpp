@@ -9,8 +9,8 @@
 
 namespace tutorial {
 
-// The models of tutorials 16, 22 and 24 are small, and on every core they measured slower than
-// on one (16: 1.03x, 22: 1.06x at load average 1.4 on 2 cores; 24 not measured), even with the
+// The models of tutorials 16 and 22 are small, and on every core they measured slower than on
+// one (16: 1.03x, 22: 1.06x the wall time at load average 1.4 on 2 cores), even with the
 // library's thread pool, which splits an op only when each thread gets enough work. So unless
 // --threads asks for more, use one thread. Call after the flags are parsed; prints the choice.
 void one_thread_unless_asked(const Options& options);
