@@ -51,7 +51,6 @@
 
 #include "llm/mixed_precision.hpp"
 #include "nn/nn.hpp"
-#include "tutorials/common/measure.hpp"
 #include "tutorials/common/pictures.hpp"
 #include "tutorials/common/qkv_files.hpp"
 #include "tutorials/common/training.hpp"
@@ -399,7 +398,6 @@ int main(int argc, char** argv) try {
   if (options.quick) {  // under a second: a quarter of the batch, a quarter of the steps (flags given win)
     flags.quick(steps, 100), flags.quick(batch, 128), flags.quick(held_out, 512), flags.quick(growth_interval, 10);
   }
-  tutorial::one_thread_unless_asked(options);
   tutorial::Checks checks;
 
   // ---- 1 ------------------------------------------------------------------------------------
