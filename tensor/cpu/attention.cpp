@@ -302,10 +302,18 @@ void backward_typed(const AttentionShape& shape, const Array& grad_out, const Ar
                 continue;
               }
               const T Di = grad_dot_out[r];
-              // dS = P (dP - D_i), with the scale of S = scale Q K^T folded in
+              // The scores rounded exactly as the forward rounded them: scaled and stored
+              // first, then exp(s - logsumexp). Written as one expression, s * scale - m
+              // may compile to a fused multiply-add that skips the rounding of s * scale;
+              // with scores of 1e9 (a diverging run) that is tens of units of difference,
+              // exp(+tens) instead of a weight <= 1, and inf/NaN gradients.
+#pragma omp simd
+              for (std::int64_t jj = 0; jj < allowed_end; ++jj) p[jj] *= scale_t;
+              // dS = P (dP - D_i), with the scale of S = scale Q K^T folded in. A weight is
+              // at most 1 (m is the log of a sum that includes it); min() keeps it so.
 #pragma omp simd
               for (std::int64_t jj = 0; jj < allowed_end; ++jj) {
-                const T weight = math::exp(p[jj] * scale_t - m);
+                const T weight = std::min(math::exp(p[jj] - m), T(1));
                 p[jj] = weight;
                 ds[jj] = scale_t * weight * (ds[jj] - Di);
               }

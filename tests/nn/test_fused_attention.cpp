@@ -27,6 +27,7 @@ struct Case {
   std::vector<std::int64_t> valid_keys{};  // per batch entry: keys >= this are padding; {} = none
   bool transposed_inputs = false;        // q, k, v as views of [B, T, heads, D], as MHA's
   DType dtype = DType::Float64;
+  double qk_magnitude = 1.0;  // q and k drawn from +-1.5 times this
   std::string name() const {
     return "B=" + std::to_string(B) + " H=" + std::to_string(H) + " Hkv=" + std::to_string(Hkv) +
            " Tq=" + std::to_string(Tq) + " Tk=" + std::to_string(Tk) + " D=" + std::to_string(D) +
@@ -39,9 +40,9 @@ struct Case {
 // A leaf of random values in dtype: [B, heads, T, D], or [B, T, heads, D] (the layout of
 // MultiheadAttention's projections) when the case reads it through a transposed view.
 Tensor heads_leaf(const Case& c, std::int64_t heads, std::int64_t T, std::int64_t D,
-                  Generator& gen) {
+                  Generator& gen, double magnitude = 1.0) {
   Shape shape = c.transposed_inputs ? Shape{c.B, T, heads, D} : Shape{c.B, heads, T, D};
-  return Tensor(tensor::uniform(shape, -1.5, 1.5, gen, c.dtype), true);
+  return Tensor(tensor::uniform(shape, -1.5 * magnitude, 1.5 * magnitude, gen, c.dtype), true);
 }
 
 // The leaf as [B, heads, T, D]: itself, or a strided view of it.
@@ -64,8 +65,8 @@ struct Results {
 // out and the gradients of sum(out * upstream) for q, k, v, by the fused kernel or composed.
 Results run(const Case& c, bool fused, std::uint64_t seed) {
   Generator gen(seed);
-  Tensor q_leaf = heads_leaf(c, c.H, c.Tq, c.D, gen);
-  Tensor k_leaf = heads_leaf(c, c.Hkv, c.Tk, c.D, gen);
+  Tensor q_leaf = heads_leaf(c, c.H, c.Tq, c.D, gen, c.qk_magnitude);
+  Tensor k_leaf = heads_leaf(c, c.Hkv, c.Tk, c.D, gen, c.qk_magnitude);
   Tensor v_leaf = heads_leaf(c, c.Hkv, c.Tk, c.Dv, gen);
   Tensor upstream(tensor::uniform({c.B, c.H, c.Tq, c.Dv}, -1, 1, gen, c.dtype));
   Tensor q = as_heads(c, q_leaf), k = as_heads(c, k_leaf), v = as_heads(c, v_leaf);
@@ -138,6 +139,27 @@ TEST_CASE("fused attention = composed attention: masks, sizes, layouts, GQA, flo
                      .dtype = dtype});
   }
   for (const Case& c : cases) check_fused_matches_composed(c);
+}
+
+TEST_CASE("fused attention: scores of 1e9 (a diverging run) give finite gradients, as composed") {
+  // q and k of size ~3e4: scores ~1e9, where a float32 step is ~100 and softmax is one-hot.
+  // The backward must rebuild each weight from the scores rounded exactly as the forward
+  // rounded them: a score recomputed a few units off gives exp(+units) for a weight <= 1, and
+  // inf or NaN gradients (27_lora at --lr 10 met this). D = 5: the scale 1/sqrt(5) is inexact.
+  for (bool causal : {false, true}) {
+    const Case c{.B = 2, .H = 2, .Hkv = 2, .Tq = 33, .Tk = 33, .D = 5, .Dv = 5, .causal = causal,
+                 .valid_keys = {33, 20}, .dtype = DType::Float32, .qk_magnitude = 3e4};
+    INFO(c.name());
+    Results fused = run(c, true, 11), composed = run(c, false, 11);
+    for (const auto& list : {fused.out, fused.dq, fused.dk, fused.dv})
+      for (double x : list) REQUIRE(std::isfinite(x));
+    check_close(fused.out, composed.out, 1e-4, 2e-5);
+    check_close(fused.dv, composed.dv, 1e-4, 2e-5);
+    // One-hot weights: dS = P (dP - dO.O) is 0 up to the rounding of dP and dO.O (~1e-7 of
+    // values ~1), times k or q (~3e4) for dq and dk.
+    check_close(fused.dq, composed.dq, 0.0, 1e-7 * 3e4 * c.Tk);
+    check_close(fused.dk, composed.dk, 0.0, 1e-7 * 3e4 * c.Tq);
+  }
 }
 
 TEST_CASE("fused attention: fully masked rows give output 0 and zero gradients, no NaN") {
