@@ -52,6 +52,18 @@ TEST_SUITE("tutorials") {
     fs::path sources = env_or("ATTN_SOURCE_DIR", ".");
     std::set<std::string> names = tutorial_names(sources);
     REQUIRE_MESSAGE(!names.empty(), "no tutorials found under " << (sources / "tutorials"));
+    // ATTN_TUTORIALS="12_train_transformer 24_tiny_llm ...": only these (the sanitizer run
+    // builds a few); each must be one of the sources.
+    if (const std::string only = env_or("ATTN_TUTORIALS", ""); !only.empty()) {
+      std::set<std::string> chosen;
+      std::istringstream words(only);
+      for (std::string name; words >> name;) {
+        REQUIRE_MESSAGE(names.count(name), "ATTN_TUTORIALS names " << name << ", which is not in "
+                                                                   << (sources / "tutorials"));
+        chosen.insert(name);
+      }
+      names = chosen;
+    }
     fs::path work = fs::temp_directory_path() / ("attn_tutorials_" + std::to_string(::getpid()));
     fs::create_directories(work);
     std::vector<std::string> list(names.begin(), names.end());
