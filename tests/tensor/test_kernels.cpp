@@ -1,4 +1,6 @@
 // Kernels checked against plain loops written here, independently of the library.
+#include <omp.h>
+
 #include <algorithm>
 #include <numeric>
 
@@ -277,6 +279,36 @@ TEST_CASE("sum over the leading dim of a wide matrix (the bias-gradient layout)"
   for (int i = 0; i < 300; ++i)
     for (int j = 0; j < 70; ++j) expected[j] += v[i * 70 + j];
   check_close(values(sum(x, {0})), expected, 1e-5, 1e-5);
+}
+
+TEST_CASE("bias-gradient sums over many narrow rows: blocks of rows, any thread count") {
+  // 2053 rows of 128 (and 96 through a strided view) take the path that sums blocks of rows
+  // into partial rows; every column is compared with a float64 loop, and 1 and 2 threads must
+  // give the same bits (the blocks depend on the shape only).
+  Generator gen(5);
+  for (DType dtype : {DType::Float32, DType::Float64}) {
+    Array x = uniform({2053, 128}, -1, 1, gen, dtype);
+    Array big = uniform({6, 700, 200}, -1, 1, gen, dtype);
+    Array strided = big.slice(1, 0, 700, 2).slice(2, 3, 99);  // [6, 350, 96], rows not coalesced
+    for (const Array& input : {x, strided}) {
+      const std::int64_t width = input.size(-1), rows = input.numel() / width;
+      Shape dims;
+      for (std::int64_t d = 0; d + 1 < input.dim(); ++d) dims.push_back(d);
+      std::vector<double> expected(width, 0.0);
+      Array dense = input.contiguous();
+      std::vector<double> v = values(dense);
+      for (std::int64_t r = 0; r < rows; ++r)
+        for (std::int64_t j = 0; j < width; ++j) expected[j] += v[r * width + j];
+      const int threads_before = omp_get_max_threads();
+      omp_set_num_threads(1);
+      std::vector<double> one = values(sum(input, dims));
+      omp_set_num_threads(2);
+      std::vector<double> two = values(sum(input, dims));
+      omp_set_num_threads(threads_before);
+      check_close(one, expected, dtype == DType::Float32 ? 1e-6 : 1e-12, 1e-6);
+      CHECK(one == two);
+    }
+  }
 }
 
 TEST_CASE("a big full sum is accurate (accumulates in double)") {
