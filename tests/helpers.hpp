@@ -24,6 +24,34 @@ using tensor::Array;
 using tensor::DType;
 using tensor::Shape;
 
+// Little-endian bytes of an unsigned integer, written out by hand as the spec says.
+inline std::string little_endian(std::uint64_t value, int bytes) {
+  std::string out;
+  for (int i = 0; i < bytes; ++i) out += char((value >> (8 * i)) & 0xff);
+  return out;
+}
+
+// A .npy file as numpy writes it: magic, version, header length (2 bytes in 1.0, 4 in 2.0 and
+// 3.0), the dict padded with spaces and ended by '\n' so that the data starts at a multiple of 64.
+inline std::string npy_file(const std::string& dict, const std::string& data, int major = 1) {
+  std::size_t preamble = major == 1 ? 10 : 12;
+  std::string header = dict;
+  header += std::string(63 - (preamble + header.size()) % 64, ' ') + "\n";
+  std::string file = std::string("\x93NUMPY", 6) + char(major) + '\0';
+  file += little_endian(header.size(), major == 1 ? 2 : 4);
+  return file + header + data;
+}
+
+// CHECKs that `text` (an error message, a report) contains `part`, showing both when not.
+inline void check_contains(const std::string& text, const std::string& part) {
+  INFO("message: " << text);
+  INFO("expected to contain: " << part);
+  CHECK(text.find(part) != std::string::npos);
+}
+
+// The simulated CUDA device (cuda/sim/), there in every build.
+inline const tensor::Device kSim = tensor::Device::parse("cuda-sim");
+
 // Row-major multi-index of flat position `flat` in `shape`.
 inline std::vector<std::int64_t> unravel(std::int64_t flat, const Shape& shape) {
   std::vector<std::int64_t> index(shape.size());
@@ -75,6 +103,11 @@ inline void check_gradients(const autograd::GradcheckFn& f,
   INFO(result.message);
   CHECK(result.passed);
   CHECK(result.elements_checked > 0);
+}
+
+// A float64 tensor of standard normal values (no grad).
+inline autograd::Tensor f64_randn(const Shape& shape, tensor::Generator& gen) {
+  return autograd::Tensor(tensor::randn(shape, gen, DType::Float64));
 }
 
 // A float64 leaf with random values in [low, high), requiring grad.

@@ -19,11 +19,10 @@
 using namespace tensor;
 using testing::check_close;
 using testing::error_message;
+using testing::kSim;
 using testing::values;
 
 namespace {
-
-const Device kSim = Device::parse("cuda-sim");
 
 // The devices the kernels are checked on: cuda-sim always; cuda when it is usable here. Says
 // once, loudly, why cuda is skipped.

@@ -11,11 +11,10 @@
 #include "tests/helpers.hpp"
 
 using testing::check_close;
+using testing::kSim;
 using testing::values;
 
 namespace {
-
-const tensor::Device kSim = tensor::Device::parse("cuda-sim");
 
 // Forwards every call to the real cuda-sim backend and counts it by name.
 class CountingBackend final : public tensor::Backend {

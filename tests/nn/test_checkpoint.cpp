@@ -14,6 +14,7 @@
 #include "tests/helpers.hpp"
 
 using namespace nn;
+using testing::check_contains;
 using testing::error_message;
 using testing::read_bytes;
 using testing::TempDir;
@@ -58,12 +59,6 @@ std::string f32_entry(const std::string& name, std::int64_t n, std::uint64_t beg
 
 std::string parse_error(const std::string& bytes) {
   return error_message([&] { parse_safetensors(bytes, "bad.safetensors"); });
-}
-
-void check_contains(const std::string& text, const std::string& part) {
-  INFO("message: " << text);
-  INFO("expected to contain: " << part);
-  CHECK(text.find(part) != std::string::npos);
 }
 
 // A small MLP; `seed` fixes its initial weights.

@@ -15,19 +15,14 @@
 #include "tests/helpers.hpp"
 
 using namespace nn;
+using testing::check_contains;
 using testing::error_message;
 using testing::read_bytes;
 using testing::TempDir;
 
 namespace {
 
-void check_contains(const std::string& text, const std::string& part) {
-  INFO("message: " << text);
-  INFO("expected to contain: " << part);
-  CHECK(text.find(part) != std::string::npos);
-}
-
-std::shared_ptr<Sequential> make_mlp(std::uint64_t seed) {
+std::shared_ptr<Sequential> make_two_layer_mlp(std::uint64_t seed) {
   Generator gen(seed);
   return std::make_shared<Sequential>(std::vector<std::shared_ptr<UnaryModule>>{
       std::make_shared<Linear>(4, 16, true, gen), std::make_shared<ReLU>(),
@@ -51,7 +46,7 @@ struct RunResult {
 RunResult train(const std::string& path, double lr, std::int64_t steps,
                 const std::function<std::pair<Tensor, Tensor>(std::int64_t)>& batch_at) {
   RunResult result;
-  auto model = make_mlp(1);
+  auto model = make_two_layer_mlp(1);
   SGD optimizer(model->parameters(), lr);
   DivergenceGuard guard("try a lower lr");
   try {
@@ -166,7 +161,7 @@ TEST_SUITE("nn") {
   TEST_CASE("divergence: save and save_checkpoint refuse non-finite values and write nothing") {
     TempDir dir;
     std::string path = dir.file("model.safetensors");
-    auto model = make_mlp(1);
+    auto model = make_two_layer_mlp(1);
     SGD optimizer(model->parameters(), 0.1);
     save_checkpoint(path, *model, &optimizer, {{"step", "1"}});
     std::string good = read_bytes(path);
@@ -189,7 +184,7 @@ TEST_SUITE("nn") {
   TEST_CASE("resume: optimizer state from a file must be finite and a valid step count") {
     TempDir dir;
     std::string path = dir.file("ckpt.safetensors");
-    auto model = make_mlp(1);
+    auto model = make_two_layer_mlp(1);
     Adam optimizer(model->parameters(), 0.01);
     Generator gen(2);
     Tensor x(tensor::randn({8, 4}, gen)), y(tensor::randn({8, 2}, gen));
@@ -208,7 +203,7 @@ TEST_SUITE("nn") {
       save_safetensors(bad, file.tensors, file.metadata);
       return bad;
     };
-    auto fresh = make_mlp(2);
+    auto fresh = make_two_layer_mlp(2);
     Adam target(fresh->parameters(), 0.01);
     auto load_message = [&](const std::string& file) {
       return error_message([&] { load_checkpoint(file, *fresh, &target); });

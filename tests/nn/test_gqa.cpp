@@ -11,14 +11,11 @@ using namespace nn;
 using testing::check_close;
 using testing::check_gradients;
 using testing::error_message;
+using testing::f64_randn;
 using testing::random_leaf;
 using testing::values;
 
 namespace {
-
-Tensor f64_randn(const Shape& shape, Generator& gen) {
-  return Tensor(tensor::randn(shape, gen, DType::Float64));
-}
 
 // y[b, t, o] = sum_i x[b, t, i] * W[o, i] + bias[o], in plain loops. x is [B, T, I].
 std::vector<double> linear_loops(const std::vector<double>& x, int B, int T, int I,

@@ -10,14 +10,12 @@
 using namespace nn;
 using testing::check_close;
 using testing::error_message;
+using testing::f64_randn;
 using testing::values;
 
 namespace {
 LayerConfig tiny_layer(bool norm_first, const std::string& activation = "relu") {
   return LayerConfig{4, 2, 6, 0.0, activation, norm_first, 1e-5};
-}
-Tensor f64_randn(const Shape& shape, Generator& gen) {
-  return Tensor(tensor::randn(shape, gen, DType::Float64));
 }
 void check_leaves(const std::function<Tensor()>& f, const std::vector<Tensor>& leaves) {
   autograd::GradcheckResult result = autograd::gradcheck_leaves(f, leaves);

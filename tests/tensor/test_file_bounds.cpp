@@ -20,24 +20,12 @@
 
 using namespace tensor;
 using testing::error_message;
+using testing::little_endian;
+using testing::npy_file;
 using testing::read_bytes;
 using testing::TempDir;
 
 namespace {
-
-std::string little_endian(std::uint64_t value, int bytes) {
-  std::string out;
-  for (int i = 0; i < bytes; ++i) out += char((value >> (8 * i)) & 0xff);
-  return out;
-}
-
-// A version 1.0 .npy file: magic, version, 2-byte header length, the dict padded with spaces
-// and '\n' to a multiple of 64 bytes, then the data.
-std::string npy_file(const std::string& dict, const std::string& data) {
-  std::string header = dict;
-  header += std::string(63 - (10 + header.size()) % 64, ' ') + "\n";
-  return std::string("\x93NUMPY\x01\x00", 8) + little_endian(header.size(), 2) + header + data;
-}
 
 std::string safetensors_file(std::string json, const std::string& data) {
   json.append((8 - json.size() % 8) % 8, ' ');

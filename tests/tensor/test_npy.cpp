@@ -13,17 +13,13 @@
 
 using namespace tensor;
 using testing::error_message;
+using testing::little_endian;
+using testing::npy_file;
 using testing::read_bytes;
 using testing::TempDir;
 
 namespace {
 
-// Little-endian bytes of an unsigned integer, written out by hand as the spec says.
-std::string little_endian(std::uint64_t value, int bytes) {
-  std::string out;
-  for (int i = 0; i < bytes; ++i) out += char((value >> (8 * i)) & 0xff);
-  return out;
-}
 std::string f4_bytes(const std::vector<float>& values) {
   std::string out;
   for (float v : values) out += little_endian(std::bit_cast<std::uint32_t>(v), 4);
@@ -40,16 +36,6 @@ std::string i8_bytes(const std::vector<std::int64_t>& values) {
   return out;
 }
 
-// A .npy file as numpy writes it: magic, version, header length (2 bytes in 1.0, 4 in 2.0 and
-// 3.0), the dict padded with spaces and ended by '\n' so that the data starts at a multiple of 64.
-std::string npy_file(const std::string& dict, const std::string& data, int major = 1) {
-  std::size_t preamble = major == 1 ? 10 : 12;
-  std::string header = dict;
-  header += std::string(63 - (preamble + header.size()) % 64, ' ') + "\n";
-  std::string file = std::string("\x93NUMPY", 6) + char(major) + '\0';
-  file += little_endian(header.size(), major == 1 ? 2 : 4);
-  return file + header + data;
-}
 
 const std::string kDict23 = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
 

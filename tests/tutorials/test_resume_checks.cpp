@@ -7,35 +7,24 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <limits>
-#include <sstream>
 #include <string>
 
 #include "tensor/factory.hpp"
 #include "tensor/safetensors.hpp"
+#include "tests/programs.hpp"
 
 namespace fs = std::filesystem;
+using testing::env_or;
+using testing::read_text;
 
 namespace {
 
-std::string env_or(const char* name, const std::string& fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? value : fallback;
-}
-
 // Runs a shell command; its stderr lands in `err`. Returns the exit status, or 128 + the signal.
-int run(const std::string& command, const fs::path& err) {
+int run_with_stderr_in(const std::string& command, const fs::path& err) {
   int status = std::system((command + " > /dev/null 2> '" + err.string() + "'").c_str());
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
-}
-
-std::string contents(const fs::path& file) {
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 }  // namespace
@@ -49,7 +38,7 @@ TEST_SUITE("tutorials") {
     fs::create_directories(work);
     const std::string base = "'" + binary.string() + "' --quick --steps 6 --eval-every 100 --checkpoint-every 100 --out '" +
                              (work / "run").string() + "'";
-    REQUIRE(run(base, work / "first.err") == 0);
+    REQUIRE(run_with_stderr_in(base, work / "first.err") == 0);
     const fs::path checkpoint = work / "run" / "checkpoint.safetensors";
     const tensor::SafetensorsFile good = tensor::load_safetensors(checkpoint.string());
     REQUIRE(good.metadata.at("step") == "6");
@@ -79,8 +68,8 @@ TEST_SUITE("tutorials") {
         file.metadata[damage.key] = damage.value;
       tensor::save_safetensors(checkpoint.string(), file.tensors, file.metadata);
       fs::path err = work / "resume.err";
-      int status = run(base + " --resume", err);
-      std::string message = contents(err);
+      int status = run_with_stderr_in(base + " --resume", err);
+      std::string message = read_text(err);
       INFO("stderr: " << message);
       CHECK(status == 1);
       CHECK(message.rfind("error: ", 0) == 0);
@@ -96,8 +85,8 @@ TEST_SUITE("tutorials") {
         if (name == "optimizer.steps") array = tensor::scalar(steps, tensor::DType::Float64);
       tensor::save_safetensors(checkpoint.string(), file.tensors, file.metadata);
       fs::path err = work / "resume.err";
-      int status = run(base + " --resume", err);
-      std::string message = contents(err);
+      int status = run_with_stderr_in(base + " --resume", err);
+      std::string message = read_text(err);
       INFO("stderr: " << message);
       CHECK(status == 1);
       CHECK(message.find(checkpoint.string()) != std::string::npos);
@@ -106,7 +95,7 @@ TEST_SUITE("tutorials") {
 
     // The undamaged file still resumes.
     tensor::save_safetensors(checkpoint.string(), good.tensors, good.metadata);
-    CHECK(run(base + " --resume", work / "resume.err") == 0);
+    CHECK(run_with_stderr_in(base + " --resume", work / "resume.err") == 0);
     fs::remove_all(work);
   }
 }
