@@ -56,8 +56,6 @@ namespace {
 
 constexpr std::int64_t kQueryBlock = 128;  // query rows per tile
 constexpr std::int64_t kKeyBlock = 256;   // keys per tile: one online-softmax rescale per tile
-// Multiply-adds below which a task list runs on one thread (decoding one token, tiny tests).
-constexpr std::int64_t kMinParallelWork = 1 << 16;
 
 // The sizes and masks shared by the forward and the backward.
 struct AttentionShape {
@@ -97,11 +95,6 @@ Array head_rows(const Array& a, std::int64_t b, std::int64_t h, std::int64_t fir
   return a.select(0, b).select(0, h).narrow(0, first, count);
 }
 
-// Tasks per thread chunk so that a chunk holds at least kMinParallelWork multiply-adds.
-std::int64_t grain_for(std::int64_t work_per_task) {
-  return std::max<std::int64_t>(1, kMinParallelWork / std::max<std::int64_t>(1, work_per_task));
-}
-
 // A scratch tile [rows, cols] of a packed [kQueryBlock or kKeyBlock, ...] buffer.
 Array tile(const Array& buffer, std::int64_t rows, std::int64_t cols) {
   return buffer.narrow(0, 0, rows).narrow(1, 0, cols);
@@ -117,10 +110,11 @@ void forward_typed(const AttentionShape& shape, const Array& q, const Array& k, 
   const T scale_t = T(scale);
   const std::int64_t query_blocks = (shape.Tq + kQueryBlock - 1) / kQueryBlock;
   const std::int64_t tasks = shape.B * shape.H * query_blocks;
+  // Work per task in multiply-adds, one unit each (loops.hpp: grain_for_work).
   const std::int64_t work = kQueryBlock * shape.Tk * (shape.D + shape.Dv);
   const std::int64_t Dv = shape.Dv;
 
-  parallel_for(tasks, grain_for(work), [&](std::int64_t begin, std::int64_t end) {
+  parallel_for(tasks, grain_for_work(work), [&](std::int64_t begin, std::int64_t end) {
     // Per thread: one tile of scores, one of P V, and the running m, l, acc of a query block.
     Array scores_buffer({kQueryBlock, kKeyBlock}, q.dtype());  // s_ij, then exp(s_ij - m_i)
     Array values_buffer({kQueryBlock, Dv}, q.dtype());         // P V of one key block
@@ -251,7 +245,7 @@ void backward_typed(const AttentionShape& shape, const Array& grad_out, const Ar
   const std::int64_t work = shape.group * shape.Tq * shape.Tk * (3 * D + 2 * Dv);
   const std::int64_t widest = std::max(D, Dv);
 
-  parallel_for(tasks, grain_for(work), [&](std::int64_t begin, std::int64_t end) {
+  parallel_for(tasks, grain_for_work(work), [&](std::int64_t begin, std::int64_t end) {
     Array weights_buffer({kQueryBlock, kKeyBlock}, q.dtype());      // P
     Array grad_scores_buffer({kQueryBlock, kKeyBlock}, q.dtype());  // dP, then scale dS
     Array product_buffer({std::max(kQueryBlock, kKeyBlock), widest}, q.dtype());  // a product

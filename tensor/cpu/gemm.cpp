@@ -516,9 +516,53 @@ void gemm_serial(const MatrixRef<const T>& a, const MatrixRef<const T>& b, const
 //   rows when it has enough (each thread packs its own rows of A and all of B), else of
 //   columns. Stripes are cut at tile edges, so every element of C is summed in the same
 //   order whatever the number of threads: results do not depend on it, bit for bit.
+//   One tall-skinny product (K much longer than M and N: every weight gradient, x^T g summed
+//   over all B*T rows of a batch): cut along K instead. Row stripes would each pack the whole
+//   of B (K x N, megabytes) and spend as long packing it as multiplying; a slice of K needs
+//   only its own part of A and of B. Each slice sums into its own M x N partial, and the
+//   partials are added in slice order. The slices depend on the shape only, never on the
+//   thread count, so this too gives the same bits on any number of threads.
 
 // Below this many flops per thread, starting threads costs more than it saves.
 constexpr double kMinFlopsPerThread = 1 << 20;
+
+// How many slices of K a single [M, K] x [K, N] product is cut into (1: none). Only a long K
+// against short M and N pays for the extra partials: each slice gets at least kMinSliceK of K,
+// and M x N stays small next to the product (K >= 2 max(M, N)).
+constexpr std::int64_t kMinSliceK = 512;
+constexpr std::int64_t kMaxSlicesK = 8;
+std::int64_t k_slices(std::int64_t M, std::int64_t N, std::int64_t K) {
+  if (K < 2 * kMinSliceK || K < 2 * std::max(M, N)) return 1;
+  return std::min(kMaxSlicesK, K / kMinSliceK);
+}
+
+// c = a @ b for one tall-skinny product, cut into `slices` slices of K (see above): slice 0
+// writes c, slices 1.. write partials, which are then added to c in slice order.
+template <typename T>
+void gemm_k_slices(const MatrixRef<const T>& a, const MatrixRef<const T>& b, const MatrixRef<T>& c,
+                   std::int64_t slices) {
+  const std::int64_t M = c.rows, N = c.cols, K = a.cols;
+  // [slices - 1, M, N], in a buffer kept by the calling thread (as the packing buffers are): a
+  // fresh one would cost page faults on every weight gradient.
+  static thread_local PackBuffer partials_buffer;
+  T* partials = partials_buffer.get<T>((slices - 1) * M * N);
+  auto slice_begin = [&](std::int64_t s) { return K * s / slices; };
+  parallel_for(slices, 1, [&](std::int64_t first, std::int64_t last) {
+    for (std::int64_t s = first; s < last; ++s) {
+      const std::int64_t k0 = slice_begin(s), k_len = slice_begin(s + 1) - k0;
+      const MatrixRef<T> out =
+          s == 0 ? c : MatrixRef<T>{partials + (s - 1) * M * N, M, N, N, 1};
+      gemm_serial(a.block(0, k0, M, k_len), b.block(k0, 0, k_len, N), out);
+    }
+  });
+  parallel_for(M, grain_for_work(slices * N), [&](std::int64_t row_begin, std::int64_t row_end) {
+    for (std::int64_t i = row_begin; i < row_end; ++i)
+      for (std::int64_t s = 1; s < slices; ++s) {
+        const T* partial_row = partials + ((s - 1) * M + i) * N;
+        for (std::int64_t j = 0; j < N; ++j) *c.at(i, j) += partial_row[j];
+      }
+  });
+}
 
 template <typename T>
 void gemm_typed(const Array& a, const Array& b, const Array& out) {
@@ -552,6 +596,14 @@ void gemm_typed(const Array& a, const Array& b, const Array& out) {
                                    b.strides()[batch_dims + 1]};
   const MatrixRef<T> c_first{out.data<T>(), M, N, out.strides()[batch_dims],
                              out.strides()[batch_dims + 1]};
+
+  if (batches == 1) {
+    const std::int64_t slices = k_slices(M, N, K);
+    if (slices > 1) {
+      gemm_k_slices(a_first, b_first, c_first, slices);
+      return;
+    }
+  }
 
   // Threads: never more than OpenMP allows, none inside another parallel region, and none
   // that would get less than kMinFlopsPerThread of work.

@@ -218,6 +218,41 @@ TEST_SUITE("gemm") {
     }
   }
 
+  TEST_CASE("tall-skinny products (weight gradients) cut along K: exact, strided, same bits") {
+    // K >= 1024 and K >= 2 max(M, N): the product is cut into slices of K whose partials are
+    // added in order (gemm.cpp, section 6). The weight-gradient layout x^T g reads A through a
+    // transposed view; the output may be strided. K = 4100 makes 8 slices of uneven length.
+    struct Case {
+      std::int64_t M, N, K;
+    };
+    Generator gen(21);
+    const int threads = omp_get_max_threads();
+    for (DType dtype : {DType::Float32, DType::Float64})
+      for (Case c : {Case{128, 512, 2048}, Case{37, 45, 1500}, Case{12, 32, 4100},
+                     Case{1, 1, 1024}, Case{300, 7, 2000}}) {
+        CAPTURE(dtype_name(dtype));
+        CAPTURE(c.M);
+        CAPTURE(c.N);
+        CAPTURE(c.K);
+        Array x = uniform({c.K, c.M}, -1, 1, gen, dtype);  // [rows, in]
+        Array g = uniform({c.K, c.N}, -1, 1, gen, dtype);  // [rows, out]
+        Array a = x.transpose(0, 1);                        // [in, rows], a view
+        const ExactProduct exact = exact_matmul(a, g);
+        omp_set_num_threads(1);
+        Array one = run_gemm(a, g);
+        omp_set_num_threads(std::max(threads, 2));
+        Array all = run_gemm(a, g);
+        // Into every other column of a wider array: a strided C.
+        Array wide({c.M, 2 * c.N}, dtype);
+        Array strided = wide.slice(1, 0, 2 * c.N, 2);
+        cpu::gemm(a, g, strided);
+        omp_set_num_threads(threads);
+        check_product(one, exact);
+        CHECK(values(one) == values(all));
+        CHECK(values(one) == values(strided));
+      }
+  }
+
   TEST_CASE("gemm edge cases: M, N or K of 0 or 1") {
     Generator gen(16);
     for (DType dtype : {DType::Float32, DType::Float64}) {
