@@ -232,7 +232,10 @@ struct Blocking {
 //     (The pad of one cache line between rows keeps the 12 rows, read side by side, from
 //     landing in the same few sets of the L1 cache when kc is a power of two.)
 //   c:       row i of the tile starts at c + i * c_row_stride; its NR values are contiguous.
-// With accumulate == false, C's old values are ignored (not even read).
+// With accumulate == false, C's old values are ignored (not even read). With bias (NR
+// contiguous values, or null), the tile stored is (C_old + sum) + bias: the bias is added once,
+// in the store of the last K slice, after the product is complete, so the result is bit for
+// bit a product followed by a separate add.
 enum class APanel { KMajor, RowMajor };
 
 // Distance between consecutive rows of an APanel::RowMajor a micro-panel, and the size of one
@@ -248,7 +251,7 @@ std::int64_t a_panel_size(std::int64_t kc) {
 
 template <typename T, APanel layout>
 void micro_kernel(std::int64_t kc, const T* a_panel, const T* b_panel, T* c,
-                  std::int64_t c_row_stride, bool accumulate) {
+                  std::int64_t c_row_stride, bool accumulate, const T* bias) {
   using S = Simd<T>;
   using Vec = typename S::Vec;
   constexpr int MR = kTileRows, NV = kTileVectors, W = S::kWidth, NR = NV * W;
@@ -288,7 +291,9 @@ void micro_kernel(std::int64_t kc, const T* a_panel, const T* b_panel, T* c,
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) {
       T* c_iv = c + i * c_row_stride + v * W;
-      S::store(c_iv, accumulate ? S::add(acc[i][v], S::load(c_iv)) : acc[i][v]);
+      Vec sum = accumulate ? S::add(acc[i][v], S::load(c_iv)) : acc[i][v];
+      if (bias != nullptr) sum = S::add(sum, S::load(bias + v * W));
+      S::store(c_iv, sum);
     }
 }
 
@@ -371,12 +376,33 @@ void pack_b_panel(const MatrixRef<const T>& b, T* panel) {
   }
 }
 
-// Packs the mc x kc block a into consecutive a micro-panels of MR rows each.
+// row_sums[i] += A[i, 0] + A[i, 1] + ... + A[i, kc-1], in double and in that order, for the
+// `rows` rows of one packed a micro-panel (the epilogue's a_row_sums, gemm.hpp). Summing the
+// copy just packed, still in L1, costs no second pass over A; and the order depends on K alone
+// (its slices, then k within a slice), never on how the rows were shared among threads.
 template <typename T, APanel layout>
-void pack_a_block(const MatrixRef<const T>& a, T* packed) {
+void add_row_sums(const T* panel, std::int64_t rows, std::int64_t kc, double* row_sums) {
+  constexpr int MR = kTileRows;
+  // A[i, k] is at panel[i * i_step + k * k_step], as in the micro-kernel.
+  const std::int64_t i_step = layout == APanel::KMajor ? 1 : a_row_stride<T>(kc);
+  const std::int64_t k_step = layout == APanel::KMajor ? MR : 1;
+  double sums[MR];  // MR independent chains of additions (rows past `rows` are zero padding)
+  for (int i = 0; i < MR; ++i) sums[i] = i < rows ? row_sums[i] : 0.0;
+  for (std::int64_t k = 0; k < kc; ++k, panel += k_step)
+    for (int i = 0; i < MR; ++i) sums[i] += double(panel[i * i_step]);
+  for (std::int64_t i = 0; i < rows; ++i) row_sums[i] = sums[i];
+}
+
+// Packs the mc x kc block a into consecutive a micro-panels of MR rows each; and, when
+// row_sums is not null, adds each row's sum over this block to row_sums[row].
+template <typename T, APanel layout>
+void pack_a_block(const MatrixRef<const T>& a, T* packed, double* row_sums) {
   constexpr std::int64_t MR = Blocking<T>::MR;
-  for (std::int64_t i = 0; i < a.rows; i += MR, packed += a_panel_size<T, layout>(a.cols))
-    pack_a_panel<T, layout>(a.block(i, 0, std::min(MR, a.rows - i), a.cols), packed);
+  for (std::int64_t i = 0; i < a.rows; i += MR, packed += a_panel_size<T, layout>(a.cols)) {
+    const std::int64_t rows = std::min(MR, a.rows - i);
+    pack_a_panel<T, layout>(a.block(i, 0, rows, a.cols), packed);
+    if (row_sums != nullptr) add_row_sums<T, layout>(packed, rows, a.cols, row_sums + i);
+  }
 }
 
 // Packs the kc x nc block b into consecutive b micro-panels of NR columns each.
@@ -432,21 +458,24 @@ class PackBuffer {
 
 thread_local PackBuffer packed_a_buffer, packed_b_buffer;
 
-// Computes one MR x NR tile (or the rows x cols corner of it that lies inside C).
+// Computes one MR x NR tile (or the rows x cols corner of it that lies inside C); bias: NR
+// values to add in the store (null: none; see micro_kernel).
 template <typename T, APanel layout>
 void compute_tile(std::int64_t kc, const T* a_panel, const T* b_panel, const MatrixRef<T>& c,
-                  bool accumulate) {
+                  bool accumulate, const T* bias) {
   constexpr std::int64_t MR = Blocking<T>::MR, NR = Blocking<T>::NR;
   if (c.rows == MR && c.cols == NR && c.col_stride == 1) {
-    micro_kernel<T, layout>(kc, a_panel, b_panel, c.data, c.row_stride, accumulate);
+    micro_kernel<T, layout>(kc, a_panel, b_panel, c.data, c.row_stride, accumulate, bias);
     return;
   }
   alignas(64) T tile[MR * NR];
-  micro_kernel<T, layout>(kc, a_panel, b_panel, tile, NR, false);
+  micro_kernel<T, layout>(kc, a_panel, b_panel, tile, NR, false, nullptr);
   for (std::int64_t i = 0; i < c.rows; ++i)
     for (std::int64_t j = 0; j < c.cols; ++j) {
       T& dst = *c.at(i, j);
-      dst = accumulate ? dst + tile[i * NR + j] : tile[i * NR + j];
+      T sum = accumulate ? dst + tile[i * NR + j] : tile[i * NR + j];
+      if (bias != nullptr) sum = sum + bias[j];
+      dst = sum;
     }
 }
 
@@ -459,10 +488,21 @@ std::int64_t even_block(std::int64_t size, std::int64_t max_block, std::int64_t 
   return (block + multiple - 1) / multiple * multiple;
 }
 
-// c = a @ b for one matrix on the calling thread (a: M x K, b: K x N, c: M x N, K >= 1): the
-// five loops.
+// The epilogue (gemm.hpp's GemmEpilogue) as gemm_serial sees it, for its own c and a.
+template <typename T>
+struct SerialEpilogue {
+  // bias[j] is added to column j of c; padded with zeros to whole NR-column panels, so the
+  // micro-kernel may load NR values from any panel's start. Null: no bias.
+  const T* bias = nullptr;
+  // row_sums[i] += sum_k a[i, k]. Null: not wanted (or another thread sums these rows).
+  double* row_sums = nullptr;
+};
+
+// c = a @ b (+ epilogue) for one matrix on the calling thread (a: M x K, b: K x N, c: M x N,
+// K >= 1): the five loops.
 template <typename T, APanel layout>
-void gemm_serial(const MatrixRef<const T>& a, const MatrixRef<const T>& b, const MatrixRef<T>& c) {
+void gemm_serial(const MatrixRef<const T>& a, const MatrixRef<const T>& b, const MatrixRef<T>& c,
+                 const SerialEpilogue<T>& epilogue) {
   using Block = Blocking<T>;
   constexpr std::int64_t MR = Block::MR, NR = Block::NR;
   const std::int64_t M = c.rows, N = c.cols, K = a.cols;
@@ -476,19 +516,24 @@ void gemm_serial(const MatrixRef<const T>& a, const MatrixRef<const T>& b, const
     const std::int64_t nc = std::min(nc_step, N - jc);
     for (std::int64_t pc = 0; pc < K; pc += kc_step) {  // loop 2
       const std::int64_t kc = std::min(kc_step, K - pc);
-      // The first slice of K writes C, the later ones add to it.
+      // The first slice of K writes C, the later ones add to it; the last one adds the bias.
       const bool accumulate = pc > 0;
+      const T* bias = pc + kc == K && epilogue.bias != nullptr ? epilogue.bias + jc : nullptr;
       pack_b_block(b.block(pc, jc, kc, nc), packed_b);
       for (std::int64_t ic = 0; ic < M; ic += mc_step) {  // loop 3
         const std::int64_t mc = std::min(mc_step, M - ic);
-        pack_a_block<T, layout>(a.block(ic, pc, mc, kc), packed_a);
+        // A is packed once per column block jc: only the first one sums its rows.
+        double* row_sums =
+            jc == 0 && epilogue.row_sums != nullptr ? epilogue.row_sums + ic : nullptr;
+        pack_a_block<T, layout>(a.block(ic, pc, mc, kc), packed_a, row_sums);
         for (std::int64_t jr = 0; jr < nc; jr += NR) {  // loop 4
           const T* b_panel = packed_b + jr * kc;
           for (std::int64_t ir = 0; ir < mc; ir += MR) {  // loop 5
             const T* a_panel = packed_a + ir / MR * a_panel_size<T, layout>(kc);
             MatrixRef<T> tile =
                 c.block(ic + ir, jc + jr, std::min(MR, mc - ir), std::min(NR, nc - jr));
-            compute_tile<T, layout>(kc, a_panel, b_panel, tile, accumulate);
+            compute_tile<T, layout>(kc, a_panel, b_panel, tile, accumulate,
+                                    bias != nullptr ? bias + jr : nullptr);
           }
         }
       }
@@ -497,11 +542,12 @@ void gemm_serial(const MatrixRef<const T>& a, const MatrixRef<const T>& b, const
 }
 
 template <typename T>
-void gemm_serial(const MatrixRef<const T>& a, const MatrixRef<const T>& b, const MatrixRef<T>& c) {
+void gemm_serial(const MatrixRef<const T>& a, const MatrixRef<const T>& b, const MatrixRef<T>& c,
+                 const SerialEpilogue<T>& epilogue) {
   if (a.col_stride == 1) {
-    gemm_serial<T, APanel::RowMajor>(a, b, c);
+    gemm_serial<T, APanel::RowMajor>(a, b, c, epilogue);
   } else {
-    gemm_serial<T, APanel::KMajor>(a, b, c);
+    gemm_serial<T, APanel::KMajor>(a, b, c, epilogue);
   }
 }
 
@@ -516,20 +562,41 @@ void gemm_serial(const MatrixRef<const T>& a, const MatrixRef<const T>& b, const
 //   rows when it has enough (each thread packs its own rows of A and all of B), else of
 //   columns. Stripes are cut at tile edges, so every element of C is summed in the same
 //   order whatever the number of threads: results do not depend on it, bit for bit.
+// The epilogue's row sums of A follow the same rule: with row stripes each thread sums the
+// rows it packs, with column stripes only the first stripe sums (every stripe packs all of A),
+// and each row is summed in k order either way.
 
 // Below this many flops per thread, starting threads costs more than it saves.
 constexpr double kMinFlopsPerThread = 1 << 20;
 
 template <typename T>
-void gemm_typed(const Array& a, const Array& b, const Array& out) {
+void gemm_typed(const Array& a, const Array& b, const Array& out, const GemmEpilogue& epilogue) {
   using Block = Blocking<T>;
   const std::int64_t batch_dims = out.dim() - 2;
   const std::int64_t M = out.size(-2), N = out.size(-1), K = a.size(-1);
   std::int64_t batches = 1;
   for (std::int64_t d = 0; d < batch_dims; ++d) batches *= out.shape()[d];
-  if (batches == 0 || M == 0 || N == 0) return;
-  if (K == 0) {  // an empty sum
-    out.fill_(0);
+  const std::int64_t column_panels = (N + Block::NR - 1) / Block::NR;
+
+  // The epilogue's buffers: the bias copied to contiguous, zero-padded panels (N values: next
+  // to nothing beside the product), and the row sums of A in double, written to
+  // epilogue.a_row_sums at the end.
+  std::vector<T> bias;
+  if (epilogue.bias.defined()) {
+    bias.assign(column_panels * Block::NR, T(0));
+    const T* values = epilogue.bias.data<T>();
+    for (std::int64_t j = 0; j < N; ++j) bias[j] = values[j * epilogue.bias.strides()[0]];
+  }
+  std::vector<double> row_sums(epilogue.a_row_sums.defined() ? M : 0, 0.0);
+  auto write_row_sums = [&] {
+    if (!epilogue.a_row_sums.defined()) return;
+    T* sums = epilogue.a_row_sums.data<T>();
+    const std::int64_t stride = epilogue.a_row_sums.strides()[0];
+    for (std::int64_t i = 0; i < M; ++i) sums[i * stride] = T(row_sums[i]);
+  };
+
+  if (batches == 0 || M == 0 || N == 0) {
+    write_row_sums();
     return;
   }
 
@@ -552,6 +619,14 @@ void gemm_typed(const Array& a, const Array& b, const Array& out) {
                                    b.strides()[batch_dims + 1]};
   const MatrixRef<T> c_first{out.data<T>(), M, N, out.strides()[batch_dims],
                              out.strides()[batch_dims + 1]};
+  if (K == 0) {  // an empty sum: out is the bias alone (or 0), and every row of A sums to 0
+    for (std::int64_t batch = 0; batch < batches; ++batch)
+      for (std::int64_t i = 0; i < M; ++i)
+        for (std::int64_t j = 0; j < N; ++j)
+          c_first.at(i, j)[c_offset[batch]] = bias.empty() ? T(0) : bias[j];
+    write_row_sums();
+    return;
+  }
 
   // Threads: never more than OpenMP allows, none inside another parallel region, and none
   // that would get less than kMinFlopsPerThread of work.
@@ -566,7 +641,6 @@ void gemm_typed(const Array& a, const Array& b, const Array& out) {
       batches >= threads && (batches % threads == 0 || batches >= 4 * threads);
   const std::int64_t stripes = whole_matrices ? 1 : threads;
   const std::int64_t row_tiles = (M + Block::MR - 1) / Block::MR;
-  const std::int64_t column_panels = (N + Block::NR - 1) / Block::NR;
   const bool row_stripes = row_tiles >= 2 * stripes || row_tiles >= column_panels;
   // Stripe s covers rows (or columns) [edge(s), edge(s + 1)), cut at tile edges.
   auto edge = [&](std::int64_t s) {
@@ -586,29 +660,49 @@ void gemm_typed(const Array& a, const Array& b, const Array& out) {
       a_batch.data += a_offset[batch];
       b_batch.data += b_offset[batch];
       c_batch.data += c_offset[batch];
+      SerialEpilogue<T> stripe_epilogue;
+      if (!bias.empty()) stripe_epilogue.bias = bias.data() + (row_stripes ? 0 : from);
+      if (!row_sums.empty() && (row_stripes || from == 0))
+        stripe_epilogue.row_sums = row_sums.data() + (row_stripes ? from : 0);
       if (row_stripes) {
         gemm_serial(a_batch.block(from, 0, to - from, K), b_batch,
-                    c_batch.block(from, 0, to - from, N));
+                    c_batch.block(from, 0, to - from, N), stripe_epilogue);
       } else {
         gemm_serial(a_batch, b_batch.block(0, from, K, to - from),
-                    c_batch.block(0, from, M, to - from));
+                    c_batch.block(0, from, M, to - from), stripe_epilogue);
       }
     }
   });
+  write_row_sums();
 }
 
 }  // namespace
 
-void gemm(const Array& a, const Array& b, const Array& out) {
+void gemm(const Array& a, const Array& b, const Array& out, const GemmEpilogue& epilogue) {
   check_cpu(out, "gemm");
   if (a.dtype() != out.dtype() || b.dtype() != out.dtype())
     throw std::invalid_argument("gemm: a, b and out must have the same dtype, got " +
                                 dtype_name(a.dtype()) + ", " + dtype_name(b.dtype()) + " and " +
                                 dtype_name(out.dtype()));
+  const Array& bias = epilogue.bias;
+  if (bias.defined() && (bias.dtype() != out.dtype() || bias.shape() != Shape{out.size(-1)}))
+    throw std::invalid_argument("gemm: the bias must be " + dtype_name(out.dtype()) + " " +
+                                shape_str({out.size(-1)}) + " (one value per column of out " +
+                                shape_str(out.shape()) + "), got " + dtype_name(bias.dtype()) +
+                                " " + shape_str(bias.shape()));
+  const Array& row_sums = epilogue.a_row_sums;
+  if (row_sums.defined() &&
+      (out.dim() != 2 || row_sums.dtype() != out.dtype() || row_sums.shape() != Shape{out.size(0)}))
+    throw std::invalid_argument(
+        "gemm: the row sums of a need a 2-d product and a " + dtype_name(out.dtype()) + " " +
+        shape_str({out.size(0)}) + " array (one value per row of out " + shape_str(out.shape()) +
+        "), got " + dtype_name(row_sums.dtype()) + " " + shape_str(row_sums.shape()));
+  if (bias.defined()) check_cpu(bias, "gemm");
+  if (row_sums.defined()) check_cpu(row_sums, "gemm");
   if (out.dtype() == DType::Float32) {
-    gemm_typed<float>(a, b, out);
+    gemm_typed<float>(a, b, out, epilogue);
   } else if (out.dtype() == DType::Float64) {
-    gemm_typed<double>(a, b, out);
+    gemm_typed<double>(a, b, out, epilogue);
   } else {
     throw std::invalid_argument("gemm: expected float32 or float64, got " +
                                 dtype_name(out.dtype()) + " (use matmul_reference)");
