@@ -141,23 +141,27 @@ TEST_CASE("gemm's row sums of A agree with a float64 loop, across K slices and c
 
 TEST_CASE("gemm's epilogue gives the same bits on 1 and on 2 threads") {
   Generator gen(13);
-  // Row stripes (many rows), column stripes (few rows, many columns), several K slices.
-  for (const GemmCase& c : {GemmCase{300, 129, 700}, GemmCase{13, 1000, 600}}) {
-    INFO("M " << c.M << " N " << c.N << " K " << c.K);
-    const Array a = random_matrix(c.M, c.K, true, DType::Float32, gen);
-    const Array b = random_matrix(c.K, c.N, false, DType::Float32, gen);
-    const Array bias = tensor::uniform({c.N}, -1, 1, gen);
-    std::vector<double> out[2], sums[2];
-    for (int threads : {1, 2}) {
-      ThreadCount scope(threads);
-      Array result({c.M, c.N}, DType::Float32), row_sums({c.M}, DType::Float32);
-      tensor::cpu::gemm(a, b, result, {.bias = bias, .a_row_sums = row_sums});
-      out[threads - 1] = values(result);
-      sums[threads - 1] = values(row_sums);
+  // Row stripes (many rows), column stripes (few rows, many columns), several K slices; B
+  // row-major (each thread packs it) and transposed (on 2 threads packed once, the threads
+  // sharing out its panels), also in two column blocks (N > nc = 4096).
+  for (const GemmCase& c :
+       {GemmCase{300, 129, 700}, GemmCase{13, 1000, 600}, GemmCase{300, 4100, 600}})
+    for (bool transposed_b : {false, true}) {
+      INFO("M " << c.M << " N " << c.N << " K " << c.K << (transposed_b ? " b transposed" : ""));
+      const Array a = random_matrix(c.M, c.K, true, DType::Float32, gen);
+      const Array b = random_matrix(c.K, c.N, transposed_b, DType::Float32, gen);
+      const Array bias = tensor::uniform({c.N}, -1, 1, gen);
+      std::vector<double> out[2], sums[2];
+      for (int threads : {1, 2}) {
+        ThreadCount scope(threads);
+        Array result({c.M, c.N}, DType::Float32), row_sums({c.M}, DType::Float32);
+        tensor::cpu::gemm(a, b, result, {.bias = bias, .a_row_sums = row_sums});
+        out[threads - 1] = values(result);
+        sums[threads - 1] = values(row_sums);
+      }
+      CHECK(out[0] == out[1]);
+      CHECK(sums[0] == sums[1]);
     }
-    CHECK(out[0] == out[1]);
-    CHECK(sums[0] == sums[1]);
-  }
 }
 
 TEST_CASE("gemm's epilogue: K = 0 gives the bias and zero sums; a bad bias is named") {
