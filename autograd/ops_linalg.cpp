@@ -46,8 +46,8 @@ Tensor matmul(const Tensor& a, const Tensor& b, Site site) {
 
 namespace {
 
-// Whether fused_linear() can run as one fused node: the backend has the kernels and the arguments
-// are what they expect (anything else takes the composed path, which also gives the errors).
+// Whether fused_linear() can run as one node: the backend has the kernels and the arguments are
+// what they expect (anything else takes the composed path, which also gives the errors).
 bool fused_linear_applies(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   if (!x.defined() || !weight.defined() || x.dim() == 0 || x.numel() == 0 || weight.dim() != 2 ||
       x.size(-1) != weight.size(1) || !tensor::is_floating(x.dtype()) ||
@@ -79,8 +79,8 @@ Tensor fused_linear(const Tensor& x, const Tensor& weight, const Tensor& bias, S
   Array y = tensor::fused_linear(x.data(), weight.data(), bias.defined() ? bias.data() : Array());
   const bool need_x = x.requires_grad(), need_w = weight.requires_grad();
   const bool need_b = bias.defined() && bias.requires_grad();
-  // dx needs only W and dW only x: save neither for an input that needs no gradient (LoRA's
-  // frozen W).
+  // dx needs only W and dW only x: keep x only for dW and W only for dx (a frozen W, as under
+  // LoRA, then keeps no x alive).
   SavedArray saved_x(need_w ? x.data() : Array(), op);
   SavedArray saved_w(need_x ? weight.data() : Array(), op);
   return record(op, site, y, {x, weight, bias},
