@@ -82,6 +82,14 @@ Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim = false);
 
 // ---- linear algebra and softmax ----------------------------------------------------------------
 Tensor matmul(const Tensor& a, const Tensor& b, Site site = Site::current());
+// A Linear layer, x W^T + b (torch.nn.functional.linear): x [..., in], weight [out, in], bias
+// [out] or undefined; returns [..., out]. Where tensor::has_fused_linear (the cpu), one node: its
+// forward is one GEMM that adds the bias as it stores, its backward dx = g W (one GEMM) and
+// dW = g^T x with db summed while g^T is packed (one GEMM), each only for the inputs that
+// require grad. Elsewhere (cuda, cuda-sim, int64, an empty x) it is matmul(x, W^T) then add:
+// the same forward bit for bit, and the same errors for bad shapes.
+Tensor fused_linear(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                    Site site = Site::current());
 Tensor softmax(const Tensor& x, std::int64_t dim, Site site = Site::current());
 Tensor log_softmax(const Tensor& x, std::int64_t dim, Site site = Site::current());
 

@@ -1,6 +1,8 @@
-// ops_linalg.cpp — matmul, the product at the heart of every layer and of attention.
+// ops_linalg.cpp — matmul, the product at the heart of every layer and of attention; and
+// linear, the layer's x W^T + b fused into one GEMM each way.
 #include "autograd/ops.hpp"
 #include "autograd/record.hpp"
+#include "tensor/nn_ops.hpp"
 #include "tensor/ops.hpp"
 
 namespace autograd {
@@ -40,6 +42,54 @@ Tensor matmul(const Tensor& a, const Tensor& b, Site site) {
     Array db = need_b ? tensor::matmul(saved_a.get().transpose(-2, -1), g) : Array();
     return {da, db};
   });
+}
+
+namespace {
+
+// Whether fused_linear() can run as one node: the backend has the kernels and the arguments are
+// what they expect (anything else takes the composed path, which also gives the errors).
+bool fused_linear_applies(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  if (!x.defined() || !weight.defined() || x.dim() == 0 || x.numel() == 0 || weight.dim() != 2 ||
+      x.size(-1) != weight.size(1) || !tensor::is_floating(x.dtype()) ||
+      weight.dtype() != x.dtype() || weight.device() != x.device())
+    return false;
+  if (bias.defined() && (bias.dtype() != x.dtype() || bias.device() != x.device() ||
+                         bias.shape() != Shape{weight.size(0)}))
+    return false;
+  return tensor::has_fused_linear(x.device());
+}
+
+}  // namespace
+
+Tensor fused_linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Site site) {
+  if (!fused_linear_applies(x, weight, bias)) {
+    Tensor y = matmul(x, weight.transpose(0, 1, site), site);
+    return bias.defined() ? add(y, bias, site) : y;
+  }
+  // Fold the batch dims into the rows, [..., in] -> [rows, in], as matmul does (a 1-d x is
+  // one row): one GEMM for the whole batch, and dW summed over it by that GEMM.
+  if (x.dim() != 2) {
+    Shape out_shape(x.shape().begin(), x.shape().end() - 1);
+    out_shape.push_back(weight.size(0));
+    Tensor rows = reshape(x, {-1, x.size(-1)}, site);
+    return reshape(fused_linear(rows, weight, bias, site), out_shape, site);
+  }
+  const char* op = "fused_linear";
+  // forward: y [M, N] = x [M, K] W^T + b, W [N, K], the bias added in the GEMM's stores
+  Array y = tensor::fused_linear(x.data(), weight.data(), bias.defined() ? bias.data() : Array());
+  const bool need_x = x.requires_grad(), need_w = weight.requires_grad();
+  const bool need_b = bias.defined() && bias.requires_grad();
+  // dx needs only W and dW only x: keep x only for dW and W only for dx (a frozen W, as under
+  // LoRA, then keeps no x alive).
+  SavedArray saved_x(need_w ? x.data() : Array(), op);
+  SavedArray saved_w(need_x ? weight.data() : Array(), op);
+  return record(op, site, y, {x, weight, bias},
+                [saved_x, saved_w, need_x, need_w, need_b](const Array& g) -> Grads {
+                  // backward: dx = g W [M, K],  dW = g^T x [N, K],  db = sum over rows of g [N]
+                  tensor::FusedLinearGrads grads = tensor::fused_linear_backward(
+                      g, saved_x.get(), saved_w.get(), need_x, need_w, need_b);
+                  return {grads.x, grads.weight, grads.bias};
+                });
 }
 
 }  // namespace autograd

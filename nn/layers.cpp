@@ -36,9 +36,9 @@ Tensor Linear::forward(const Tensor& x, autograd::Site site) {
   if (x.dim() == 0 || x.size(-1) != in_features)
     throw std::invalid_argument("Linear: expected input [..., " + std::to_string(in_features) +
                                 "], got " + tensor::shape_str(x.shape()));
-  // y = x W^T + b: W is stored [out, in] as in PyTorch; the transpose is a view, not a copy.
-  Tensor y = autograd::matmul(x, weight.transpose(0, 1, site), site);
-  if (bias.defined()) y = autograd::add(y, bias, site);
+  // y = x W^T + b, W stored [out, in] as in PyTorch: one fused node on the cpu (the bias
+  // added in the GEMM's stores, its gradient summed in dW's GEMM), matmul then add elsewhere.
+  Tensor y = autograd::fused_linear(x, weight, bias, site);
   if (adapter) {
     Tensor delta = adapter->delta(x, site);
     if (delta.defined()) y = autograd::add(y, delta, site);

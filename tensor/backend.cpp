@@ -49,6 +49,16 @@ void Backend::fused_attention_backward(const Array&, const Array&, const Array&,
                            " backend has no fused attention kernel");
 }
 
+void Backend::fused_linear(const Array&, const Array&, const Array&, const Array&) {
+  throw std::runtime_error("fused_linear: the " + name() +
+                           " backend has no fused linear kernel; use matmul then add");
+}
+
+void Backend::fused_linear_backward_weight(const Array&, const Array&, const Array&, const Array&) {
+  throw std::runtime_error("fused_linear_backward_weight: the " + name() +
+                           " backend has no fused linear kernel");
+}
+
 // The names come from the same lists as the enums (tensor/elementwise_ops.hpp), in the same
 // order, so they cannot drift apart.
 #define TENSOR_OP_NAME_ENTRY(Enum, name, takes, gives) name,

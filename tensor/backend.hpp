@@ -148,6 +148,18 @@ class Backend {
                                         std::int64_t causal_offset, double scale,
                                         const Array& grad_q, const Array& grad_k,
                                         const Array& grad_v);
+  // Fused Linear layer, y = x W^T + b: one GEMM each way, instead of a matmul then an add
+  // forward and a matmul then a sum over rows backward.
+  //   linear:          out [M, N] = x [M, K] @ weight [N, K]^T + bias [N]; bias may be
+  //                    undefined. Bit for bit matmul(x, weight^T) then add(., bias).
+  //   fused_linear_backward_weight: grad_weight [N, K] = g^T x and grad_bias [N] = sum_m g[m, :]
+  //                    for g = grad_out [M, N]; grad_bias may be undefined (not wanted).
+  // float32 or float64, one dtype for all; any strides; out and the gradients allocated.
+  virtual bool has_fused_linear() const { return false; }
+  virtual void fused_linear(const Array& x, const Array& weight, const Array& bias,
+                            const Array& out);
+  virtual void fused_linear_backward_weight(const Array& grad_out, const Array& x,
+                                            const Array& grad_weight, const Array& grad_bias);
 };
 
 // The backend for a device. Throws a clear error when this build has no backend for it

@@ -393,6 +393,74 @@ FusedAttentionGrads fused_attention_backward(const Array& grad_out, const Array&
 bool has_fused_attention(Device device) { return backend(device).has_fused_attention(); }
 
 namespace {
+// x [M, K], weight [N, K], bias [N] or undefined: one floating dtype, one device.
+void check_linear_args(const Array& x, const Array& weight, const Array& bias, const char* op) {
+  check_defined(x, op);
+  check_defined(weight, op);
+  auto shapes = [&] {
+    return " (x " + shape_str(x.shape()) + ", weight " + shape_str(weight.shape()) +
+           (bias.defined() ? ", bias " + shape_str(bias.shape()) : std::string()) + ")";
+  };
+  if (x.dim() != 2 || weight.dim() != 2 || x.size(1) != weight.size(1))
+    throw error(op, "expected x [M, K] and weight [N, K] with the same K" + shapes());
+  if (bias.defined() && bias.shape() != Shape{weight.size(0)})
+    throw error(op, "expected bias [N] = " + shape_str({weight.size(0)}) + shapes());
+  if (!is_floating(x.dtype()) || weight.dtype() != x.dtype() ||
+      (bias.defined() && bias.dtype() != x.dtype()))
+    throw error(op, "x, weight and bias must all be float32 or all float64, got " +
+                        dtype_name(x.dtype()) + ", " + dtype_name(weight.dtype()) +
+                        (bias.defined() ? ", " + dtype_name(bias.dtype()) : std::string()));
+  if (weight.device() != x.device() || (bias.defined() && bias.device() != x.device()))
+    throw error(op, "x, weight and bias must be on one device");
+}
+}  // namespace
+
+Array fused_linear(const Array& x, const Array& weight, const Array& bias) {
+  check_linear_args(x, weight, bias, "fused_linear");
+  Array out({x.size(0), weight.size(0)}, x.dtype(), x.device());  // [M, N]
+  if (out.numel() == 0) return out;
+  backend(x.device()).fused_linear(x, weight, bias, out);
+  return out;
+}
+
+FusedLinearGrads fused_linear_backward(const Array& grad_out, const Array& x, const Array& weight,
+                                       bool need_x, bool need_weight, bool need_bias) {
+  const char* op = "fused_linear_backward";
+  // dx needs only the weight and dW only x: the caller may leave the other one undefined.
+  check_defined(grad_out, op);
+  if (need_x) check_defined(weight, op);
+  if (need_weight) check_defined(x, op);
+  if (x.defined() && weight.defined()) check_linear_args(x, weight, Array(), op);
+  if (grad_out.dim() != 2 || (x.defined() && grad_out.size(0) != x.size(0)) ||
+      (weight.defined() && grad_out.size(1) != weight.size(0)))
+    throw error(op,
+                "expected grad_out [M, N] for x [M, K] and weight [N, K], got grad_out " +
+                    shape_str(grad_out.shape()) +
+                    (x.defined() ? ", x " + shape_str(x.shape()) : std::string()) +
+                    (weight.defined() ? ", weight " + shape_str(weight.shape()) : std::string()));
+  const std::int64_t N = grad_out.size(1);
+  // The gradients take the dtype of the forward's inputs.
+  const Array& input = need_weight ? x : need_x ? weight : grad_out;
+  const Array g = grad_out.to(input.dtype());  // [M, N]
+  FusedLinearGrads grads;
+  // forward was: out = x W^T + b
+  if (need_x) grads.x = matmul(g, weight);  // dx = g W  [M, K]
+  if (need_weight) {
+    // dW = g^T x [N, K], and db = the sums over the rows of g [N] in the same GEMM
+    grads.weight = Array({N, x.size(1)}, x.dtype(), x.device());
+    if (need_bias) grads.bias = Array({N}, x.dtype(), x.device());
+    backend(x.device()).fused_linear_backward_weight(g, x, grads.weight, grads.bias);
+  } else if (need_bias) {
+    grads.bias = sum(g, {0});  // db alone: a plain sum over the rows of g
+  }
+  return grads;
+}
+
+bool has_fused_linear(Device device) {
+  return backend(device).has_fused_linear();
+}
+
+namespace {
 Array triangle(const Array& x, std::int64_t diagonal, bool lower, const char* op) {
   if (x.dim() < 2) throw error(op, "needs at least 2 dims, got " + shape_str(x.shape()));
   std::int64_t rows = x.size(-2), cols = x.size(-1);

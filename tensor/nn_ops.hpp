@@ -104,6 +104,24 @@ FusedAttentionGrads fused_attention_backward(const Array& grad_out, const Array&
 // Whether the backend of `device` has the fused attention kernel (cpu: yes; cuda: not yet).
 bool has_fused_attention(Device device);
 
+// Fused Linear layer (Backend::fused_linear; tensor/cpu/matmul.cpp):
+//   out [M, N] = x [M, K] @ weight [N, K]^T + bias [N]
+// in one GEMM whose stores add the bias: bit for bit matmul(x, weight.transpose(0, 1)) then
+// add(., bias). bias may be undefined (none). float32 or float64, one dtype for all, any
+// strides, one device; throws naming the shapes otherwise. Only where has_fused_linear(device).
+Array fused_linear(const Array& x, const Array& weight, const Array& bias);
+// Its gradients given grad_out [M, N], each only when asked for (else undefined):
+//   x = grad_out @ weight [M, K];  weight = grad_out^T @ x [N, K];  bias = sums of grad_out's
+//   rows [N], summed by the weight's GEMM as it packs grad_out^T when the weight is asked for
+//   too (in double, then rounded once), else by a sum over dim 0.
+struct FusedLinearGrads {
+  Array x, weight, bias;
+};
+FusedLinearGrads fused_linear_backward(const Array& grad_out, const Array& x, const Array& weight,
+                                       bool need_x, bool need_weight, bool need_bias);
+// Whether the backend of `device` has the fused linear kernels (cpu: yes; cuda: not yet).
+bool has_fused_linear(Device device);
+
 // Lower (tril) / upper (triu) triangle of the last two dims, the rest set to zero.
 Array tril(const Array& x, std::int64_t diagonal = 0);
 Array triu(const Array& x, std::int64_t diagonal = 0);

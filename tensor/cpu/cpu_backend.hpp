@@ -21,6 +21,11 @@ class CpuBackend final : public Backend {
   void where(const Array& cond, const Array& a, const Array& b, const Array& out) override;
   void reduce(ReduceOp op, const Array& x, const Array& out) override;  // reduce.cpp
   void matmul(const Array& a, const Array& b, const Array& out) override;  // matmul.cpp
+  bool has_fused_linear() const override { return true; }                  // matmul.cpp
+  void fused_linear(const Array& x, const Array& weight, const Array& bias,
+                    const Array& out) override;
+  void fused_linear_backward_weight(const Array& grad_out, const Array& x, const Array& grad_weight,
+                                    const Array& grad_bias) override;
   void softmax(const Array& x, std::int64_t dim, bool log, const Array& out) override;
   void softmax_backward(const Array& grad_out, const Array& out, std::int64_t dim, bool log,
                         const Array& grad_in) override;  // softmax.cpp

@@ -232,7 +232,10 @@ struct Blocking {
 //     (The pad of one cache line between rows keeps the 12 rows, read side by side, from
 //     landing in the same few sets of the L1 cache when kc is a power of two.)
 //   c:       row i of the tile starts at c + i * c_row_stride; its NR values are contiguous.
-// With accumulate == false, C's old values are ignored (not even read).
+// With accumulate == false, C's old values are ignored (not even read). With bias (NR
+// contiguous values, or null), the tile stored is (C_old + sum) + bias: the bias is added once,
+// in the store of the last K slice, after the product is complete, so the result is bit for
+// bit a product followed by a separate add.
 enum class APanel { KMajor, RowMajor };
 
 // Distance between consecutive rows of an APanel::RowMajor a micro-panel, and the size of one
@@ -248,7 +251,7 @@ std::int64_t a_panel_size(std::int64_t kc) {
 
 template <typename T, APanel layout>
 void micro_kernel(std::int64_t kc, const T* a_panel, const T* b_panel, T* c,
-                  std::int64_t c_row_stride, bool accumulate) {
+                  std::int64_t c_row_stride, bool accumulate, const T* bias) {
   using S = Simd<T>;
   using Vec = typename S::Vec;
   constexpr int MR = kTileRows, NV = kTileVectors, W = S::kWidth, NR = NV * W;
@@ -288,7 +291,9 @@ void micro_kernel(std::int64_t kc, const T* a_panel, const T* b_panel, T* c,
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) {
       T* c_iv = c + i * c_row_stride + v * W;
-      S::store(c_iv, accumulate ? S::add(acc[i][v], S::load(c_iv)) : acc[i][v]);
+      Vec sum = accumulate ? S::add(acc[i][v], S::load(c_iv)) : acc[i][v];
+      if (bias != nullptr) sum = S::add(sum, S::load(bias + v * W));
+      S::store(c_iv, sum);
     }
 }
 
@@ -371,12 +376,33 @@ void pack_b_panel(const MatrixRef<const T>& b, T* panel) {
   }
 }
 
-// Packs the mc x kc block a into consecutive a micro-panels of MR rows each.
+// row_sums[i] += A[i, 0] + A[i, 1] + ... + A[i, kc-1], in double and in that order, for the
+// `rows` rows of one packed a micro-panel (the epilogue's a_row_sums, gemm.hpp). Summing the
+// copy just packed, still in L1, costs no second pass over A; and the order depends on K alone
+// (its slices, then k within a slice), never on how the rows were shared among threads.
 template <typename T, APanel layout>
-void pack_a_block(const MatrixRef<const T>& a, T* packed) {
+void add_row_sums(const T* panel, std::int64_t rows, std::int64_t kc, double* row_sums) {
+  constexpr int MR = kTileRows;
+  // A[i, k] is at panel[i * i_step + k * k_step], as in the micro-kernel.
+  const std::int64_t i_step = layout == APanel::KMajor ? 1 : a_row_stride<T>(kc);
+  const std::int64_t k_step = layout == APanel::KMajor ? MR : 1;
+  double sums[MR];  // MR independent chains of additions (rows past `rows` are zero padding)
+  for (int i = 0; i < MR; ++i) sums[i] = i < rows ? row_sums[i] : 0.0;
+  for (std::int64_t k = 0; k < kc; ++k, panel += k_step)
+    for (int i = 0; i < MR; ++i) sums[i] += double(panel[i * i_step]);
+  for (std::int64_t i = 0; i < rows; ++i) row_sums[i] = sums[i];
+}
+
+// Packs the mc x kc block a into consecutive a micro-panels of MR rows each; and, when
+// row_sums is not null, adds each row's sum over this block to row_sums[row].
+template <typename T, APanel layout>
+void pack_a_block(const MatrixRef<const T>& a, T* packed, double* row_sums) {
   constexpr std::int64_t MR = Blocking<T>::MR;
-  for (std::int64_t i = 0; i < a.rows; i += MR, packed += a_panel_size<T, layout>(a.cols))
-    pack_a_panel<T, layout>(a.block(i, 0, std::min(MR, a.rows - i), a.cols), packed);
+  for (std::int64_t i = 0; i < a.rows; i += MR, packed += a_panel_size<T, layout>(a.cols)) {
+    const std::int64_t rows = std::min(MR, a.rows - i);
+    pack_a_panel<T, layout>(a.block(i, 0, rows, a.cols), packed);
+    if (row_sums != nullptr) add_row_sums<T, layout>(packed, rows, a.cols, row_sums + i);
+  }
 }
 
 // Packs the kc x nc block b into consecutive b micro-panels of NR columns each.
@@ -430,23 +456,26 @@ class PackBuffer {
   std::size_t capacity_ = 0;
 };
 
-thread_local PackBuffer packed_a_buffer, packed_b_buffer;
+thread_local PackBuffer packed_a_buffer, packed_b_buffer, shared_packed_b_buffer;
 
-// Computes one MR x NR tile (or the rows x cols corner of it that lies inside C).
+// Computes one MR x NR tile (or the rows x cols corner of it that lies inside C); bias: NR
+// values to add in the store (null: none; see micro_kernel).
 template <typename T, APanel layout>
 void compute_tile(std::int64_t kc, const T* a_panel, const T* b_panel, const MatrixRef<T>& c,
-                  bool accumulate) {
+                  bool accumulate, const T* bias) {
   constexpr std::int64_t MR = Blocking<T>::MR, NR = Blocking<T>::NR;
   if (c.rows == MR && c.cols == NR && c.col_stride == 1) {
-    micro_kernel<T, layout>(kc, a_panel, b_panel, c.data, c.row_stride, accumulate);
+    micro_kernel<T, layout>(kc, a_panel, b_panel, c.data, c.row_stride, accumulate, bias);
     return;
   }
   alignas(64) T tile[MR * NR];
-  micro_kernel<T, layout>(kc, a_panel, b_panel, tile, NR, false);
+  micro_kernel<T, layout>(kc, a_panel, b_panel, tile, NR, false, nullptr);
   for (std::int64_t i = 0; i < c.rows; ++i)
     for (std::int64_t j = 0; j < c.cols; ++j) {
       T& dst = *c.at(i, j);
-      dst = accumulate ? dst + tile[i * NR + j] : tile[i * NR + j];
+      T sum = accumulate ? dst + tile[i * NR + j] : tile[i * NR + j];
+      if (bias != nullptr) sum = sum + bias[j];
+      dst = sum;
     }
 }
 
@@ -459,10 +488,31 @@ std::int64_t even_block(std::int64_t size, std::int64_t max_block, std::int64_t 
   return (block + multiple - 1) / multiple * multiple;
 }
 
-// c = a @ b for one matrix on the calling thread (a: M x K, b: K x N, c: M x N, K >= 1): the
-// five loops.
+// The epilogue (gemm.hpp's GemmEpilogue) as gemm_serial sees it, for its own c and a.
+template <typename T>
+struct SerialEpilogue {
+  // bias[j] is added to column j of c; padded with zeros to whole NR-column panels, so the
+  // micro-kernel may load NR values from any panel's start. Null: no bias.
+  const T* bias = nullptr;
+  // row_sums[i] += sum_k a[i, k]. Null: not wanted (or another thread sums these rows).
+  double* row_sums = nullptr;
+};
+
+// Where block (jc, pc) of B starts in a B packed whole by pack_b_whole (section 6): the
+// column blocks one after another, each K x nc (nc rounded up to whole NR panels), and in each
+// the K slices one after another.
+template <typename T>
+std::int64_t whole_b_offset(std::int64_t jc, std::int64_t pc, std::int64_t nc, std::int64_t K) {
+  constexpr std::int64_t NR = Blocking<T>::NR;
+  return jc * K + pc * ((nc + NR - 1) / NR * NR);
+}
+
+// c = a @ b (+ epilogue) for one matrix on the calling thread (a: M x K, b: K x N, c: M x N,
+// K >= 1): the five loops. packed_b_whole: all of b already packed (whole_b_offset), shared
+// with the other threads; null: pack each block of b here.
 template <typename T, APanel layout>
-void gemm_serial(const MatrixRef<const T>& a, const MatrixRef<const T>& b, const MatrixRef<T>& c) {
+void gemm_serial(const MatrixRef<const T>& a, const MatrixRef<const T>& b, const MatrixRef<T>& c,
+                 const SerialEpilogue<T>& epilogue, const T* packed_b_whole) {
   using Block = Blocking<T>;
   constexpr std::int64_t MR = Block::MR, NR = Block::NR;
   const std::int64_t M = c.rows, N = c.cols, K = a.cols;
@@ -470,25 +520,35 @@ void gemm_serial(const MatrixRef<const T>& a, const MatrixRef<const T>& b, const
   const std::int64_t kc_step = even_block(K, Block::kc, 1);
   const std::int64_t mc_step = even_block(M, Block::mc, MR);
   T* packed_a = packed_a_buffer.get<T>(mc_step / MR * a_panel_size<T, layout>(kc_step));
-  T* packed_b = packed_b_buffer.get<T>(kc_step * nc_step);
+  T* packed_b = packed_b_whole == nullptr ? packed_b_buffer.get<T>(kc_step * nc_step) : nullptr;
 
   for (std::int64_t jc = 0; jc < N; jc += nc_step) {  // loop 1
     const std::int64_t nc = std::min(nc_step, N - jc);
     for (std::int64_t pc = 0; pc < K; pc += kc_step) {  // loop 2
       const std::int64_t kc = std::min(kc_step, K - pc);
-      // The first slice of K writes C, the later ones add to it.
+      // The first slice of K writes C, the later ones add to it; the last one adds the bias.
       const bool accumulate = pc > 0;
-      pack_b_block(b.block(pc, jc, kc, nc), packed_b);
+      const T* bias = pc + kc == K && epilogue.bias != nullptr ? epilogue.bias + jc : nullptr;
+      const T* b_block = packed_b;
+      if (packed_b_whole != nullptr) {
+        b_block = packed_b_whole + whole_b_offset<T>(jc, pc, nc, K);
+      } else {
+        pack_b_block(b.block(pc, jc, kc, nc), packed_b);
+      }
       for (std::int64_t ic = 0; ic < M; ic += mc_step) {  // loop 3
         const std::int64_t mc = std::min(mc_step, M - ic);
-        pack_a_block<T, layout>(a.block(ic, pc, mc, kc), packed_a);
+        // A is packed once per column block jc: only the first one sums its rows.
+        double* row_sums =
+            jc == 0 && epilogue.row_sums != nullptr ? epilogue.row_sums + ic : nullptr;
+        pack_a_block<T, layout>(a.block(ic, pc, mc, kc), packed_a, row_sums);
         for (std::int64_t jr = 0; jr < nc; jr += NR) {  // loop 4
-          const T* b_panel = packed_b + jr * kc;
+          const T* b_panel = b_block + jr * kc;
           for (std::int64_t ir = 0; ir < mc; ir += MR) {  // loop 5
             const T* a_panel = packed_a + ir / MR * a_panel_size<T, layout>(kc);
             MatrixRef<T> tile =
                 c.block(ic + ir, jc + jr, std::min(MR, mc - ir), std::min(NR, nc - jr));
-            compute_tile<T, layout>(kc, a_panel, b_panel, tile, accumulate);
+            compute_tile<T, layout>(kc, a_panel, b_panel, tile, accumulate,
+                                    bias != nullptr ? bias + jr : nullptr);
           }
         }
       }
@@ -497,11 +557,12 @@ void gemm_serial(const MatrixRef<const T>& a, const MatrixRef<const T>& b, const
 }
 
 template <typename T>
-void gemm_serial(const MatrixRef<const T>& a, const MatrixRef<const T>& b, const MatrixRef<T>& c) {
+void gemm_serial(const MatrixRef<const T>& a, const MatrixRef<const T>& b, const MatrixRef<T>& c,
+                 const SerialEpilogue<T>& epilogue, const T* packed_b_whole) {
   if (a.col_stride == 1) {
-    gemm_serial<T, APanel::RowMajor>(a, b, c);
+    gemm_serial<T, APanel::RowMajor>(a, b, c, epilogue, packed_b_whole);
   } else {
-    gemm_serial<T, APanel::KMajor>(a, b, c);
+    gemm_serial<T, APanel::KMajor>(a, b, c, epilogue, packed_b_whole);
   }
 }
 
@@ -513,35 +574,87 @@ void gemm_serial(const MatrixRef<const T>& a, const MatrixRef<const T>& b, const
 // program competes for the cores).
 //   Many matrices (attention: one per batch and head): a task is one whole matrix.
 //   Few matrices (one big product): each matrix is also cut into one stripe per thread: of
-//   rows when it has enough (each thread packs its own rows of A and all of B), else of
-//   columns. Stripes are cut at tile edges, so every element of C is summed in the same
-//   order whatever the number of threads: results do not depend on it, bit for bit.
+//   rows when it has enough (each thread packs its own rows of A), else of columns. Stripes
+//   are cut at tile edges, so every element of C is summed in the same order whatever the
+//   number of threads: results do not depend on it, bit for bit.
+//   Row stripes of one matrix all read the whole of B. When B is not row-major (k^T, a
+//   Linear's W^T), packing it gathers values from many columns and costs enough that, rather
+//   than each thread packing all of it, B is packed once, the threads sharing out its panels,
+//   by a parallel_for of its own that ends before the one that computes starts: a barrier
+//   between two jobs, never inside one (the pool's caller runs chunks itself, and the pool
+//   may run a job serially after a stall, so a thread waiting inside a job for another chunk
+//   could wait forever). Measured on 2 threads, A/B interleaved in one process: +8-14% at
+//   256-2048 with a transposed B; within +-2% (noise) with a row-major B, whose packing is a
+//   plain copy, so that one keeps packing per thread and needs no buffer of all of B.
 //   One tall-skinny product (K much longer than M and N: every weight gradient, x^T g summed
 //   over all B*T rows of a batch): cut along K instead. Row stripes would each pack the whole
 //   of B (K x N, megabytes) and spend as long packing it as multiplying; a slice of K needs
 //   only its own part of A and of B. Each slice sums into its own M x N partial, and the
 //   partials are added in slice order. The slices depend on the shape only, never on the
 //   thread count, so this too gives the same bits on any number of threads.
+// The epilogue's row sums of A follow the same rule: with row stripes each thread sums the
+// rows it packs, with column stripes only the first stripe sums (every stripe packs all of A),
+// and each row is summed in k order either way; with slices of K each slice sums its part of
+// every row, and the parts are added in slice order.
 
 // Below this many flops per thread, starting threads costs more than it saves.
 constexpr double kMinFlopsPerThread = 1 << 20;
+
+// The largest B (in elements) that row stripes share packed whole (pack_b_whole): 16 MiB of
+// floats, a 2048 x 2048 B. The buffer stays allocated for the next call; a larger B is packed
+// block by block by each thread instead.
+constexpr std::int64_t kMaxSharedPackedB = std::int64_t(1) << 22;
+
+// Packs all of b (K x N) in the layout of whole_b_offset, into `packed`, sharing the panels
+// out among the threads: a parallel_for of its own, which returns when every panel is packed,
+// so the compute that follows needs no barrier (see above) to read what the others packed.
+template <typename T>
+void pack_b_whole(const MatrixRef<const T>& b, std::int64_t threads, T* packed) {
+  using Block = Blocking<T>;
+  constexpr std::int64_t NR = Block::NR;
+  const std::int64_t K = b.rows, N = b.cols;
+  const std::int64_t nc_step = even_block(N, Block::nc, NR);
+  const std::int64_t kc_step = even_block(K, Block::kc, 1);
+  const std::int64_t column_blocks = (N + nc_step - 1) / nc_step;
+  const std::int64_t k_slices = (K + kc_step - 1) / kc_step;
+  // A task: one thread's share (group) of the panels of one block (jc, pc).
+  const std::int64_t groups = threads;
+  parallel_for(column_blocks * k_slices * groups, 1, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t task = begin; task < end; ++task) {
+      const std::int64_t block = task / groups, group = task % groups;
+      const std::int64_t jc = block / k_slices * nc_step, pc = block % k_slices * kc_step;
+      const std::int64_t nc = std::min(nc_step, N - jc), kc = std::min(kc_step, K - pc);
+      const std::int64_t panels = (nc + NR - 1) / NR;
+      const std::int64_t first = std::min(nc, panels * group / groups * NR);
+      const std::int64_t last = std::min(nc, panels * (group + 1) / groups * NR);
+      if (first >= last) continue;
+      // Panel p of a block starts p * kc * NR = (its first column) * kc into the block.
+      pack_b_block(b.block(pc, jc + first, kc, last - first),
+                   packed + whole_b_offset<T>(jc, pc, nc, K) + first * kc);
+    }
+  });
+}
 
 // How many slices of K a single [M, K] x [K, N] product is cut into (1: none). Only a long K
 // against short M and N pays for the extra partials: each slice gets at least kMinSliceK of K,
 // and M x N stays small next to the product (K >= 2 max(M, N)).
 constexpr std::int64_t kMinSliceK = 512;
 constexpr std::int64_t kMaxSlicesK = 8;
-std::int64_t k_slices(std::int64_t M, std::int64_t N, std::int64_t K) {
+std::int64_t k_slice_count(std::int64_t M, std::int64_t N, std::int64_t K) {
   if (K < 2 * kMinSliceK || K < 2 * std::max(M, N)) return 1;
   return std::min(kMaxSlicesK, K / kMinSliceK);
 }
 
-// c = a @ b for one tall-skinny product, cut into `slices` slices of K (see above): slice 0
-// writes c, slices 1.. write partials, which are then added to c in slice order.
+// c = a @ b (+ epilogue) for one tall-skinny product, cut into `slices` slices of K (see
+// above): slice 0 writes c, slices 1.. write partials, which are then added to c in slice
+// order, and the bias after them, as a separate add would. The row sums of A are summed per
+// slice too, and the slices' sums added in slice order. bias: padded as SerialEpilogue's, or
+// null; row_sums: M values to add the sums to, or null.
 template <typename T>
 void gemm_k_slices(const MatrixRef<const T>& a, const MatrixRef<const T>& b, const MatrixRef<T>& c,
-                   std::int64_t slices) {
+                   std::int64_t slices, const T* bias, double* row_sums) {
   const std::int64_t M = c.rows, N = c.cols, K = a.cols;
+  std::vector<double> slice_row_sums(row_sums ? slices * M : 0, 0.0);  // [slices, M]
   // [slices - 1, M, N], in a buffer kept by the calling thread (as the packing buffers are): a
   // fresh one would cost page faults on every weight gradient.
   static thread_local PackBuffer partials_buffer;
@@ -552,28 +665,54 @@ void gemm_k_slices(const MatrixRef<const T>& a, const MatrixRef<const T>& b, con
       const std::int64_t k0 = slice_begin(s), k_len = slice_begin(s + 1) - k0;
       const MatrixRef<T> out =
           s == 0 ? c : MatrixRef<T>{partials + (s - 1) * M * N, M, N, N, 1};
-      gemm_serial(a.block(0, k0, M, k_len), b.block(k0, 0, k_len, N), out);
+      SerialEpilogue<T> slice_epilogue;
+      if (row_sums) slice_epilogue.row_sums = slice_row_sums.data() + s * M;
+      gemm_serial(a.block(0, k0, M, k_len), b.block(k0, 0, k_len, N), out, slice_epilogue,
+                  static_cast<const T*>(nullptr));
     }
   });
   parallel_for(M, grain_for_work(slices * N), [&](std::int64_t row_begin, std::int64_t row_end) {
-    for (std::int64_t i = row_begin; i < row_end; ++i)
+    for (std::int64_t i = row_begin; i < row_end; ++i) {
       for (std::int64_t s = 1; s < slices; ++s) {
         const T* partial_row = partials + ((s - 1) * M + i) * N;
         for (std::int64_t j = 0; j < N; ++j) *c.at(i, j) += partial_row[j];
       }
+      if (bias)
+        for (std::int64_t j = 0; j < N; ++j) *c.at(i, j) += bias[j];
+      if (row_sums)
+        for (std::int64_t s = 0; s < slices; ++s) row_sums[i] += slice_row_sums[s * M + i];
+    }
   });
 }
 
 template <typename T>
-void gemm_typed(const Array& a, const Array& b, const Array& out) {
+void gemm_typed(const Array& a, const Array& b, const Array& out, const GemmEpilogue& epilogue) {
   using Block = Blocking<T>;
   const std::int64_t batch_dims = out.dim() - 2;
   const std::int64_t M = out.size(-2), N = out.size(-1), K = a.size(-1);
   std::int64_t batches = 1;
   for (std::int64_t d = 0; d < batch_dims; ++d) batches *= out.shape()[d];
-  if (batches == 0 || M == 0 || N == 0) return;
-  if (K == 0) {  // an empty sum
-    out.fill_(0);
+  const std::int64_t column_panels = (N + Block::NR - 1) / Block::NR;
+
+  // The epilogue's buffers: the bias copied to contiguous, zero-padded panels (N values: next
+  // to nothing beside the product), and the row sums of A in double, written to
+  // epilogue.a_row_sums at the end.
+  std::vector<T> bias;
+  if (epilogue.bias.defined()) {
+    bias.assign(column_panels * Block::NR, T(0));
+    const T* values = epilogue.bias.data<T>();
+    for (std::int64_t j = 0; j < N; ++j) bias[j] = values[j * epilogue.bias.strides()[0]];
+  }
+  std::vector<double> row_sums(epilogue.a_row_sums.defined() ? M : 0, 0.0);
+  auto write_row_sums = [&] {
+    if (!epilogue.a_row_sums.defined()) return;
+    T* sums = epilogue.a_row_sums.data<T>();
+    const std::int64_t stride = epilogue.a_row_sums.strides()[0];
+    for (std::int64_t i = 0; i < M; ++i) sums[i * stride] = T(row_sums[i]);
+  };
+
+  if (batches == 0 || M == 0 || N == 0) {
+    write_row_sums();
     return;
   }
 
@@ -596,11 +735,21 @@ void gemm_typed(const Array& a, const Array& b, const Array& out) {
                                    b.strides()[batch_dims + 1]};
   const MatrixRef<T> c_first{out.data<T>(), M, N, out.strides()[batch_dims],
                              out.strides()[batch_dims + 1]};
+  if (K == 0) {  // an empty sum: out is the bias alone (or 0), and every row of A sums to 0
+    for (std::int64_t batch = 0; batch < batches; ++batch)
+      for (std::int64_t i = 0; i < M; ++i)
+        for (std::int64_t j = 0; j < N; ++j)
+          c_first.at(i, j)[c_offset[batch]] = bias.empty() ? T(0) : bias[j];
+    write_row_sums();
+    return;
+  }
 
   if (batches == 1) {
-    const std::int64_t slices = k_slices(M, N, K);
+    const std::int64_t slices = k_slice_count(M, N, K);
     if (slices > 1) {
-      gemm_k_slices(a_first, b_first, c_first, slices);
+      gemm_k_slices(a_first, b_first, c_first, slices, bias.empty() ? nullptr : bias.data(),
+                    row_sums.empty() ? nullptr : row_sums.data());
+      write_row_sums();
       return;
     }
   }
@@ -618,13 +767,24 @@ void gemm_typed(const Array& a, const Array& b, const Array& out) {
       batches >= threads && (batches % threads == 0 || batches >= 4 * threads);
   const std::int64_t stripes = whole_matrices ? 1 : threads;
   const std::int64_t row_tiles = (M + Block::MR - 1) / Block::MR;
-  const std::int64_t column_panels = (N + Block::NR - 1) / Block::NR;
   const bool row_stripes = row_tiles >= 2 * stripes || row_tiles >= column_panels;
   // Stripe s covers rows (or columns) [edge(s), edge(s + 1)), cut at tile edges.
   auto edge = [&](std::int64_t s) {
     if (row_stripes) return std::min(M, row_tiles * s / stripes * Block::MR);
     return std::min(N, column_panels * s / stripes * Block::NR);
   };
+
+  // Row stripes of one matrix all read the whole of B: when packing it is a gather (B not
+  // row-major), pack it once, each thread packing a share of the panels, instead of every
+  // thread packing all of it.
+  const T* packed_b_whole = nullptr;
+  const std::int64_t padded_b_size = K * column_panels * Block::NR;
+  if (batches == 1 && stripes > 1 && row_stripes && b_first.col_stride != 1 &&
+      padded_b_size <= kMaxSharedPackedB) {
+    T* packed = shared_packed_b_buffer.get<T>(padded_b_size);
+    pack_b_whole(b_first, threads, packed);
+    packed_b_whole = packed;
+  }
 
   const std::int64_t grain = std::max<std::int64_t>(
       1, std::int64_t(kMinFlopsPerThread * double(stripes) / flops_per_matrix));
@@ -638,29 +798,50 @@ void gemm_typed(const Array& a, const Array& b, const Array& out) {
       a_batch.data += a_offset[batch];
       b_batch.data += b_offset[batch];
       c_batch.data += c_offset[batch];
+      SerialEpilogue<T> stripe_epilogue;
+      if (!bias.empty()) stripe_epilogue.bias = bias.data() + (row_stripes ? 0 : from);
+      if (!row_sums.empty() && (row_stripes || from == 0))
+        stripe_epilogue.row_sums = row_sums.data() + (row_stripes ? from : 0);
       if (row_stripes) {
         gemm_serial(a_batch.block(from, 0, to - from, K), b_batch,
-                    c_batch.block(from, 0, to - from, N));
+                    c_batch.block(from, 0, to - from, N), stripe_epilogue, packed_b_whole);
       } else {
         gemm_serial(a_batch, b_batch.block(0, from, K, to - from),
-                    c_batch.block(0, from, M, to - from));
+                    c_batch.block(0, from, M, to - from), stripe_epilogue,
+                    static_cast<const T*>(nullptr));
       }
     }
   });
+  write_row_sums();
 }
 
 }  // namespace
 
-void gemm(const Array& a, const Array& b, const Array& out) {
+void gemm(const Array& a, const Array& b, const Array& out, const GemmEpilogue& epilogue) {
   check_cpu(out, "gemm");
   if (a.dtype() != out.dtype() || b.dtype() != out.dtype())
     throw std::invalid_argument("gemm: a, b and out must have the same dtype, got " +
                                 dtype_name(a.dtype()) + ", " + dtype_name(b.dtype()) + " and " +
                                 dtype_name(out.dtype()));
+  const Array& bias = epilogue.bias;
+  if (bias.defined() && (bias.dtype() != out.dtype() || bias.shape() != Shape{out.size(-1)}))
+    throw std::invalid_argument("gemm: the bias must be " + dtype_name(out.dtype()) + " " +
+                                shape_str({out.size(-1)}) + " (one value per column of out " +
+                                shape_str(out.shape()) + "), got " + dtype_name(bias.dtype()) +
+                                " " + shape_str(bias.shape()));
+  const Array& row_sums = epilogue.a_row_sums;
+  if (row_sums.defined() &&
+      (out.dim() != 2 || row_sums.dtype() != out.dtype() || row_sums.shape() != Shape{out.size(0)}))
+    throw std::invalid_argument(
+        "gemm: the row sums of a need a 2-d product and a " + dtype_name(out.dtype()) + " " +
+        shape_str({out.size(0)}) + " array (one value per row of out " + shape_str(out.shape()) +
+        "), got " + dtype_name(row_sums.dtype()) + " " + shape_str(row_sums.shape()));
+  if (bias.defined()) check_cpu(bias, "gemm");
+  if (row_sums.defined()) check_cpu(row_sums, "gemm");
   if (out.dtype() == DType::Float32) {
-    gemm_typed<float>(a, b, out);
+    gemm_typed<float>(a, b, out, epilogue);
   } else if (out.dtype() == DType::Float64) {
-    gemm_typed<double>(a, b, out);
+    gemm_typed<double>(a, b, out, epilogue);
   } else {
     throw std::invalid_argument("gemm: expected float32 or float64, got " +
                                 dtype_name(out.dtype()) + " (use matmul_reference)");

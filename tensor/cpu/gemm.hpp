@@ -10,11 +10,24 @@
 
 namespace tensor::cpu {
 
+// What gemm() can do besides the product while the data passes through anyway, saving a
+// separate pass over out or over a (a Linear layer's bias, and its gradient: fused_linear).
+struct GemmEpilogue {
+  // [N], out's dtype, any stride: added to every row of out, as (product) + bias[n] once the
+  // product is complete (in the store of the last K slice), so the result is bit for bit that
+  // of gemm() followed by a separate add. Undefined: no bias.
+  Array bias;
+  // [M], out's dtype, any stride, for a 2-d product only: written with sum_k a[m, k], summed
+  // in double, in k order whatever the thread count, as a is packed. For dW = g^T x these are
+  // the bias gradient's sums over the rows of g. Undefined: not wanted.
+  Array a_row_sums;
+};
+
 // out[..., M, N] = a[..., M, K] @ b[..., K, N], with the Backend::matmul contract (batch dims
 // already broadcast, any strides on all three arrays, out allocated), for float32 and float64.
 // Always runs the packed kernel, whatever the sizes (the tests rely on that); threads with
 // OpenMP over batches and over column or row stripes of each matrix.
-void gemm(const Array& a, const Array& b, const Array& out);
+void gemm(const Array& a, const Array& b, const Array& out, const GemmEpilogue& epilogue = {});
 
 // Whether gemm() beats matmul_reference for one [M, K] x [K, N] product: packing costs about
 // M*K + K*N copies and pads edge tiles, which only pays when every side is a few tiles long.

@@ -1,5 +1,6 @@
 // matmul.cpp — the plain cpu matrix multiply: obviously correct, and the reference that the
-// fast kernel (gemm.cpp) is tested against; and CpuBackend::matmul, which picks between them.
+// fast kernel (gemm.cpp) is tested against; CpuBackend::matmul, which picks between them; and
+// the fused Linear layer (CpuBackend::fused_linear), which makes the same pick.
 #include <stdexcept>
 #include <type_traits>
 
@@ -79,6 +80,70 @@ void CpuBackend::matmul(const Array& a, const Array& b, const Array& out) {
   } else {
     matmul_reference(a, b, out);
   }
+}
+
+// ---- the fused Linear layer: y = x W^T + b ------------------------------------------------------
+//
+// Forward, the bias rides in gemm's epilogue; backward, the bias gradient (the sums over the
+// rows of g) is summed while gemm packs g^T for dW = g^T x. Products too small for gemm take
+// the plain loop and a plain add or sum: the same pick matmul() makes, so that the forward is
+// bit for bit matmul then add on every size.
+
+namespace {
+
+// out[m, n] = out[m, n] + bias[n]: the add of the composed path, after matmul_reference.
+template <typename T>
+void add_bias_to_rows(const Array& out, const Array& bias) {
+  const T* b = bias.data<T>();
+  T* c = out.data<T>();
+  for (std::int64_t m = 0; m < out.size(0); ++m)
+    for (std::int64_t n = 0; n < out.size(1); ++n) {
+      T& dst = c[m * out.strides()[0] + n * out.strides()[1]];
+      dst = dst + b[n * bias.strides()[0]];
+    }
+}
+
+// sums[m] = sum_k a[m, k], in double and in k order, as gemm's epilogue sums.
+template <typename T>
+void sum_rows(const Array& a, const Array& sums) {
+  const T* values = a.data<T>();
+  T* out = sums.data<T>();
+  for (std::int64_t m = 0; m < a.size(0); ++m) {
+    double sum = 0;
+    for (std::int64_t k = 0; k < a.size(1); ++k)
+      sum += double(values[m * a.strides()[0] + k * a.strides()[1]]);
+    out[m * sums.strides()[0]] = T(sum);
+  }
+}
+
+}  // namespace
+
+void CpuBackend::fused_linear(const Array& x, const Array& weight, const Array& bias,
+                              const Array& out) {
+  const Array weight_t = weight.transpose(0, 1);  // [K, N], a view: the gemm packs through it
+  if (gemm_pays_off(out.size(0), out.size(1), x.size(1))) {
+    gemm(x, weight_t, out, {.bias = bias, .a_row_sums = Array()});
+    return;
+  }
+  matmul_reference(x, weight_t, out);
+  if (bias.defined())
+    dispatch_floating(out.dtype(), "fused_linear",
+                      [&](auto zero) { add_bias_to_rows<decltype(zero)>(out, bias); });
+}
+
+void CpuBackend::fused_linear_backward_weight(const Array& grad_out, const Array& x,
+                                              const Array& grad_weight, const Array& grad_bias) {
+  // grad_weight [N, K] = g^T [N, M] @ x [M, K]; the rows of g^T are the columns of g, whose
+  // sums are grad_bias.
+  const Array grad_out_t = grad_out.transpose(0, 1);  // [N, M], a view
+  if (gemm_pays_off(grad_weight.size(0), grad_weight.size(1), x.size(0))) {
+    gemm(grad_out_t, x, grad_weight, {.bias = Array(), .a_row_sums = grad_bias});
+    return;
+  }
+  matmul_reference(grad_out_t, x, grad_weight);
+  if (grad_bias.defined())
+    dispatch_floating(grad_out.dtype(), "fused_linear_backward_weight",
+                      [&](auto zero) { sum_rows<decltype(zero)>(grad_out_t, grad_bias); });
 }
 
 }  // namespace tensor::cpu
