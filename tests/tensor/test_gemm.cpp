@@ -246,10 +246,22 @@ TEST_SUITE("gemm") {
         Array wide({c.M, 2 * c.N}, dtype);
         Array strided = wide.slice(1, 0, 2 * c.N, 2);
         cpu::gemm(a, g, strided);
+        // The epilogue on the sliced path: the bias is added after every slice's partial (the
+        // bits of a separate add), and the row sums of A add up the slices' sums.
+        Array bias = uniform({c.N}, -1, 1, gen, dtype);
+        Array row_sums({c.M}, dtype), with_bias({c.M, c.N}, dtype);
+        cpu::gemm(a, g, with_bias, {.bias = bias, .a_row_sums = row_sums});
         omp_set_num_threads(threads);
         check_product(one, exact);
         CHECK(values(one) == values(all));
         CHECK(values(one) == values(strided));
+        CHECK(values(with_bias) == values(add(one, bias)));
+        std::vector<double> expected_sums(c.M, 0.0);
+        const std::vector<double> xv = values(x);
+        for (std::int64_t k = 0; k < c.K; ++k)
+          for (std::int64_t i = 0; i < c.M; ++i) expected_sums[i] += xv[k * c.M + i];
+        testing::check_close(values(row_sums), expected_sums,
+                             dtype == DType::Float32 ? 1e-6 : 1e-13, 1e-6);
       }
   }
 
