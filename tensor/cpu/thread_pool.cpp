@@ -37,10 +37,16 @@ void cpu_relax() {
 #endif
 }
 
-// A worker spins this many pauses (tens of microseconds) for the next job before it sleeps:
-// ops follow each other within microseconds in a training step, and a sleeping worker costs
-// the caller a system call to wake (and the worker a few microseconds to get going).
+// The caller spins this many pauses (tens of microseconds) waiting for a worker's last chunk
+// before it yields its core to it.
 constexpr int kSpinPauses = 2000;
+
+// A worker spins this long for the next job before it sleeps. Ops follow each other within
+// microseconds in a training step, but small ones (run serially) can keep the next parallel op
+// away for longer, and a sleeping worker is dear: on the 2-core virtual machine here, waking
+// it took the caller a 34 us system call (median; 5 us at best) and the worker 75 us to get
+// going, longer than many whole jobs. So the spin outlasts a wake-up several times over.
+constexpr std::chrono::microseconds kWorkerSpin{250};
 
 // Two signs that the machine has more runnable threads than cores, so that threads cost more
 // than they save:
@@ -149,9 +155,17 @@ class Pool {
     inside_job = true;  // a worker only ever runs chunks: anything nested in them is serial
     while (true) {
       std::uint64_t generation = state_.load(std::memory_order_acquire) >> 32;
-      for (int spins = 0; generation == seen && spins < kSpinPauses; ++spins) {
+      const Clock::time_point spin_until = Clock::now() + kWorkerSpin;
+      for (int spins = 1; generation == seen; ++spins) {
         cpu_relax();
         generation = state_.load(std::memory_order_acquire) >> 32;
+        if (spins % 256 == 0) {  // every few microseconds
+          if (Clock::now() > spin_until) break;
+          // Where the OS put this worker on the calling thread's core (the other cores being
+          // busy), spinning would hold the caller off for the whole spin after every job:
+          // let it have the core. On a core of its own this returns at once.
+          std::this_thread::yield();
+        }
       }
       if (generation == seen) {  // no job came: sleep until one does
         // The next job's caller resets sleepers_ when it wakes us; if it published its job

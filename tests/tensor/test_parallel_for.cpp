@@ -159,8 +159,8 @@ TEST_CASE("a worker asleep between jobs is woken for the next one") {
   // Each job has two chunks that wait for each other (up to 1 s), so it ends quickly only when
   // a worker runs one of them while the calling thread runs the other. A lost wake-up leaves
   // the calling thread to run both, one after the other, the first after its wait ran out.
-  // The pauses between jobs cross the time a worker spins before it sleeps (tens of
-  // microseconds), to catch a job published just as the worker goes to sleep.
+  // The pauses between jobs cross the time a worker spins before it sleeps (250 us,
+  // thread_pool.cpp), to catch a job published just as the worker goes to sleep.
   ThreadCount scope(2);
   // Runs one such job; true when its two chunks ran on two threads.
   auto two_threads_met = [] {
@@ -183,7 +183,7 @@ TEST_CASE("a worker asleep between jobs is woken for the next one") {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
   };
   outlast_serial_spell();
-  for (int pause_us : {0, 10, 20, 30, 40, 50, 60, 80, 100, 200, 1000, 5000, 0, 45, 55}) {
+  for (int pause_us : {0, 20, 50, 100, 200, 230, 240, 250, 260, 270, 300, 500, 1000, 5000, 0}) {
     CAPTURE(pause_us);
     std::this_thread::sleep_for(std::chrono::microseconds(pause_us));
     bool met = two_threads_met();
