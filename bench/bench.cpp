@@ -52,7 +52,9 @@
 // one entry to BENCHMARKS in torch_bench.py under the same name.
 #include <immintrin.h>
 #include <omp.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -637,9 +639,11 @@ double reverse_to_99_seconds(const Options& options, FlatJson& details) {
 // differed by up to 27% where both sides ran on one thread, and on a machine that other
 // programs share, a run that meets a busy spell is slower whatever its threads; so each side
 // keeps its fastest run. The figure is the worst ratio of those wall times (the whole
-// process: what a reader waits for), all cores / one thread. Each pair is printed with the
-// load average before and after it (uptime's 1-minute figure: above about the number of cores,
-// other programs competed for the cpus and the ratio says more about them than about us).
+// process: what a reader waits for), all cores / one thread. Each pair is printed with how
+// many cores other programs kept busy meanwhile, on average (the machine's busy time from
+// /proc/stat less the tutorials' own cpu time, over the wall time): near 0 the ratio is about
+// us; near the number of cores, it says more about the other programs. (The load average is
+// no help here: a minute-long decaying mean, it still showed 30 on an idle machine.)
 bool selected(const std::string& name, const std::string& only);
 
 double tutorials_all_cores_vs_one(const Options& options, FlatJson& details) {
@@ -672,27 +676,47 @@ double tutorials_all_cores_vs_one(const Options& options, FlatJson& details) {
                                ":" + run.tail());
     return seconds;
   };
-  auto load_average = [] {
-    double load[1] = {NAN};
-    return getloadavg(load, 1) == 1 ? load[0] : NAN;
+  // Seconds the machine's cpus were busy, all together (NAN where /proc/stat is unreadable).
+  auto machine_busy_seconds = [] {
+    std::ifstream stat("/proc/stat");
+    std::string cpu;
+    double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+    if (!(stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) ||
+        cpu != "cpu")
+      return double(NAN);
+    return (user + nice + system + irq + softirq + steal) / double(sysconf(_SC_CLK_TCK));
+  };
+  // Cpu seconds of this program's finished children (the tutorials, through their shell).
+  auto children_cpu_seconds = [] {
+    rusage usage{};
+    getrusage(RUSAGE_CHILDREN, &usage);
+    auto seconds = [](const timeval& t) { return double(t.tv_sec) + 1e-6 * double(t.tv_usec); };
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
   };
   double worst = 0;
   std::string worst_name;
   for (const std::string& name : names) {
-    const double load_before = load_average();
+    const double busy_before = machine_busy_seconds(), ours_before = children_cpu_seconds();
+    const auto start = std::chrono::steady_clock::now();
     double all_cores = INFINITY, one = INFINITY;
     for (int turn = 0; turn < options.tutorial_runs; ++turn) {
       if (turn % 2 == 1) one = std::min(one, wall_seconds(name, 1));
       all_cores = std::min(all_cores, wall_seconds(name, 0));
       if (turn % 2 == 0) one = std::min(one, wall_seconds(name, 1));
     }
-    const double ratio = all_cores / one, load_after = load_average();
-    std::printf("    %-28s all cores %7.2f s, one thread %7.2f s: %.2f   (load %.1f -> %.1f)\n",
-                name.c_str(), all_cores, one, ratio, load_before, load_after);
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double others_cores = std::max(0.0, (machine_busy_seconds() - busy_before) -
+                                                  (children_cpu_seconds() - ours_before)) /
+                                wall;
+    const double ratio = all_cores / one;
+    std::printf("    %-28s all cores %7.2f s, one thread %7.2f s: %.2f   (other programs: %.1f "
+                "cores busy)\n",
+                name.c_str(), all_cores, one, ratio, others_cores);
     std::fflush(stdout);
     details["ours_" + name + "_threads0_s"] = json_real(all_cores);
     details["ours_" + name + "_threads1_s"] = json_real(one);
-    details["ours_" + name + "_load"] = json_real(std::max(load_before, load_after));
+    details["ours_" + name + "_others_cores"] = json_real(others_cores);
     if (ratio > worst) worst = ratio, worst_name = name;
   }
   details["ours_worst"] = json_text(worst_name);
