@@ -2,7 +2,7 @@
 // this machine?
 //
 //   build/bench/bench [--quick] [--threads N] [--runs N] [--only NAMES] [--with-run]
-//                     [--with-tutorials] [--tutorials NAMES] [--rss-steps N]
+//                     [--with-tutorials] [--tutorials NAMES] [--tutorial-runs N] [--rss-steps N]
 //                     [--json out/bench.json] [--no-python] [--python-exe PATH]
 //                     [--peer-coretype auto|measure|KERNEL]
 //                     [--peer-capability auto|measure|default|avx2|avx512]
@@ -32,9 +32,10 @@
 //   *-peak-rss                   peak resident memory of a process that trains that model (MB)
 //   reverse-to-99                with --with-run: seconds of training of `make run` (s)
 //   tutorials-all-cores-vs-one   with --with-tutorials: every tutorial with its defaults at
-//                                --threads 0 and at --threads 1 (in turns, best of 2 each); the
-//                                worst (largest) ratio of the wall times, all cores / one
-//                                (t0/t1, ours only: <= 1 means every core never loses)
+//                                --threads 0 and at --threads 1 (in turns, best of
+//                                --tutorial-runs each, default 3); the worst (largest) ratio of
+//                                the wall times, all cores / one (t0/t1, ours only: <= 1 means
+//                                every core never loses)
 //
 // The peer at its best, whatever the environment: torch_bench.py chooses OPENBLAS_CORETYPE and
 // ATEN_CPU_CAPABILITY for the cpu (an inherited OPENBLAS_CORETYPE=Haswell would cost torch up
@@ -51,7 +52,9 @@
 // one entry to BENCHMARKS in torch_bench.py under the same name.
 #include <immintrin.h>
 #include <omp.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -59,6 +62,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -95,6 +99,7 @@ struct Options {
   std::string rss_child;  // hidden: be the peak-RSS child for this model (see peak_rss_mb)
   bool with_tutorials = false;  // also the tutorials-all-cores-vs-one row (many minutes)
   std::string tutorials;        // comma-separated tutorial names or prefixes; empty = all
+  int tutorial_runs = 3;        // runs of each tutorial at each thread count (the fastest counts)
   std::string peer_coretype = "auto";    // torch_bench.py's --peer-coretype
   std::string peer_capability = "auto";  // torch_bench.py's --peer-capability
 };
@@ -629,10 +634,16 @@ double reverse_to_99_seconds(const Options& options, FlatJson& details) {
 //
 // Every tutorial built next to this program (build/tutorials/NN_*), or those --tutorials names,
 // run with its default settings at --threads 0 (every core) and at --threads 1, each with an
-// --out folder of its own, in turns, twice (each side once first). Single runs differed by up
-// to 27% where both sides ran on one thread, so each side keeps its faster run. The figure is
-// the worst ratio of those wall times (the whole process: what a reader waits for), all cores
-// / one thread; each pair is printed.
+// --out folder of its own, --tutorial-runs times each, in turns (one thread first in odd
+// turns, every core first in even ones, so neither side always follows the other). Single runs
+// differed by up to 27% where both sides ran on one thread, and on a machine that other
+// programs share, a run that meets a busy spell is slower whatever its threads; so each side
+// keeps its fastest run. The figure is the worst ratio of those wall times (the whole
+// process: what a reader waits for), all cores / one thread. Each pair is printed with how
+// many cores other programs kept busy meanwhile, on average (the machine's busy time from
+// /proc/stat less the tutorials' own cpu time, over the wall time): near 0 the ratio is about
+// us; near the number of cores, it says more about the other programs. (The load average is
+// no help here: a minute-long decaying mean, it still showed 30 on an idle machine.)
 bool selected(const std::string& name, const std::string& only);
 
 double tutorials_all_cores_vs_one(const Options& options, FlatJson& details) {
@@ -665,25 +676,51 @@ double tutorials_all_cores_vs_one(const Options& options, FlatJson& details) {
                                ":" + run.tail());
     return seconds;
   };
+  // Seconds the machine's cpus were busy, all together (NAN where /proc/stat is unreadable).
+  auto machine_busy_seconds = [] {
+    std::ifstream stat("/proc/stat");
+    std::string cpu;
+    double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+    if (!(stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) ||
+        cpu != "cpu")
+      return double(NAN);
+    return (user + nice + system + irq + softirq + steal) / double(sysconf(_SC_CLK_TCK));
+  };
+  // Cpu seconds of this program's finished children (the tutorials, through their shell).
+  auto children_cpu_seconds = [] {
+    rusage usage{};
+    getrusage(RUSAGE_CHILDREN, &usage);
+    auto seconds = [](const timeval& t) { return double(t.tv_sec) + 1e-6 * double(t.tv_usec); };
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+  };
   double worst = 0;
   std::string worst_name;
-  constexpr int kTurns = 2;
   for (const std::string& name : names) {
+    const double busy_before = machine_busy_seconds(), ours_before = children_cpu_seconds();
+    const auto start = std::chrono::steady_clock::now();
     double all_cores = INFINITY, one = INFINITY;
-    for (int turn = 0; turn < kTurns; ++turn) {  // every core first, then one thread first
+    for (int turn = 0; turn < options.tutorial_runs; ++turn) {
       if (turn % 2 == 1) one = std::min(one, wall_seconds(name, 1));
       all_cores = std::min(all_cores, wall_seconds(name, 0));
       if (turn % 2 == 0) one = std::min(one, wall_seconds(name, 1));
     }
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double others_cores = std::max(0.0, (machine_busy_seconds() - busy_before) -
+                                                  (children_cpu_seconds() - ours_before)) /
+                                wall;
     const double ratio = all_cores / one;
-    std::printf("    %-28s all cores %7.2f s, one thread %7.2f s: %.2f\n", name.c_str(),
-                all_cores, one, ratio);
+    std::printf("    %-28s all cores %7.2f s, one thread %7.2f s: %.2f   (other programs: %.1f "
+                "cores busy)\n",
+                name.c_str(), all_cores, one, ratio, others_cores);
     std::fflush(stdout);
     details["ours_" + name + "_threads0_s"] = json_real(all_cores);
     details["ours_" + name + "_threads1_s"] = json_real(one);
+    details["ours_" + name + "_others_cores"] = json_real(others_cores);
     if (ratio > worst) worst = ratio, worst_name = name;
   }
   details["ours_worst"] = json_text(worst_name);
+  details["ours_runs_per_side"] = json_integer(options.tutorial_runs);
   return worst;
 }
 
@@ -986,6 +1023,11 @@ int main(int argc, char** argv) try {
   app.add_option("--tutorials", options.tutorials,
                  "with --with-tutorials: comma-separated tutorial names or prefixes, e.g. "
                  "13_,14_ (default: every tutorial built)");
+  app.add_option("--tutorial-runs", options.tutorial_runs,
+                 "with --with-tutorials: runs of each tutorial at each thread count, in turns; "
+                 "the fastest of each counts")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
   app.add_option("--peer-coretype", options.peer_coretype,
                  "torch's OpenBLAS kernel (OPENBLAS_CORETYPE): auto (from the cpu's flags), "
                  "measure (time Haswell and SkylakeX) or a kernel name; never the inherited one")

@@ -41,7 +41,6 @@
 //      ops, checked against the loops and timed for a few n.
 //
 // Run:  build/tutorials/05_additive_attention           (--max-len, --dim, --hidden for the sizes)
-#include <omp.h>
 #include <time.h>
 
 #include <algorithm>
@@ -401,8 +400,8 @@ int main(int argc, char** argv) try {
       "  thread, CPU time of the thread, best of %d runs (tanh counted as 1 FLOP, though it\n"
       "  costs far more).\n\n",
       (long long)dim, (long long)cost_hidden, repeats);
-  // One thread for both, so the comparison is about the work, not about how each parallelises.
-  omp_set_num_threads(1);
+  // best_thread_cpu_seconds times on one thread, so the comparison is about the work, not about
+  // how each parallelises; the rest of the program keeps --threads.
   std::printf("  %5s | %10s %10s %6s | %10s %10s %6s | %s\n", "T", "FLOPs dot", "additive", "ratio",
               "time dot", "additive", "ratio", "largest intermediate: dot / additive");
   nn::AdditiveAttention timed(dim, dim, cost_hidden, gen);  // float32, as in training

@@ -34,7 +34,6 @@
 //      against its closed form and float64 finite differences.
 //
 // Run:  build/tutorials/11_decoder_layer   (--steps for the training; --quick for CI)
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -159,9 +158,6 @@ int main(int argc, char** argv) try {
   flags.parse(argc, argv);
   tutorial::Flags::require(E % H == 0, "--heads " + std::to_string(H) + " does not divide --dim " +
                                            std::to_string(E));
-  // Everything here is tiny (the model has ~23k parameters): one thread is faster than a team
-  // that must synchronise after every small op. --threads N still overrides this.
-  if (options.threads == 0) omp_set_num_threads(1);
   flags.quick(steps, 60);
   tutorial::Checks checks;
   tensor::Generator gen(options.seed);

@@ -35,7 +35,6 @@
 
 #include "nn/data.hpp"
 #include "nn/nn.hpp"
-#include "tutorials/common/measure.hpp"
 #include "tutorials/common/pictures.hpp"
 #include "tutorials/common/qkv_files.hpp"
 #include "tutorials/common/training.hpp"
@@ -263,7 +262,6 @@ int main(int argc, char** argv) try {
                                std::to_string(static_cast<long long>(std::min(distinct, 1e18))) +
                                " distinct inputs of --symbols " + std::to_string(symbols) + " and --len " +
                                std::to_string(len));
-  tutorial::one_thread_unless_asked(options);
   tutorial::Checks checks;
   Generator gen(options.seed);
 

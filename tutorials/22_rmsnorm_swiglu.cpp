@@ -342,7 +342,6 @@ int main(int argc, char** argv) try {
   }
   tutorial::Flags::require(d_model % heads == 0, "--d-model " + std::to_string(d_model) + " is not a multiple of the " +
                                                      std::to_string(heads) + " attention heads");
-  tutorial::one_thread_unless_asked(options);
   tutorial::Checks checks;
 
   // ------------------------------------------------------------------------------------------

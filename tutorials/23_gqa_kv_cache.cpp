@@ -335,7 +335,8 @@ int main(int argc, char** argv) try {
   const std::int64_t decode_heads = 8, decode_batch = 4;
   std::vector<double> kv_axis, cached_ms, recomputed_ms;
   bool same_tokens = true;
-  std::printf("  d_model 128, 8 heads of 16, 2 layers, batch %lld, %lld tokens in context, %lld new:\n\n",
+  std::printf("  d_model 128, 8 heads of 16, 2 layers, batch %lld, %lld tokens in context, %lld new\n"
+              "  (CPU time of one thread):\n\n",
               (long long)decode_batch, (long long)prefill, (long long)decode);
   std::printf("  kv heads   cache at the end   parameters   ms/token cached   ms/token recomputed\n");
   {

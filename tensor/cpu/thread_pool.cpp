@@ -37,16 +37,30 @@ void cpu_relax() {
 #endif
 }
 
-// A worker spins this many pauses (tens of microseconds) for the next job before it sleeps:
-// ops follow each other within microseconds in a training step, and a sleeping worker costs
-// the caller a system call to wake (and the worker a few microseconds to get going).
+// The caller spins this many pauses (tens of microseconds) waiting for a worker's last chunk
+// before it yields its core to it.
 constexpr int kSpinPauses = 2000;
 
-// When the caller waited for a worker longer than it worked itself, and longer than a worker
-// takes to wake up (tens of microseconds; a scheduler time slice is milliseconds), the worker was
-// descheduled mid-chunk: the machine has more runnable threads than cores, and threads cost
-// more than they save. The pool then runs jobs serially for a while,
-// twice as long after each such stall in a row (up to the maximum), and tries threads again.
+// A worker spins this long for the next job before it sleeps. Ops follow each other within
+// microseconds in a training step, but small ones (run serially) can keep the next parallel op
+// away for longer, and a sleeping worker is dear: on the 2-core virtual machine here, waking
+// it took the caller a 34 us system call (median; 5 us at best) and the worker 75 us to get
+// going, longer than many whole jobs. So the spin outlasts a wake-up several times over.
+constexpr std::chrono::microseconds kWorkerSpin{250};
+
+// Two signs that the machine has more runnable threads than cores, so that threads cost more
+// than they save:
+//  - a stall: the caller waited for a worker longer than it worked itself, and longer than a
+//    worker takes to wake up (tens of microseconds; a scheduler time slice is milliseconds): the
+//    worker was descheduled mid-chunk;
+//  - absent workers: the caller ran every chunk of its last jobs itself, together longer than a
+//    worker takes to wake up. A woken worker that the OS does not get to run in time helps no
+//    job, but each job still pays to wake it, and when it does run, the CPU time it takes
+//    (waking, looking for chunks, spinning) is time the caller may have needed: with 2 cores
+//    and other programs busy, tutorials that do little but small ops ran up to 1.36x slower on
+//    every core than on one, the caller running 97% of all chunks itself.
+// The pool then runs jobs serially for a while, twice as long after each such sign in a row (up
+// to the maximum), and tries threads again.
 using Clock = std::chrono::steady_clock;
 constexpr Clock::duration kNoticeableWait = std::chrono::microseconds(500);
 constexpr Clock::duration kFirstSerialSpell = std::chrono::milliseconds(2);
@@ -81,14 +95,16 @@ class Pool {
     done_.store(0, std::memory_order_relaxed);
     const std::uint64_t generation = (state_.load(std::memory_order_relaxed) >> 32) + 1;
     state_.store(generation << 32 | std::uint64_t(chunks) << 16, std::memory_order_seq_cst);
-    if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+    // Wake the workers that went to sleep since the last wake-up, once: one that is woken but
+    // not yet running needs no second system call.
+    if (sleepers_.exchange(0, std::memory_order_seq_cst) > 0) {
       wake_.fetch_add(1, std::memory_order_seq_cst);
       wake_.notify_all();
     }
     // The caller works too, then waits only for chunks that others have claimed.
     const Clock::time_point start = Clock::now();
     inside_job = true;
-    work_on(generation);
+    const std::int64_t caller_chunks = work_on(generation);
     inside_job = false;
     const Clock::time_point worked = Clock::now();
     for (int spins = 0; done_.load(std::memory_order_acquire) < chunks; ++spins) {
@@ -98,46 +114,66 @@ class Pool {
         std::this_thread::yield();  // a worker mid-chunk was descheduled: let it run
     }
     const Clock::duration waited = Clock::now() - worked;
-    if (waited > kNoticeableWait && waited > worked - start) {
+    const bool stalled = waited > kNoticeableWait && waited > worked - start;
+    if (caller_chunks < chunks) {
+      unhelped_work_ = Clock::duration::zero();
+    } else {
+      unhelped_work_ += worked - start;
+    }
+    if (stalled || unhelped_work_ > kNoticeableWait) {
       serial_spell_ = std::clamp(2 * serial_spell_, kFirstSerialSpell, kLongestSerialSpell);
       serial_until_ = Clock::now() + serial_spell_;
-    } else {
-      serial_spell_ = Clock::duration::zero();  // a clean job: the next stall starts short
+      unhelped_work_ = Clock::duration::zero();
+    } else if (caller_chunks < chunks) {
+      serial_spell_ = Clock::duration::zero();  // a worker helped: the next sign starts short
     }
   }
 
  private:
-  // Claims and runs chunks of job `generation` while there are any.
-  void work_on(std::uint64_t generation) {
+  // Claims and runs chunks of job `generation` while there are any; returns how many it ran.
+  std::int64_t work_on(std::uint64_t generation) {
+    std::int64_t ran = 0;
     std::uint64_t state = state_.load(std::memory_order_acquire);
     while (true) {
       const std::uint64_t chunks = (state >> 16) & 0xffff, next = state & 0xffff;
-      if ((state >> 32) != generation || next >= chunks) return;
+      if ((state >> 32) != generation || next >= chunks) return ran;
       if (!state_.compare_exchange_weak(state, state + 1, std::memory_order_acq_rel,
                                         std::memory_order_acquire))
         continue;  // `state` now holds the current value: look again
       // The chunk is ours, so the job cannot end before it is done: chunk_ and context_ are
       // still this job's.
       chunk_(context_, std::int64_t(next));
+      ++ran;
       done_.fetch_add(1, std::memory_order_acq_rel);
       state = state_.load(std::memory_order_acquire);
     }
   }
 
-  void worker_loop(int index) {
+  // `seen`: the last job number before the worker started, so that it takes part in the job
+  // that started it, however late the OS gets it going.
+  void worker_loop(int index, std::uint64_t seen) {
     inside_job = true;  // a worker only ever runs chunks: anything nested in them is serial
-    std::uint64_t seen = state_.load(std::memory_order_acquire) >> 32;
     while (true) {
       std::uint64_t generation = state_.load(std::memory_order_acquire) >> 32;
-      for (int spins = 0; generation == seen && spins < kSpinPauses; ++spins) {
+      const Clock::time_point spin_until = Clock::now() + kWorkerSpin;
+      for (int spins = 1; generation == seen; ++spins) {
         cpu_relax();
         generation = state_.load(std::memory_order_acquire) >> 32;
+        if (spins % 256 == 0) {  // every few microseconds
+          if (Clock::now() > spin_until) break;
+          // Where the OS put this worker on the calling thread's core (the other cores being
+          // busy), spinning would hold the caller off for the whole spin after every job:
+          // let it have the core. On a core of its own this returns at once.
+          std::this_thread::yield();
+        }
       }
       if (generation == seen) {  // no job came: sleep until one does
+        // The next job's caller resets sleepers_ when it wakes us; if it published its job
+        // before we counted ourselves in, we see the job here and do not sleep (the count
+        // stays, and only costs that caller's successor one needless wake-up).
         const std::uint32_t ticket = wake_.load(std::memory_order_seq_cst);
         sleepers_.fetch_add(1, std::memory_order_seq_cst);
         if ((state_.load(std::memory_order_seq_cst) >> 32) == seen) wake_.wait(ticket);
-        sleepers_.fetch_sub(1, std::memory_order_seq_cst);
         continue;
       }
       seen = generation;
@@ -152,7 +188,9 @@ class Pool {
     std::lock_guard<std::mutex> lock(start_mutex_);
     while (int(workers_started_) < wanted) {
       const int index = int(workers_started_) + 1;
-      std::thread(&Pool::worker_loop, this, index).detach();
+      // Called before run() publishes its job: the job number now is the one before it.
+      std::thread(&Pool::worker_loop, this, index, state_.load(std::memory_order_acquire) >> 32)
+          .detach();
       ++workers_started_;
     }
   }
@@ -160,7 +198,7 @@ class Pool {
   std::atomic<std::uint64_t> state_{0};
   std::atomic<std::int64_t> done_{0};
   std::atomic<std::uint32_t> wake_{0};  // bumped to wake sleeping workers
-  std::atomic<int> sleepers_{0};
+  std::atomic<int> sleepers_{0};  // workers gone to sleep since the last wake-up
   std::atomic<int> participants_{0};  // the caller and workers 1 .. participants_ - 1
   ChunkFunction chunk_ = nullptr;
   const void* context_ = nullptr;
@@ -168,6 +206,7 @@ class Pool {
   std::atomic<bool> busy_{false};
   // The serial spell (read and written only by the thread holding busy_).
   Clock::duration serial_spell_{};
+  Clock::duration unhelped_work_{};  // the caller's work in its last jobs that no worker joined
   Clock::time_point serial_until_{};
   std::mutex start_mutex_;
 };

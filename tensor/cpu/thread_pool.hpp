@@ -10,8 +10,9 @@
 // worker that wakes late finds nothing left and goes back to sleep. What remains is a worker
 // descheduled in the middle of a chunk it took; when the caller waits for one longer than it
 // worked itself, the pool runs the next jobs serially for a few milliseconds (longer after each
-// such stall in a row), then tries threads again. Workers spin a little after a job (the next
-// op usually follows within microseconds), then sleep.
+// such stall in a row), then tries threads again; so it does when the workers keep missing
+// jobs altogether. Workers spin a little after a job (the next op usually follows soon, and
+// waking a sleeping thread is slow), yielding their core now and then, then sleep.
 //
 // The thread count is OpenMP's (omp_set_num_threads, which --threads sets), read on the
 // calling thread; the pool starts workers as a job first needs them.

@@ -3,10 +3,13 @@
 // least `grain` items, no more than the threads), nested loops run serially inside a chunk, and
 // thousands of jobs in a row, or jobs started from two threads at once, still cover every item
 // once. Each check counts visits item by item, so a lost, doubled or misplaced item fails it.
+// A loop too small to split runs on the calling thread alone, and a worker asleep between jobs
+// is woken for the next one, however soon after it fell asleep the job comes.
 #include <omp.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -132,4 +135,63 @@ TEST_CASE("the pool survives thousands of jobs in a row and jobs from two thread
   other.join();
   CHECK(first == std::vector<int>(20000, 1));
   CHECK(second == std::vector<int>(20000, 1));
+}
+
+TEST_CASE("a loop of less than two grains runs in one piece on the calling thread") {
+  ThreadCount scope(4);
+  const std::thread::id caller = std::this_thread::get_id();
+  for (std::int64_t grain : {std::int64_t{1}, std::int64_t{2}, std::int64_t{100}, kElementwiseGrain})
+    for (std::int64_t n : {std::int64_t{1}, grain, 2 * grain - 1}) {
+      CAPTURE(grain);
+      CAPTURE(n);
+      std::vector<std::thread::id> threads;  // written by the calling thread only, or the
+      std::vector<std::int64_t> ranges;      // check below fails (a second call is a second chunk)
+      parallel_for_chunks(n, grain, [&](std::int64_t chunk, std::int64_t begin, std::int64_t end) {
+        threads.push_back(std::this_thread::get_id());
+        ranges.insert(ranges.end(), {chunk, begin, end});
+      });
+      CHECK(threads == std::vector<std::thread::id>{caller});
+      CHECK(ranges == std::vector<std::int64_t>{0, 0, n});
+    }
+}
+
+TEST_CASE("a worker asleep between jobs is woken for the next one") {
+  // Each job has two chunks that wait for each other (up to 1 s), so it ends quickly only when
+  // a worker runs one of them while the calling thread runs the other. A lost wake-up leaves
+  // the calling thread to run both, one after the other, the first after its wait ran out.
+  // The pauses between jobs cross the time a worker spins before it sleeps (250 us,
+  // thread_pool.cpp), to catch a job published just as the worker goes to sleep.
+  ThreadCount scope(2);
+  // Runs one such job; true when its two chunks ran on two threads.
+  auto two_threads_met = [] {
+    std::atomic<int> started{0};
+    std::thread::id ran_on[2];
+    parallel_for_chunks(2, 1, [&](std::int64_t chunk, std::int64_t, std::int64_t) {
+      ran_on[chunk] = std::this_thread::get_id();
+      started.fetch_add(1);
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      while (started.load() < 2 && std::chrono::steady_clock::now() < give_up) {
+      }
+    });
+    return ran_on[0] != ran_on[1];
+  };
+  // A serial spell (thread_pool.cpp: the pool runs jobs on the calling thread for up to 200 ms
+  // after it saw a worker descheduled mid-chunk, which a busy machine can cause in any job)
+  // would fail a job here too: so first outlast any spell, and where a job fails, outlast one
+  // and try that pause once more. A worker that is never woken fails both.
+  const auto outlast_serial_spell = [] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  };
+  outlast_serial_spell();
+  for (int pause_us : {0, 20, 50, 100, 200, 230, 240, 250, 260, 270, 300, 500, 1000, 5000, 0}) {
+    CAPTURE(pause_us);
+    std::this_thread::sleep_for(std::chrono::microseconds(pause_us));
+    bool met = two_threads_met();
+    if (!met) {
+      outlast_serial_spell();
+      std::this_thread::sleep_for(std::chrono::microseconds(pause_us));
+      met = two_threads_met();
+    }
+    CHECK(met);
+  }
 }

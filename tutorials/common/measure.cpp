@@ -17,13 +17,6 @@
 
 namespace tutorial {
 
-void one_thread_unless_asked(const Options& options) {
-  if (options.threads <= 0) omp_set_num_threads(1);
-  std::printf(
-      "  running on %d thread(s)%s\n", omp_get_max_threads(),
-      options.threads <= 0 ? " (small ops gain nothing from more; --threads N to change)" : "");
-}
-
 double best_seconds(int repeats, const std::function<void()>& f) {
   double best = std::numeric_limits<double>::infinity();
   for (int r = 0; r < repeats; ++r) {
@@ -41,6 +34,12 @@ double best_thread_cpu_seconds(int repeats, const std::function<void()>& f) {
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
     return double(now.tv_sec) + 1e-9 * double(now.tv_nsec);
   };
+  // Restores the thread count however f leaves (a check that throws, say).
+  struct OneThread {
+    const int before = omp_get_max_threads();
+    OneThread() { omp_set_num_threads(1); }
+    ~OneThread() { omp_set_num_threads(before); }
+  } one_thread;
   double best = std::numeric_limits<double>::infinity();
   for (int r = 0; r < repeats; ++r) {
     double start = thread_cpu_seconds();

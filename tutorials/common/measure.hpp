@@ -1,5 +1,4 @@
-// measure.hpp — timing and memory measurements (tutorials 05, 15, 22, 23), and the thread
-// count of the tutorials that run on one thread by default.
+// measure.hpp — timing and memory measurements (tutorials 05, 15, 22, 23).
 #pragma once
 
 #include <functional>
@@ -9,17 +8,12 @@
 
 namespace tutorial {
 
-// The models of tutorials 16 and 22 are small, and on every core they measured slower than on
-// one (16: 1.03x, 22: 1.06x the wall time at load average 1.4 on 2 cores), even with the
-// library's thread pool, which splits an op only when each thread gets enough work. So unless
-// --threads asks for more, use one thread. Call after the flags are parsed; prints the choice.
-void one_thread_unless_asked(const Options& options);
-
 // The fastest of `repeats` runs of f, in wall-clock seconds.
 double best_seconds(int repeats, const std::function<void()>& f);
-// The fastest of `repeats` runs of f, in CPU seconds of the calling thread. Unlike a wall clock
-// it does not count the time the thread waits while other programs run, so a single-threaded
-// timing stays meaningful on a busy machine (it misses work done on other threads).
+// The fastest of `repeats` runs of f, in CPU seconds of the calling thread, with f on one thread.
+// Unlike a wall clock it does not count the time the thread waits while other programs run, so
+// the timing stays meaningful on a busy machine. It would miss work done on other threads, so f
+// runs with the library's thread count set to 1 (the count of --threads is restored after).
 double best_thread_cpu_seconds(int repeats, const std::function<void()>& f);
 // How much memory some work needs. In a fresh child process (fork): setup() runs first and
 // returns the work (a closure holding what setup made, e.g. the inputs, which are not counted);
