@@ -219,17 +219,18 @@ TEST_SUITE("gemm") {
   }
 
   TEST_CASE("tall-skinny products (weight gradients) cut along K: exact, strided, same bits") {
-    // K >= 1024 and K >= 2 max(M, N): the product is cut into slices of K whose partials are
-    // added in order (gemm.cpp, section 6). The weight-gradient layout x^T g reads A through a
-    // transposed view; the output may be strided. K = 4100 makes 8 slices of uneven length.
+    // K >= 2048 and K >= 2 max(M, N): the product is cut into slices of K (at least 1024 each)
+    // whose partials are added in order (gemm.cpp, section 6). The weight-gradient layout x^T g
+    // reads A through a transposed view; the output may be strided. K = 3000 makes 2 slices of
+    // uneven length, 4100 four, 8200 eight; K = 2047 is one short of slicing.
     struct Case {
       std::int64_t M, N, K;
     };
     Generator gen(21);
     const int threads = omp_get_max_threads();
     for (DType dtype : {DType::Float32, DType::Float64})
-      for (Case c : {Case{128, 512, 2048}, Case{37, 45, 1500}, Case{12, 32, 4100},
-                     Case{1, 1, 1024}, Case{300, 7, 2000}}) {
+      for (Case c : {Case{128, 512, 2048}, Case{37, 45, 3000}, Case{12, 32, 4100},
+                     Case{1, 1, 8200}, Case{300, 7, 2047}}) {
         CAPTURE(dtype_name(dtype));
         CAPTURE(c.M);
         CAPTURE(c.N);
