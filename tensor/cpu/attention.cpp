@@ -42,6 +42,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "tensor/array.hpp"
@@ -89,15 +90,38 @@ struct AttentionShape {
 };
 
 // Rows [first, first + count) of head h of batch entry b of a [B, heads, T, D] array: a
-// [count, D] view, no copy.
-Array head_rows(const Array& a, std::int64_t b, std::int64_t h, std::int64_t first,
-                std::int64_t count) {
-  return a.select(0, b).select(0, h).narrow(0, first, count);
+// [count, D] view of its numbers, no copy. Raw views, not Arrays: a tile of a short sequence
+// is a few hundred multiply-adds, and making Array views for it (their shape vectors, and the
+// storage's shared count, which every thread bumps) cost more than the tile's products.
+template <typename T>
+MatrixView<T> head_rows(const Array& a, std::int64_t b, std::int64_t h, std::int64_t first,
+                        std::int64_t count) {
+  using Number = std::remove_const_t<T>;
+  T* base = a.data<Number>() + b * a.strides()[0] + h * a.strides()[1] + first * a.strides()[2];
+  return {base, count, a.size(3), a.strides()[2], a.strides()[3]};
 }
 
-// A scratch tile [rows, cols] of a packed [kQueryBlock or kKeyBlock, ...] buffer.
-Array tile(const Array& buffer, std::int64_t rows, std::int64_t cols) {
-  return buffer.narrow(0, 0, rows).narrow(1, 0, cols);
+// A read-only view of the same numbers.
+template <typename T>
+MatrixView<const T> read_only(const MatrixView<T>& m) {
+  return {m.data, m.rows, m.cols, m.row_stride, m.col_stride};
+}
+
+// A thread's scratch buffer of at least n numbers, kept for the thread's next task and call:
+// fresh buffers of 128 KiB (a tile of scores) per chunk cost page faults and, with two threads
+// running, TLB shootdowns when they were given back, more than the tiles of a short sequence
+// cost to compute.
+template <typename T>
+std::vector<T>& scratch(std::vector<T>& buffer, std::int64_t n) {
+  if (std::int64_t(buffer.size()) < n) buffer.resize(n);
+  return buffer;
+}
+
+// A scratch tile [rows, cols] at the start of a buffer whose rows are `width` apart.
+template <typename T>
+MatrixView<T> tile(std::vector<T>& buffer, std::int64_t width, std::int64_t rows,
+                   std::int64_t cols) {
+  return {buffer.data(), rows, cols, width, 1};
 }
 
 // ---- forward -------------------------------------------------------------------------------
@@ -111,24 +135,29 @@ void forward_typed(const AttentionShape& shape, const Array& q, const Array& k, 
   const std::int64_t query_blocks = (shape.Tq + kQueryBlock - 1) / kQueryBlock;
   const std::int64_t tasks = shape.B * shape.H * query_blocks;
   // Work per task in multiply-adds, one unit each (loops.hpp: grain_for_work).
-  const std::int64_t work = kQueryBlock * shape.Tk * (shape.D + shape.Dv);
+  const std::int64_t work = std::min(kQueryBlock, shape.Tq) * shape.Tk * (shape.D + shape.Dv);
   const std::int64_t Dv = shape.Dv;
 
   parallel_for(tasks, grain_for_work(work), [&](std::int64_t begin, std::int64_t end) {
     // Per thread: one tile of scores, one of P V, and the running m, l, acc of a query block.
-    Array scores_buffer({kQueryBlock, kKeyBlock}, q.dtype());  // s_ij, then exp(s_ij - m_i)
-    Array values_buffer({kQueryBlock, Dv}, q.dtype());         // P V of one key block
-    std::vector<T> acc(kQueryBlock * Dv), running_max(kQueryBlock), correction(kQueryBlock);
-    std::vector<double> running_sum(kQueryBlock);
-    T* scores = scores_buffer.data<T>();
-    const T* block_values = values_buffer.data<T>();
+    static thread_local std::vector<T> scores_store, values_store, acc_store, max_store,
+        correction_store;
+    static thread_local std::vector<double> sum_store;
+    auto& scores_buffer = scratch(scores_store, kQueryBlock * kKeyBlock);  // s_ij, then exp(s_ij - m_i)
+    auto& values_buffer = scratch(values_store, kQueryBlock * Dv);  // P V of one key block
+    auto& acc = scratch(acc_store, kQueryBlock * Dv);
+    auto& running_max = scratch(max_store, kQueryBlock);
+    auto& correction = scratch(correction_store, kQueryBlock);
+    auto& running_sum = scratch(sum_store, kQueryBlock);
+    T* scores = scores_buffer.data();
+    const T* block_values = values_buffer.data();
     for (std::int64_t task = begin; task < end; ++task) {
       const std::int64_t b = task / (shape.H * query_blocks);
       const std::int64_t h = task / query_blocks % shape.H;
       const std::int64_t kv_head = h / shape.group;
       const std::int64_t first_row = task % query_blocks * kQueryBlock;
       const std::int64_t rows = std::min(shape.Tq, first_row + kQueryBlock) - first_row;
-      const Array q_block = head_rows(q, b, h, first_row, rows);  // [rows, D]
+      const MatrixView<const T> q_block = head_rows<const T>(q, b, h, first_row, rows);  // [rows, D]
       std::fill(acc.begin(), acc.end(), T(0));
       std::fill(running_max.begin(), running_max.end(), minus_inf);
       std::fill(running_sum.begin(), running_sum.end(), 0.0);
@@ -137,8 +166,8 @@ void forward_typed(const AttentionShape& shape, const Array& q, const Array& k, 
       for (std::int64_t j0 = 0; j0 < block_key_end; j0 += kKeyBlock) {
         const std::int64_t n = std::min(kKeyBlock, block_key_end - j0);
         // s = Q_block K_block^T                                                [rows, n]
-        gemm(q_block, head_rows(k, b, kv_head, j0, n).transpose(0, 1),
-             tile(scores_buffer, rows, n));
+        gemm_on_this_thread(q_block, head_rows<const T>(k, b, kv_head, j0, n).transposed(),
+                            tile(scores_buffer, kKeyBlock, rows, n));
         for (std::int64_t r = 0; r < rows; ++r) {
           T* s = scores + r * kKeyBlock;
           // Scale, then block the keys in row i's future or padding (-inf).
@@ -178,8 +207,9 @@ void forward_typed(const AttentionShape& shape, const Array& q, const Array& k, 
           running_sum[r] = running_sum[r] * correction[r] + block_sum;
         }
         // acc = acc * correction + P_block V_block                              [rows, Dv]
-        gemm(tile(scores_buffer, rows, n), head_rows(v, b, kv_head, j0, n),
-             tile(values_buffer, rows, Dv));
+        gemm_on_this_thread(read_only(tile(scores_buffer, kKeyBlock, rows, n)),
+                            head_rows<const T>(v, b, kv_head, j0, n),
+                            tile(values_buffer, Dv, rows, Dv));
         for (std::int64_t r = 0; r < rows; ++r) {
           T* acc_row = acc.data() + r * Dv;
           const T* add = block_values + r * Dv;
@@ -188,9 +218,9 @@ void forward_typed(const AttentionShape& shape, const Array& q, const Array& k, 
           for (std::int64_t d = 0; d < Dv; ++d) acc_row[d] = acc_row[d] * c + add[d];
         }
       }
-      const Array out_block = head_rows(out, b, h, first_row, rows);  // [rows, Dv], strided
-      T* out_base = out_block.data<T>();
-      const std::int64_t out_stride = out_block.strides()[0];
+      const MatrixView<T> out_block = head_rows<T>(out, b, h, first_row, rows);  // [rows, Dv]
+      T* out_base = out_block.data;
+      const std::int64_t out_stride = out_block.row_stride;
       for (std::int64_t r = 0; r < rows; ++r) {
         T* out_row = out_base + r * out_stride;
         T& row_lse = lse[(b * shape.H + h) * shape.Tq + first_row + r];
@@ -213,24 +243,20 @@ void forward_typed(const AttentionShape& shape, const Array& q, const Array& k, 
 // dst[rows, cols] += src[rows, cols]; dst strided by rows (stride 1 along cols), src packed
 // with row stride src_stride.
 template <typename T>
-void add_rows(const Array& dst, const T* src, std::int64_t src_stride) {
-  T* base = dst.data<T>();
-  const std::int64_t rows = dst.size(0), cols = dst.size(1), stride = dst.strides()[0];
-  for (std::int64_t r = 0; r < rows; ++r) {
-    T* d = base + r * stride;
+void add_rows(const MatrixView<T>& dst, const T* src, std::int64_t src_stride) {
+  for (std::int64_t r = 0; r < dst.rows; ++r) {
+    T* d = dst.data + r * dst.row_stride;
     const T* s = src + r * src_stride;
 #pragma omp simd
-    for (std::int64_t c = 0; c < cols; ++c) d[c] += s[c];
+    for (std::int64_t c = 0; c < dst.cols; ++c) d[c] += s[c];
   }
 }
 
-// rows[r, :] = 0 for a [rows, cols] view with stride 1 along cols (a plain loop: the generic
-// fill walks such a strided view run by run, a cost that showed in profiles).
+// rows[r, :] = 0 for a [rows, cols] view with stride 1 along cols.
 template <typename T>
-void zero_rows(const Array& rows) {
-  T* base = rows.data<T>();
-  for (std::int64_t r = 0; r < rows.size(0); ++r)
-    std::fill(base + r * rows.strides()[0], base + r * rows.strides()[0] + rows.size(1), T(0));
+void zero_rows(const MatrixView<T>& rows) {
+  for (std::int64_t r = 0; r < rows.rows; ++r)
+    std::fill(rows.data + r * rows.row_stride, rows.data + r * rows.row_stride + rows.cols, T(0));
 }
 
 template <typename T>
@@ -246,29 +272,32 @@ void backward_typed(const AttentionShape& shape, const Array& grad_out, const Ar
   const std::int64_t widest = std::max(D, Dv);
 
   parallel_for(tasks, grain_for_work(work), [&](std::int64_t begin, std::int64_t end) {
-    Array weights_buffer({kQueryBlock, kKeyBlock}, q.dtype());      // P
-    Array grad_scores_buffer({kQueryBlock, kKeyBlock}, q.dtype());  // dP, then scale dS
-    Array product_buffer({std::max(kQueryBlock, kKeyBlock), widest}, q.dtype());  // a product
-    T* weights = weights_buffer.data<T>();
-    T* grad_scores = grad_scores_buffer.data<T>();
-    const T* product = product_buffer.data<T>();
-    std::vector<T> grad_dot_out(kQueryBlock);  // D_i = dO_i . O_i
+    static thread_local std::vector<T> weights_store, grad_scores_store, product_store,
+        grad_dot_out_store;
+    auto& weights_buffer = scratch(weights_store, kQueryBlock * kKeyBlock);          // P
+    auto& grad_scores_buffer = scratch(grad_scores_store, kQueryBlock * kKeyBlock);  // dP, then dS
+    auto& product_buffer =
+        scratch(product_store, std::max(kQueryBlock, kKeyBlock) * widest);  // a product
+    T* weights = weights_buffer.data();
+    T* grad_scores = grad_scores_buffer.data();
+    const T* product = product_buffer.data();
+    auto& grad_dot_out = scratch(grad_dot_out_store, kQueryBlock);  // D_i = dO_i . O_i
     for (std::int64_t task = begin; task < end; ++task) {
       const std::int64_t b = task / shape.Hkv, kv_head = task % shape.Hkv;
-      zero_rows<T>(head_rows(grad_k, b, kv_head, 0, shape.Tk));  // dK, dV of this kv head
-      zero_rows<T>(head_rows(grad_v, b, kv_head, 0, shape.Tk));
+      zero_rows(head_rows<T>(grad_k, b, kv_head, 0, shape.Tk));  // dK, dV of this kv head
+      zero_rows(head_rows<T>(grad_v, b, kv_head, 0, shape.Tk));
       for (std::int64_t h = kv_head * shape.group; h < (kv_head + 1) * shape.group; ++h) {
         for (std::int64_t first_row = 0; first_row < shape.Tq; first_row += kQueryBlock) {
           const std::int64_t rows = std::min(kQueryBlock, shape.Tq - first_row);
-          const Array q_block = head_rows(q, b, h, first_row, rows);           // [rows, D]
-          const Array grad_out_block = head_rows(grad_out, b, h, first_row, rows);  // [rows, Dv]
-          const Array grad_q_block = head_rows(grad_q, b, h, first_row, rows);
-          zero_rows<T>(grad_q_block);
+          const auto q_block = head_rows<const T>(q, b, h, first_row, rows);  // [rows, D]
+          const auto grad_out_block = head_rows<const T>(grad_out, b, h, first_row, rows);
+          const auto grad_q_block = head_rows<T>(grad_q, b, h, first_row, rows);  // [rows, D]
+          zero_rows(grad_q_block);
           const T* row_lse = lse + (b * shape.H + h) * shape.Tq + first_row;
-          const Array out_block = head_rows(out, b, h, first_row, rows);  // [rows, Dv]
+          const auto out_block = head_rows<const T>(out, b, h, first_row, rows);  // [rows, Dv]
           for (std::int64_t r = 0; r < rows; ++r) {
-            const T* dO_row = grad_out_block.data<T>() + r * grad_out_block.strides()[0];
-            const T* O_row = out_block.data<T>() + r * out_block.strides()[0];
+            const T* dO_row = grad_out_block.data + r * grad_out_block.row_stride;
+            const T* O_row = out_block.data + r * out_block.row_stride;
             T sum = 0;
 #pragma omp simd reduction(+ : sum)
             for (std::int64_t d = 0; d < Dv; ++d) sum += dO_row[d] * O_row[d];
@@ -277,13 +306,14 @@ void backward_typed(const AttentionShape& shape, const Array& grad_out, const Ar
           const std::int64_t block_key_end = shape.key_end(first_row + rows - 1);
           for (std::int64_t j0 = 0; j0 < block_key_end; j0 += kKeyBlock) {
             const std::int64_t n = std::min(kKeyBlock, block_key_end - j0);
-            const Array k_block = head_rows(k, b, kv_head, j0, n);  // [n, D]
-            const Array v_block = head_rows(v, b, kv_head, j0, n);  // [n, Dv]
-            const Array P = tile(weights_buffer, rows, n), dS = tile(grad_scores_buffer, rows, n);
+            const auto k_block = head_rows<const T>(k, b, kv_head, j0, n);  // [n, D]
+            const auto v_block = head_rows<const T>(v, b, kv_head, j0, n);  // [n, Dv]
+            const MatrixView<T> P = tile(weights_buffer, kKeyBlock, rows, n);
+            const MatrixView<T> dS = tile(grad_scores_buffer, kKeyBlock, rows, n);
             // forward was: P = exp(scale Q K^T - logsumexp), 0 where blocked
-            gemm(q_block, k_block.transpose(0, 1), P);
+            gemm_on_this_thread(q_block, k_block.transposed(), P);
             // dP = dO V^T                                                      [rows, n]
-            gemm(grad_out_block, v_block.transpose(0, 1), dS);
+            gemm_on_this_thread(grad_out_block, v_block.transposed(), dS);
             for (std::int64_t r = 0; r < rows; ++r) {
               T* p = weights + r * kKeyBlock;
               T* ds = grad_scores + r * kKeyBlock;
@@ -319,14 +349,16 @@ void backward_typed(const AttentionShape& shape, const Array& grad_out, const Ar
                   if (shape.is_padding(b, j0 + jj)) p[jj] = ds[jj] = T(0);
             }
             // dV_block += P^T dO                                               [n, Dv]
-            gemm(P.transpose(0, 1), grad_out_block, tile(product_buffer, n, Dv));
-            add_rows<T>(head_rows(grad_v, b, kv_head, j0, n), product, widest);
+            gemm_on_this_thread(read_only(P).transposed(), grad_out_block,
+                                tile(product_buffer, widest, n, Dv));
+            add_rows(head_rows<T>(grad_v, b, kv_head, j0, n), product, widest);
             // dK_block += scale dS^T Q                                         [n, D]
-            gemm(dS.transpose(0, 1), q_block, tile(product_buffer, n, D));
-            add_rows<T>(head_rows(grad_k, b, kv_head, j0, n), product, widest);
+            gemm_on_this_thread(read_only(dS).transposed(), q_block,
+                                tile(product_buffer, widest, n, D));
+            add_rows(head_rows<T>(grad_k, b, kv_head, j0, n), product, widest);
             // dQ_block += scale dS K                                           [rows, D]
-            gemm(dS, k_block, tile(product_buffer, rows, D));
-            add_rows<T>(grad_q_block, product, widest);
+            gemm_on_this_thread(read_only(dS), k_block, tile(product_buffer, widest, rows, D));
+            add_rows(grad_q_block, product, widest);
           }
         }
       }

@@ -851,6 +851,33 @@ void gemm(const Array& a, const Array& b, const Array& out, const GemmEpilogue& 
   }
 }
 
+template <typename T>
+void gemm_on_this_thread(const MatrixView<const T>& a, const MatrixView<const T>& b,
+                         const MatrixView<T>& c) {
+  const std::int64_t M = c.rows, N = c.cols, K = a.cols;
+  if (M == 0 || N == 0) return;
+  if (!gemm_pays_off(M, N, K)) {
+    for (std::int64_t i = 0; i < M; ++i)
+      for (std::int64_t j = 0; j < N; ++j) {
+        T sum = 0;
+        for (std::int64_t k = 0; k < K; ++k)
+          sum += a.data[i * a.row_stride + k * a.col_stride] *
+                 b.data[k * b.row_stride + j * b.col_stride];
+        c.data[i * c.row_stride + j * c.col_stride] = sum;
+      }
+    return;
+  }
+  gemm_serial(MatrixRef<const T>{a.data, M, K, a.row_stride, a.col_stride},
+              MatrixRef<const T>{b.data, K, N, b.row_stride, b.col_stride},
+              MatrixRef<T>{c.data, M, N, c.row_stride, c.col_stride}, SerialEpilogue<T>{},
+              static_cast<const T*>(nullptr));
+}
+template void gemm_on_this_thread<float>(const MatrixView<const float>&,
+                                         const MatrixView<const float>&, const MatrixView<float>&);
+template void gemm_on_this_thread<double>(const MatrixView<const double>&,
+                                          const MatrixView<const double>&,
+                                          const MatrixView<double>&);
+
 bool gemm_pays_off(std::int64_t M, std::int64_t N, std::int64_t K) {
   // Measured against matmul_reference on one thread, for M in 1..64 and N, K in 1..512: the
   // packed kernel wins everywhere above a few thousand multiply-adds, except when most of its

@@ -33,6 +33,23 @@ void gemm(const Array& a, const Array& b, const Array& out, const GemmEpilogue& 
 // M*K + K*N copies and pads edge tiles, which only pays when every side is a few tiles long.
 bool gemm_pays_off(std::int64_t M, std::int64_t N, std::int64_t K);
 
+// A matrix in memory, as raw numbers: element (i, j) is data[i * row_stride + j * col_stride].
+template <typename T>
+struct MatrixView {
+  T* data;
+  std::int64_t rows, cols, row_stride, col_stride;
+  MatrixView transposed() const { return {data, cols, rows, col_stride, row_stride}; }
+};
+
+// c = a @ b (a: M x K, b: K x N, c: M x N, any strides) on the calling thread, with no Array in
+// sight: for kernels that already run inside a parallel loop and multiply many small tiles
+// (fused attention), where making Array views for each tile (their shapes, and the shared
+// count of the storage that every thread bumps) cost more than the products. Small products
+// (gemm_pays_off false) run as a plain loop, the others on the packed kernel.
+template <typename T>
+void gemm_on_this_thread(const MatrixView<const T>& a, const MatrixView<const T>& b,
+                         const MatrixView<T>& c);
+
 // What this build runs, e.g. "avx512 float32 12x32 tile, kc=256 mc=192 nc=4096".
 std::string gemm_kernel_name();
 
