@@ -158,9 +158,10 @@ void forward_typed(const AttentionShape& shape, const Array& q, const Array& k, 
       const std::int64_t first_row = task % query_blocks * kQueryBlock;
       const std::int64_t rows = std::min(shape.Tq, first_row + kQueryBlock) - first_row;
       const MatrixView<const T> q_block = head_rows<const T>(q, b, h, first_row, rows);  // [rows, D]
-      std::fill(acc.begin(), acc.end(), T(0));
-      std::fill(running_max.begin(), running_max.end(), minus_inf);
-      std::fill(running_sum.begin(), running_sum.end(), 0.0);
+      // (The kept buffers may be longer, from an earlier call: only this block's part counts.)
+      std::fill(acc.begin(), acc.begin() + rows * Dv, T(0));
+      std::fill(running_max.begin(), running_max.begin() + rows, minus_inf);
+      std::fill(running_sum.begin(), running_sum.begin() + rows, 0.0);
       // With causal, keys past the last row's horizon are blocked for every row of the block.
       const std::int64_t block_key_end = shape.key_end(first_row + rows - 1);
       for (std::int64_t j0 = 0; j0 < block_key_end; j0 += kKeyBlock) {

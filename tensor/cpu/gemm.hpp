@@ -25,8 +25,9 @@ struct GemmEpilogue {
 
 // out[..., M, N] = a[..., M, K] @ b[..., K, N], with the Backend::matmul contract (batch dims
 // already broadcast, any strides on all three arrays, out allocated), for float32 and float64.
-// Always runs the packed kernel, whatever the sizes (the tests rely on that); threads with
-// OpenMP over batches and over column or row stripes of each matrix.
+// Always runs the packed kernel, whatever the sizes (the tests rely on that); threads over
+// batches, over column or row stripes of each matrix, or, for one tall-skinny product (a
+// weight gradient), over slices of K (gemm.cpp, section 6).
 void gemm(const Array& a, const Array& b, const Array& out, const GemmEpilogue& epilogue = {});
 
 // Whether gemm() beats matmul_reference for one [M, K] x [K, N] product: packing costs about
